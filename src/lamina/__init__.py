@@ -1,0 +1,51 @@
+"""lamina: a deep-learning workbench on PyTorch.
+
+Describe a model by chaining layers (YAML or Python), train it with sound
+defaults, evaluate it, and predict from its run folder::
+
+    import lamina
+    spec = lamina.load_config("examples/digits_cnn.yaml")
+    run = lamina.train(spec)
+    print(lamina.evaluate_run(run)["metrics"])
+    run = lamina.load_run(run.folder.root)
+    rows = run.predict_file("new_digits.csv")
+
+Heavy modules are imported on first use, so ``import lamina`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "RunSpec": "lamina.config",
+    "load_config": "lamina.config",
+    "parse_run_spec": "lamina.config",
+    "LaminaError": "lamina.errors",
+    "ConfigError": "lamina.errors",
+    "DataError": "lamina.errors",
+    "ShapeError": "lamina.errors",
+    "RunFolderError": "lamina.errors",
+    "build_model": "lamina.nn.build",
+    "prepare_data": "lamina.data.prepare",
+    "train": "lamina.trainer",
+    "load_run": "lamina.runs",
+    "Run": "lamina.runs",
+    "evaluate_run": "lamina.evaluate.run",
+    "Callback": "lamina.train.callbacks",
+    "StopTraining": "lamina.train.callbacks",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names lazily (PEP 562) so the package import stays light."""
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lamina' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+"""``python -m lamina`` runs the CLI."""
+
+from lamina.cli import main
+
+main()

@@ -1,0 +1,357 @@
+"""Run specifications: plain, validated data that round-trips to YAML.
+
+A :class:`RunSpec` holds everything a training run needs (data, model, train,
+eval). Specs are pydantic models with ``extra="forbid"`` so a misspelled key
+is caught, and :func:`load_config` turns every validation problem into one
+:class:`~lamina.errors.ConfigError` naming the field path, the bad value, the
+allowed values and, for typos, the closest valid name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lamina import registry
+from lamina.errors import ConfigError, did_you_mean
+
+
+class Spec(BaseModel):
+    """Base of every spec: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SplitSpec(Spec):
+    """How rows are divided into train, validation and test (deterministic for a seed)."""
+
+    val: float = Field(0.15, ge=0.0, lt=1.0)
+    test: float = Field(0.15, ge=0.0, lt=1.0)
+    stratify: bool = True
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_rows(self) -> SplitSpec:
+        if self.val + self.test >= 0.9:
+            raise ValueError(
+                f"data.split.val + data.split.test must be below 0.9; got {self.val} + {self.test}"
+            )
+        return self
+
+
+class DataSpec(Spec):
+    """Where the data comes from and how it is prepared (fitted on the training split only)."""
+
+    dataset: str | None = None
+    path: str | None = None
+    format: Literal["auto", "csv", "npz"] = "auto"
+    target: str | list[str] | None = None
+    x_key: str = "x"
+    y_key: str = "y"
+    view: Literal["auto", "image", "flat"] = "auto"
+    task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
+    categorical: list[str] = Field(default_factory=list)
+    numeric: list[str] = Field(default_factory=list)
+    drop: list[str] = Field(default_factory=list)
+    missing: Literal["impute", "reject"] = "impute"
+    scale: Literal["auto", "standard", "minmax", "none"] = "auto"
+    scale_target: bool = True
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    batch_path: Literal["auto", "memory", "loader"] = "auto"
+    loader_workers: int = Field(0, ge=0)
+
+    @field_validator("dataset")
+    @classmethod
+    def _known_dataset(cls, name: str | None) -> str | None:
+        if name is not None:
+            registry.DATASETS.get(name)
+        return name
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSpec:
+        if (self.dataset is None) == (self.path is None):
+            raise ValueError(
+                "data needs exactly one of data.dataset (a builtin set) or data.path (a CSV or NPZ file); "
+                f"got dataset={self.dataset!r}, path={self.path!r}"
+            )
+        return self
+
+
+class ModelSpec(BaseModel):
+    """The network: a preset (``arch`` plus its options as sibling keys) or a chain of ``layers``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    arch: str | None = None
+    layers: list[Any] | None = None
+    init: str = "default"
+
+    @field_validator("init")
+    @classmethod
+    def _known_init(cls, name: str) -> str:
+        registry.INITIALIZERS.get(name)
+        return name
+
+    @model_validator(mode="after")
+    def _preset_or_chain(self) -> ModelSpec:
+        from lamina.nn.layers import parse_chain
+
+        options = dict(self.model_extra or {})
+        if (self.arch is None) == (self.layers is None):
+            raise ValueError("model needs exactly one of model.arch (a preset) or model.layers (a chain)")
+        if self.layers is not None:
+            if options:
+                name = sorted(options)[0]
+                raise ValueError(
+                    f"model.{name} is not a field of a layer chain (allowed: arch, layers, init)."
+                    + did_you_mean(name, ["arch", "layers", "init"])
+                )
+            parse_chain(self.layers, "model.layers")
+            return self
+        preset = registry.PRESETS.get(self.arch, "model.arch")
+        resolved = validate_section(preset.options, options, "model", extra_allowed=("arch", "layers", "init"))
+        self.__pydantic_extra__.update(resolved.model_dump(mode="json"))
+        return self
+
+    def preset_options(self) -> dict[str, Any]:
+        """The preset's options (every default filled in), as plain data."""
+        return dict(self.model_extra or {})
+
+
+class OptimizerSpec(Spec):
+    """Optimizer name and hyperparameters (unused ones are ignored by optimizers that lack them)."""
+
+    name: str = "adam"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(1e-8, gt=0)
+    alpha: float = Field(0.99, gt=0, lt=1)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        registry.OPTIMIZERS.get(name)
+        return name
+
+
+class ScheduleSpec(Spec):
+    """Learning-rate schedule, applied per optimizer step, with optional linear warmup."""
+
+    name: str = "constant"
+    warmup_epochs: float = Field(0.0, ge=0)
+    step_epochs: int = Field(10, gt=0)
+    gamma: float = Field(0.1, gt=0)
+    min_lr_ratio: float = Field(0.0, ge=0, le=1)
+    pct_start: float = Field(0.3, gt=0, lt=1)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        registry.SCHEDULES.get(name)
+        return name
+
+
+class EarlyStoppingSpec(Spec):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+
+    monitor: str = "val_loss"
+    patience: int = Field(10, gt=0)
+    min_delta: float = Field(0.0, ge=0)
+    mode: Literal["auto", "min", "max"] = "auto"
+
+
+class TrainSpec(Spec):
+    """The training loop's settings."""
+
+    epochs: int = Field(20, gt=0)
+    batch_size: int = Field(64, gt=0)
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
+    loss: str = "auto"
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    huber_delta: float = Field(1.0, gt=0)
+    l1: float = Field(0.0, ge=0)
+    l2: float = Field(0.0, ge=0)
+    clip_norm: float | None = Field(None, gt=0)
+    clip_value: float | None = Field(None, gt=0)
+    early_stopping: EarlyStoppingSpec | None = None
+    monitor: str = "val_loss"
+    restore_best: bool = True
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16"] = "fp32"
+    tensorboard: bool = True
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, name: str) -> str:
+        if name != "auto":
+            registry.LOSSES.get(name, "train.loss")
+        return name
+
+
+class EvalSpec(Spec):
+    """Which metrics are reported on the test split ("auto" picks them by task)."""
+
+    metrics: list[str] | Literal["auto"] = "auto"
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, names: list[str] | str) -> list[str] | str:
+        if isinstance(names, list):
+            for name in names:
+                registry.METRICS.get(name, "eval.metrics")
+        return names
+
+
+class RunSpec(Spec):
+    """Everything one training run needs; saved resolved as the run folder's config.yaml."""
+
+    name: str = Field("run", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    seed: int = 0
+    runs_dir: str = "runs"
+    data: DataSpec
+    model: ModelSpec
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data with every default filled in (what config.yaml holds)."""
+        return self.model_dump(mode="json")
+
+
+def validate_section(
+    model: type[BaseModel], values: dict[str, Any], path: str, extra_allowed: tuple[str, ...] = ()
+) -> BaseModel:
+    """Validate ``values`` against ``model``, raising a ConfigError whose messages start at ``path``."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, path, model, extra_allowed)) from None
+
+
+def parse_run_spec(raw: Any, source: str = "config") -> RunSpec:
+    """Validate plain data (as loaded from YAML) into a RunSpec, or raise one ConfigError."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source} must be a mapping of sections (data, model, train, ...); got {type(raw).__name__}")
+    try:
+        return RunSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: " + format_validation_error(exc, "", RunSpec)) from None
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RunSpec:
+    """Read a YAML run config, apply ``--set key.path=value`` overrides, validate it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if raw is None:
+        raise ConfigError(f"config file {path} is empty; it needs at least data: and model: sections")
+    raw = apply_overrides(raw, overrides or [])
+    return parse_run_spec(raw, str(path))
+
+
+def apply_overrides(raw: Any, overrides: list[str]) -> Any:
+    """Set nested values from ``a.b.c=value`` strings; values are parsed as YAML scalars/lists."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config must be a mapping of sections; got {type(raw).__name__}")
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key.path=value; got {item!r}")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        node = raw
+        parts = key.strip().split(".")
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part) if isinstance(node, dict) else None
+            if child is None:
+                child = {}
+                node[part] = child
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {key}: {'.'.join(parts[: depth + 1])} is not a section; got {child!r}")
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+def save_config(spec: RunSpec, path: str | Path) -> None:
+    """Write the resolved spec as YAML, atomically."""
+    from lamina.files import atomic_write_text
+
+    atomic_write_text(Path(path), yaml.safe_dump(spec.to_dict(), sort_keys=False))
+
+
+def format_validation_error(
+    exc: ValidationError, prefix: str, root: type[BaseModel], extra_allowed: tuple[str, ...] = ()
+) -> str:
+    """Turn pydantic's errors into lamina's grammar: ``<path> must be <constraint>; got <value>``."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        path = _join_path(prefix, loc)
+        kind = err["type"]
+        value = err.get("input")
+        message = err["msg"]
+        if kind == "extra_forbidden":
+            allowed = sorted(set(_fields_at(root, loc[:-1])) | set(extra_allowed))
+            name = str(loc[-1])
+            lines.append(f"{path} is not a known field.{did_you_mean(name, allowed)} Allowed: {', '.join(allowed)}")
+        elif kind == "missing":
+            lines.append(f"{path} is required")
+        elif kind in ("value_error", "assertion_error"):
+            lines.append(message.removeprefix("Value error, ").removeprefix("Assertion failed, "))
+        elif kind == "literal_error":
+            expected = message.removeprefix("Input should be ")
+            lines.append(f"{path} must be {expected}; got {value!r}.{did_you_mean(str(value), _literal_choices(expected))}")
+        else:
+            constraint = message.removeprefix("Input should be ")
+            lines.append(f"{path} must be {constraint}; got {value!r}")
+    return "\n".join(dict.fromkeys(lines))
+
+
+def _join_path(prefix: str, loc: list[Any]) -> str:
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out = f"{out}.{part}" if out else str(part)
+    return out or "config"
+
+
+def _fields_at(root: type[BaseModel], loc: list[Any]) -> list[str]:
+    model: Any = root
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = _model_in(field.annotation)
+    return list(getattr(model, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _literal_choices(expected: str) -> list[str]:
+    return [part.strip(" '\"") for part in expected.replace(" or ", ", ").split(",")]

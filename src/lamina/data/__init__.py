@@ -1,0 +1,1 @@
+"""Data: builtin sets, CSV and NPZ readers, splits, preprocessing fitted on train, batching."""

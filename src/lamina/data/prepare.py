@@ -1,0 +1,272 @@
+"""From a DataSpec to model-ready tensors: load, infer the task, split, fit preprocessing on train."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lamina.config import DataSpec
+from lamina.data.builtin import ArrayData
+from lamina.data.preprocess import InputPrep, Preprocessor, TargetPrep
+from lamina.data.readers import Table, is_missing, parse_float, read_csv, read_npz
+from lamina.data.splits import split_indices
+from lamina.errors import ConfigError, DataError
+from lamina.registry import DATASETS
+
+MAX_CLASSES_FOR_INTEGER_TARGET = 20
+
+
+@dataclass
+class Split:
+    """One split's model inputs and encoded targets, with the source rows they came from."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    rows: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass
+class Prepared:
+    """Everything the loop needs from the data, plus the fitted preprocessing to save with the run."""
+
+    train: Split
+    val: Split
+    test: Split
+    preprocessor: Preprocessor
+    source: str
+
+    @property
+    def task(self) -> str:
+        """binary | multiclass | regression."""
+        return self.preprocessor.target.task
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one model input (without the batch axis)."""
+        return tuple(self.preprocessor.inputs.shape)
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of the model's output layer."""
+        return self.preprocessor.target.n_outputs
+
+
+def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared:
+    """Load the data the spec names and return train/val/test tensors.
+
+    Preprocessing is fitted on the training rows, or, when ``fitted`` is given
+    (a run's saved preprocessing), applied as it is, so evaluation sees exactly
+    what training saw.
+    """
+    source = load_source(spec)
+    labels = source.y if source.task != "regression" and spec.split.stratify else None
+    train, val, test = split_indices(source.rows, labels, spec.split.val, spec.split.test, spec.split.seed)
+    prep = fitted or fit_preprocessor(source, train, spec)
+    x = prep.inputs.transform_table(source.table) if source.table is not None else prep.inputs.transform_array(source.x, source.name)
+    return _package(x, source.y, train, val, test, prep, source.name)
+
+
+@dataclass
+class Source:
+    """Raw data as read: a CSV table or an array, targets, and the task they imply."""
+
+    name: str
+    y: np.ndarray
+    task: str
+    target_names: list[str]
+    class_names: list[str] | None = None
+    table: Table | None = None
+    features: list[str] | None = None
+    x: np.ndarray | None = None
+    shape: list[int] | None = None
+
+    @property
+    def rows(self) -> int:
+        """Number of samples."""
+        return len(self.y)
+
+
+def load_source(spec: DataSpec) -> Source:
+    """Read the spec's builtin set or file and work out the task (unless the spec fixes it)."""
+    if spec.dataset is not None:
+        return _array_source(DATASETS.get(spec.dataset)(), spec, f"dataset '{spec.dataset}'")
+    path = Path(spec.path)
+    fmt = spec.format if spec.format != "auto" else path.suffix.lower().lstrip(".")
+    if fmt == "csv":
+        return _table_source(read_csv(path), spec)
+    if fmt == "npz":
+        return _npz_source(path, spec)
+    raise ConfigError(f"data.path {path} has an unknown format '{path.suffix}'; use a .csv or .npz file or set data.format")
+
+
+def fit_preprocessor(source: Source, train: np.ndarray, spec: DataSpec) -> Preprocessor:
+    """Fit input and target transforms on the training rows only."""
+    if source.table is not None:
+        inputs = InputPrep.fit_table(source.table, source.features, train, set(spec.categorical), set(spec.numeric),
+                                     spec.missing, "standard" if spec.scale == "auto" else spec.scale)
+    else:
+        inputs = InputPrep.fit_array(source.x, train, source.shape, source.features, spec.missing, spec.scale, source.name)
+    target = _fit_target(source.y, train, source.task, source.target_names, spec.scale_target, source.class_names)
+    return Preprocessor(inputs, target)
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _table_source(table: Table, spec: DataSpec) -> Source:
+    if spec.target is None:
+        raise ConfigError(f"data.target is required for CSV data: name the column to predict (columns: {', '.join(table.columns)})")
+    targets = [spec.target] if isinstance(spec.target, str) else list(spec.target)
+    for name in targets + spec.drop + spec.categorical + spec.numeric:
+        table.column(name)
+    features = [c for c in table.columns if c not in targets and c not in spec.drop]
+    if not features:
+        raise DataError(f"{table.source} has no feature columns besides the target {targets}")
+    values = [table.column(t) for t in targets]
+    task = _infer_task(values, spec.task, table.source, targets)
+    return Source(table.source, _target_array(values, task, table.source, targets), task, targets,
+                  table=table, features=features)
+
+
+def _infer_task(columns: list[list[str]], requested: str, source: str, names: list[str]) -> str:
+    if len(columns) > 1:
+        if requested not in ("auto", "regression"):
+            raise ConfigError(f"data.task '{requested}' needs one target column; got {names}")
+        return "regression"
+    values = [v for v in columns[0] if not is_missing(v)]
+    if len(values) < len(columns[0]):
+        row = next(i for i, v in enumerate(columns[0]) if is_missing(v))
+        raise DataError(f"{source} row {row + 2}: target column '{names[0]}' is missing; every row needs a target")
+    numbers = [parse_float(v) for v in values]
+    numeric = all(n is not None for n in numbers)
+    if requested != "auto":
+        if requested == "regression" and not numeric:
+            bad = next(v for v, n in zip(values, numbers) if n is None)
+            raise DataError(f"{source}: target column '{names[0]}' must be numeric for regression; got text {bad!r}")
+        return requested
+    distinct = set(values)
+    if not numeric:
+        return "binary" if len(distinct) == 2 else "multiclass"
+    integral = all(float(n).is_integer() for n in numbers)
+    if integral and len(distinct) <= MAX_CLASSES_FOR_INTEGER_TARGET and len(distinct) < len(values) / 2:
+        return "binary" if len(distinct) == 2 else "multiclass"
+    return "regression"
+
+
+def _target_array(columns: list[list[str]], task: str, source: str, names: list[str]) -> np.ndarray:
+    if task != "regression":
+        return _canonical_labels(columns[0])
+    out = np.empty((len(columns[0]), len(columns)))
+    for j, (name, values) in enumerate(zip(names, columns)):
+        for i, v in enumerate(values):
+            number = parse_float(v)
+            if number is None or not np.isfinite(number):
+                raise DataError(f"{source} row {i + 2}, target column '{name}': expected a number; got {v!r}")
+            out[i, j] = number
+    return out
+
+
+def _canonical_labels(values: list[str]) -> np.ndarray:
+    """Labels as strings; numeric labels written the same way however the file spells them (1, 1.0)."""
+    numbers = [parse_float(v) for v in values]
+    if all(n is not None and float(n).is_integer() for n in numbers):
+        return np.asarray([str(int(n)) for n in numbers])
+    return np.asarray(values)
+
+
+# ---------------------------------------------------------------- arrays
+
+
+def _npz_source(path: Path, spec: DataSpec) -> Source:
+    arrays = read_npz(path, (spec.x_key, spec.y_key))
+    x, y = arrays[spec.x_key], arrays[spec.y_key]
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{path} array '{spec.x_key}' holds {x.dtype} values; features must be numbers")
+    if x.ndim < 2 or len(x) == 0:
+        raise DataError(f"{path} array '{spec.x_key}' must be shaped (samples, features...); got {x.shape}")
+    if len(y) != len(x):
+        raise DataError(f"{path}: '{spec.x_key}' has {len(x)} samples but '{spec.y_key}' has {len(y)}")
+    if y.dtype.kind == "f" and spec.task in ("auto", "regression") and not _integral(y):
+        task = "regression"
+    elif y.ndim > 1 and y.shape[1] > 1:
+        task = "regression"
+    else:
+        task = "classification"
+    names = [f"x{i}" for i in range(int(np.prod(x.shape[1:])))]
+    if task == "regression":
+        data = ArrayData(x, y.astype(np.float64), "regression", names, [f"y{i}" for i in range(y.reshape(len(y), -1).shape[1])])
+    else:
+        labels = _canonical_labels([str(v) for v in y.ravel()])
+        classes = sorted(set(labels.tolist()), key=_label_key)
+        data = ArrayData(x, labels, "binary" if len(classes) == 2 else "multiclass", names, [spec.y_key], classes)
+    if spec.task != "auto":
+        data.task = spec.task
+    return _array_source(data, spec, str(path))
+
+
+def _integral(y: np.ndarray) -> bool:
+    return bool(np.all(np.isfinite(y)) and np.all(np.mod(y, 1) == 0) and len(np.unique(y)) <= MAX_CLASSES_FOR_INTEGER_TARGET)
+
+
+def _array_source(data: ArrayData, spec: DataSpec, name: str) -> Source:
+    sample = data.x.shape[1:]
+    if spec.view == "flat" or (spec.view == "auto" and len(sample) == 1):
+        shape = [int(np.prod(sample))]
+    elif len(sample) == 2:
+        shape = [1, *map(int, sample)]
+    elif len(sample) == 3:
+        shape = list(map(int, sample))
+    else:
+        raise ConfigError(f"data.view 'image' needs samples shaped (height, width) or (channels, height, width); "
+                          f"{name} has samples shaped {tuple(sample)}")
+    task = data.task if spec.task == "auto" else spec.task
+    if task == "regression" and data.task != "regression":
+        raise ConfigError(f"data.task 'regression' does not fit {name}: its targets are class labels")
+    if task != "regression" and data.task == "regression":
+        raise ConfigError(f"data.task '{task}' does not fit {name}: its targets are continuous values")
+    return Source(name, data.y, task, data.target_names, data.class_names, x=data.x, features=data.feature_names,
+                  shape=shape)
+
+
+# ---------------------------------------------------------------- shared
+
+
+def _fit_target(y: np.ndarray, train: np.ndarray, task: str, names: list[str], scale: bool,
+                classes: list[str] | None = None) -> TargetPrep:
+    if task == "regression":
+        values = np.asarray(y, dtype=np.float64).reshape(len(y), -1)[train]
+        mean = values.mean(axis=0) if scale else np.zeros(values.shape[1])
+        std = values.std(axis=0) if scale else np.ones(values.shape[1])
+        return TargetPrep("regression", names, mean=mean.tolist(), std=np.where(std > 1e-12, std, 1.0).tolist())
+    found = sorted(set(np.asarray(y).tolist()), key=_label_key)
+    classes = classes or found
+    if len(classes) < 2:
+        raise DataError(f"the target has a single class {classes}; classification needs at least two")
+    if task == "binary" and len(classes) != 2:
+        raise ConfigError(f"data.task 'binary' needs exactly two classes; the target has {len(classes)}")
+    if task == "multiclass" or len(classes) > 2:
+        task = "multiclass"
+    return TargetPrep(task, names, classes=classes)
+
+
+def _label_key(label: str) -> tuple[int, float, str]:
+    number = parse_float(label)
+    return (0, number, "") if number is not None and np.isfinite(number) else (1, 0.0, label)
+
+
+def _package(x: np.ndarray, y_raw: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.ndarray,
+             prep: Preprocessor, source: str) -> Prepared:
+    y = prep.target.encode(y_raw, source)
+    xt, yt = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
+
+    def take(rows: np.ndarray) -> Split:
+        index = torch.from_numpy(rows.astype(np.int64))
+        return Split(xt[index], yt[index], rows)
+
+    return Prepared(take(train), take(val), take(test), prep, source)

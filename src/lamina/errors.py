@@ -1,0 +1,45 @@
+"""lamina's own error types.
+
+Every mistake a user can make (a bad config, a bad file, a bad tensor shape)
+raises a subclass of :class:`LaminaError` with one short message that names
+the field or file, what was found and what is allowed. The CLI prints the
+message and exits with status 2; it never shows a traceback for these.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class LaminaError(Exception):
+    """Base class of every user-facing lamina error (CLI exit code 2)."""
+
+
+class ConfigError(LaminaError):
+    """A configuration value is missing, misspelled, of the wrong type or out of range."""
+
+
+class DataError(LaminaError):
+    """A data file or array cannot be used as given (missing column, bad value, empty file)."""
+
+
+class ShapeError(LaminaError):
+    """A layer chain cannot be built for the input shape it receives."""
+
+
+class RunFolderError(LaminaError):
+    """A run folder is missing a file or holds one lamina cannot read."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return a " did you mean 'x'?" hint for a misspelled ``name``, or "" when nothing is close."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" did you mean '{close[0]}'?" if close else ""
+
+
+def one_of(field: str, value: object, choices: Iterable[str]) -> str:
+    """Format the standard "<field> must be one of ...; got <value>" message with a typo hint."""
+    choices = sorted(str(c) for c in choices)
+    hint = did_you_mean(str(value), choices)
+    return f"{field} must be one of {', '.join(choices)}; got {value!r}.{hint}"

@@ -1,0 +1,1 @@
+"""Evaluation: metrics by task (torchmetrics) and evaluation of a finished run."""

@@ -1,0 +1,35 @@
+"""Evaluate a finished run on its test split, with the preprocessing saved in the run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lamina.data.prepare import prepare_data
+from lamina.evaluate.metrics import resolve_metrics
+from lamina.files import write_json
+from lamina.runs import PREDICT_BATCH, Run, load_run, prediction_rows, write_rows_csv
+from lamina.train.loop import model_outputs, score
+
+
+def evaluate_run(run: Run | str | Path, split: str = "test") -> dict[str, Any]:
+    """Score the run on ``split`` (test by default); writes evaluation.json and predictions/<split>.csv.
+
+    The split is rebuilt from the run's config (same seed, same rows) and
+    transformed with the run's saved preprocessing, not a refitted one.
+    """
+    if not isinstance(run, Run):
+        run = load_run(run)
+    data = prepare_data(run.spec.data, fitted=run.preprocessor)
+    part = getattr(data, split)
+    device = next(run.model.parameters()).device
+    outputs = model_outputs(run.model, part.x, PREDICT_BATCH, device)
+    names = resolve_metrics(run.spec.eval.metrics, run.task)
+    metrics = score(outputs, part.y, run.preprocessor.target, names)
+    rows = [{"row": int(r), **p} for r, p in zip(part.rows, prediction_rows(outputs, run.preprocessor))]
+    predictions = run.folder.predictions / f"{split}.csv"
+    write_rows_csv(predictions, rows)
+    report = {"split": split, "samples": len(part), "task": run.task, "metrics": metrics,
+              "classes": run.preprocessor.target.classes, "predictions": str(predictions)}
+    write_json(run.folder.evaluation, report)
+    return report

@@ -1,0 +1,1 @@
+"""Networks: chainable layer specs with shape inference, initializers and presets."""

@@ -1,0 +1,104 @@
+"""One small registry type, shared by layers, presets, datasets, optimizers,
+schedules, losses and metrics, so that every name a user types is resolved
+the same way and fails the same way (with the valid names and a typo hint).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from lamina.errors import ConfigError, one_of
+
+T = TypeVar("T")
+
+
+@dataclass
+class Entry(Generic[T]):
+    """A registered object with a one-line description shown by ``lamina info``."""
+
+    name: str
+    obj: T
+    doc: str
+
+
+@dataclass
+class Registry(Generic[T]):
+    """A name -> object table with one ``get`` that explains unknown names."""
+
+    kind: str
+    entries: dict[str, Entry[T]] = field(default_factory=dict)
+
+    def add(self, name: str, obj: T, doc: str = "") -> T:
+        """Register ``obj`` under ``name``; registering a taken name is a programming error."""
+        if name in self.entries:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self.entries[name] = Entry(name, obj, doc or _first_line(obj))
+        return obj
+
+    def register(self, name: str, doc: str = "") -> Callable[[T], T]:
+        """Decorator form of :meth:`add`."""
+
+        def decorate(obj: T) -> T:
+            return self.add(name, obj, doc)
+
+        return decorate
+
+    def get(self, name: str, where: str | None = None) -> T:
+        """Return the object registered as ``name`` or raise a ConfigError listing valid names."""
+        load_builtins()
+        if name not in self.entries:
+            raise ConfigError(one_of(where or self.kind, name, self.entries))
+        return self.entries[name].obj
+
+    def names(self) -> list[str]:
+        """All registered names, sorted."""
+        load_builtins()
+        return sorted(self.entries)
+
+    def __contains__(self, name: object) -> bool:
+        load_builtins()
+        return name in self.entries
+
+    def __iter__(self) -> Iterator[Entry[T]]:
+        load_builtins()
+        return iter(sorted(self.entries.values(), key=lambda e: e.name))
+
+
+def _first_line(obj: Any) -> str:
+    doc = getattr(obj, "__doc__", None) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+LAYERS: Registry[Any] = Registry("layer")
+PRESETS: Registry[Any] = Registry("model.arch")
+DATASETS: Registry[Any] = Registry("data.dataset")
+OPTIMIZERS: Registry[Any] = Registry("train.optimizer.name")
+SCHEDULES: Registry[Any] = Registry("train.schedule.name")
+LOSSES: Registry[Any] = Registry("train.loss")
+METRICS: Registry[Any] = Registry("metric")
+INITIALIZERS: Registry[Any] = Registry("model.init")
+
+# Modules whose import fills the registries above. Feature folders add theirs here.
+_BUILTIN_MODULES = (
+    "lamina.nn.layers",
+    "lamina.nn.init",
+    "lamina.nn.models",
+    "lamina.data.builtin",
+    "lamina.train.optim",
+    "lamina.train.losses",
+    "lamina.evaluate.metrics",
+)
+_loaded = False
+
+
+def load_builtins() -> None:
+    """Import the modules that register lamina's builtin entries (once)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)

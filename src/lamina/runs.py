@@ -1,0 +1,166 @@
+"""The run folder: the one artifact of training, and the model it rebuilds.
+
+``runs/<name>/`` holds config.yaml (resolved), model.safetensors,
+preprocess.json, checkpoints/, metrics.jsonl, tensorboard/ and summary.json.
+:func:`load_run` rebuilds model and preprocessing from those files alone,
+with no pickle anywhere, and :class:`Run` predicts from raw inputs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from lamina.config import RunSpec, parse_run_spec
+from lamina.data.preprocess import Preprocessor
+from lamina.data.readers import read_csv, read_npz
+from lamina.errors import DataError, LaminaError, RunFolderError
+from lamina.files import atomic_write_text, load_tensors, read_json
+from lamina.nn.build import ChainModel, build_model
+from lamina.train.loop import model_outputs, resolve_device
+
+PREDICT_BATCH = 256
+
+
+class RunFolder:
+    """Paths inside a run folder."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.config = self.root / "config.yaml"
+        self.weights = self.root / "model.safetensors"
+        self.preprocess = self.root / "preprocess.json"
+        self.checkpoints = self.root / "checkpoints"
+        self.metrics = self.root / "metrics.jsonl"
+        self.tensorboard = self.root / "tensorboard"
+        self.summary = self.root / "summary.json"
+        self.evaluation = self.root / "evaluation.json"
+        self.predictions = self.root / "predictions"
+
+    @classmethod
+    def create(cls, runs_dir: str | Path, name: str) -> RunFolder:
+        """Make a new, empty run folder; an existing run is never overwritten (``name-2``, ``name-3``...)."""
+        base = Path(runs_dir)
+        base.mkdir(parents=True, exist_ok=True)
+        for i in range(1, 10_000):
+            candidate = base / (name if i == 1 else f"{name}-{i}")
+            try:
+                candidate.mkdir()
+            except FileExistsError:
+                continue
+            return cls(candidate)
+        raise LaminaError(f"{base} holds too many runs named {name!r}; choose another name")
+
+
+@dataclass
+class Run:
+    """A trained model with its resolved config and fitted preprocessing, loaded from a run folder."""
+
+    folder: RunFolder
+    spec: RunSpec
+    preprocessor: Preprocessor
+    model: ChainModel
+
+    @property
+    def task(self) -> str:
+        """binary | multiclass | regression."""
+        return self.preprocessor.target.task
+
+    def outputs(self, x: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Raw model outputs (logits, or scaled values) for preprocessed inputs."""
+        device = next(self.model.parameters()).device
+        return model_outputs(self.model, torch.as_tensor(x), PREDICT_BATCH, device)
+
+    def predict(self, raw: np.ndarray) -> list[dict[str, Any]]:
+        """Predictions for raw (unpreprocessed) array inputs, one dict per sample."""
+        x = self.preprocessor.inputs.transform_array(raw, "input array")
+        return prediction_rows(self.outputs(x), self.preprocessor)
+
+    def predict_file(self, path: str | Path) -> list[dict[str, Any]]:
+        """Predictions for a CSV (columns named like the training features) or an NPZ (array ``x``)."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            x = self.preprocessor.inputs.transform_table(read_csv(path))
+        elif suffix == ".npz":
+            key = self.spec.data.x_key
+            x = self.preprocessor.inputs.transform_array(read_npz(path, (key,))[key], f"{path} array '{key}'")
+        else:
+            raise DataError(f"input file {path} must be a .csv or .npz file; got '{suffix or 'no extension'}'")
+        return prediction_rows(self.outputs(x), self.preprocessor)
+
+
+def prediction_rows(outputs: torch.Tensor, prep: Preprocessor) -> list[dict[str, Any]]:
+    """Turn model outputs into labelled rows: the predicted class and class probabilities, or values."""
+    target = prep.target
+    if target.task == "regression":
+        values = target.decode_values(outputs.double().numpy())
+        return [{name: _num(v) for name, v in zip(target.names, row)} for row in values]
+    if target.task == "binary":
+        p1 = outputs.reshape(-1).sigmoid().numpy()
+        probs = np.stack([1 - p1, p1], axis=1)
+    else:
+        probs = outputs.softmax(dim=1).numpy()
+    label = target.names[0]
+    rows = []
+    for row in probs:
+        out: dict[str, Any] = {label: target.classes[int(np.argmax(row))]}
+        out.update({f"prob_{c}": _num(p) for c, p in zip(target.classes, row)})
+        rows.append(out)
+    return rows
+
+
+def _num(value: float) -> str:
+    return format(float(value), ".9g")
+
+
+def write_rows_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write prediction rows as CSV, atomically."""
+    if not rows:
+        raise DataError("there are no rows to write")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(Path(path), buffer.getvalue())
+
+
+def load_run(path: str | Path, device: str = "cpu") -> Run:
+    """Rebuild a trained run from its folder: config, preprocessing and weights (nothing unpickled)."""
+    folder = RunFolder(path)
+    if not folder.root.is_dir():
+        raise RunFolderError(f"run folder {folder.root} does not exist")
+    if not folder.config.is_file():
+        raise RunFolderError(f"{folder.root} is not a run folder: config.yaml is missing")
+    try:
+        raw = yaml.safe_load(folder.config.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise RunFolderError(f"{folder.config} is not valid YAML ({exc})") from None
+    spec = parse_run_spec(raw, str(folder.config))
+    prep = Preprocessor.from_json(read_json(folder.preprocess), str(folder.preprocess))
+    if not folder.weights.is_file():
+        raise RunFolderError(f"{folder.weights} is missing; the run has no trained weights (did training finish?)")
+    built = build_model(spec.model, tuple(prep.inputs.shape), prep.target.n_outputs)
+    weights = load_tensors(folder.weights)
+    expected = built.model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    extra = sorted(set(weights) - set(expected))
+    if missing or extra:
+        raise RunFolderError(
+            f"{folder.weights} does not match config.yaml's model: "
+            + (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}")
+        )
+    for key, tensor in weights.items():
+        if tensor.shape != expected[key].shape:
+            raise RunFolderError(f"{folder.weights}: '{key}' has shape {tuple(tensor.shape)}; "
+                                 f"the model needs {tuple(expected[key].shape)}")
+    built.model.load_state_dict(weights)
+    built.model.to(resolve_device(device)).eval()
+    return Run(folder, spec, prep, built.model)

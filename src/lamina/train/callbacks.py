@@ -1,0 +1,180 @@
+"""Loop events and the callbacks that ship with lamina.
+
+The loop emits a closed set of named events; a callback overrides the ones it
+needs. Stopping early is a named exception (:class:`StopTraining`), raised
+from ``on_epoch_end``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lamina.errors import ConfigError, did_you_mean
+
+if TYPE_CHECKING:
+    from lamina.train.loop import State
+
+EVENTS = ("on_train_start", "on_epoch_start", "on_batch_end", "on_epoch_end", "on_train_end")
+
+
+class StopTraining(Exception):
+    """Raised by a callback to end training after the current epoch."""
+
+
+class Callback:
+    """Base class: override any of the events in ``EVENTS``; each receives the loop state."""
+
+    def on_train_start(self, state: State) -> None:
+        """Called once before the first epoch."""
+
+    def on_epoch_start(self, state: State) -> None:
+        """Called before each epoch's first batch."""
+
+    def on_batch_end(self, state: State) -> None:
+        """Called after each optimizer step (keep it cheap: it runs every batch)."""
+
+    def on_epoch_end(self, state: State) -> None:
+        """Called after validation; ``state.logs`` holds the epoch's metrics."""
+
+    def on_train_end(self, state: State) -> None:
+        """Called once after the last epoch (or an early stop)."""
+
+
+def improved(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
+    """Whether ``value`` beats ``best`` by more than ``min_delta`` in direction ``mode``."""
+    if not math.isfinite(value):
+        return False
+    if best is None:
+        return True
+    return value < best - min_delta if mode == "min" else value > best + min_delta
+
+
+def check_monitor(monitor: str, available: list[str], field: str) -> None:
+    """Refuse a monitor name the loop will never log."""
+    if monitor not in available:
+        raise ConfigError(f"{field} must be one of {', '.join(available)}; got {monitor!r}.{did_you_mean(monitor, available)}")
+
+
+class EarlyStopping(Callback):
+    """Stop when the monitored value has not improved for ``patience`` epochs."""
+
+    def __init__(self, monitor: str, mode: str, patience: int, min_delta: float) -> None:
+        self.monitor, self.mode, self.patience, self.min_delta = monitor, mode, patience, min_delta
+        self.best: float | None = None
+        self.waited = 0
+
+    def on_epoch_end(self, state: State) -> None:
+        value = state.logs[self.monitor]
+        if improved(value, self.best, self.mode, self.min_delta):
+            self.best, self.waited = value, 0
+            return
+        self.waited += 1
+        if self.waited >= self.patience:
+            state.stopped_early = True
+            raise StopTraining(f"{self.monitor} did not improve for {self.patience} epochs")
+
+
+class MetricsLog(Callback):
+    """Append one JSON line per epoch to metrics.jsonl (flushed and fsynced each epoch)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_epoch_end(self, state: State) -> None:
+        import os
+
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(state.logs) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+class TensorBoardLog(Callback):
+    """Write each epoch's scalars as TensorBoard events under the run's tensorboard/ folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.writer: Any = None
+
+    def on_train_start(self, state: State) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(self.folder))
+
+    def on_epoch_end(self, state: State) -> None:
+        for key, value in state.logs.items():
+            if key != "epoch" and isinstance(value, (int, float)):
+                self.writer.add_scalar(key, value, state.logs["epoch"])
+
+    def on_train_end(self, state: State) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class Progress(Callback):
+    """A rich progress bar on a terminal; plain per-epoch lines otherwise ('none' prints nothing)."""
+
+    def __init__(self, style: str = "auto", stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        if style == "auto":
+            style = "bar" if getattr(self.stream, "isatty", lambda: False)() else "plain"
+        self.style = style
+        self.bar: Any = None
+        self.task: Any = None
+        self.started = 0.0
+
+    def on_train_start(self, state: State) -> None:
+        self.started = time.perf_counter()
+        if self.style == "bar":
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from rich.progress import Progress as RichProgress
+
+            self.bar = RichProgress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[metrics]}"),
+                console=Console(file=self.stream), transient=False,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("train", total=state.epochs * state.steps_per_epoch, metrics="")
+
+    def on_epoch_start(self, state: State) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=f"epoch {state.epoch + 1}/{state.epochs}")
+
+    def on_batch_end(self, state: State) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task)
+
+    def on_epoch_end(self, state: State) -> None:
+        text = format_logs(state.logs)
+        if self.bar is not None:
+            self.bar.update(self.task, metrics=text)
+        elif self.style == "plain":
+            every = max(1, state.epochs // 20)
+            epoch = state.logs["epoch"]
+            if epoch % every == 0 or epoch in (1, state.epochs):
+                print(f"epoch {epoch}/{state.epochs}  {text}  ({time.perf_counter() - self.started:.1f}s)",
+                      file=self.stream, flush=True)
+
+    def on_train_end(self, state: State) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.bar.tasks[0].total)
+            self.bar.stop()
+        if state.stopped_early and self.style != "none":
+            print(f"stopped early after epoch {state.logs.get('epoch')}: {state.stop_reason}", file=self.stream)
+
+
+def format_logs(logs: dict[str, Any]) -> str:
+    """Epoch logs as short ``key value`` pairs for progress output."""
+    parts = []
+    for key, value in logs.items():
+        if key in ("epoch", "lr", "seconds") or not isinstance(value, float):
+            continue
+        parts.append(f"{key} {value:.4f}")
+    return "  ".join(parts)

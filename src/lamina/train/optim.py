@@ -1,0 +1,115 @@
+"""Optimizers and learning-rate schedules by name.
+
+Schedules are step-based multipliers of the optimizer's learning rate
+(``LambdaLR``), so they resume exactly from a step count and compose with
+linear warmup.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+
+import torch
+
+from lamina.config import OptimizerSpec, ScheduleSpec
+from lamina.registry import OPTIMIZERS, SCHEDULES
+
+Params = Iterable[torch.nn.Parameter]
+
+
+@OPTIMIZERS.register("sgd")
+def sgd(params: Params, o: OptimizerSpec) -> torch.optim.Optimizer:
+    """Plain stochastic gradient descent (no momentum)."""
+    return torch.optim.SGD(params, lr=o.lr, weight_decay=o.weight_decay)
+
+
+@OPTIMIZERS.register("momentum")
+def momentum(params: Params, o: OptimizerSpec) -> torch.optim.Optimizer:
+    """SGD with heavy-ball momentum (``optimizer.momentum``, default 0.9)."""
+    return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+
+
+@OPTIMIZERS.register("nesterov")
+def nesterov(params: Params, o: OptimizerSpec) -> torch.optim.Optimizer:
+    """SGD with Nesterov momentum."""
+    return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, nesterov=True, weight_decay=o.weight_decay)
+
+
+@OPTIMIZERS.register("adam")
+def adam(params: Params, o: OptimizerSpec) -> torch.optim.Optimizer:
+    """Adam (weight decay added to the gradient, i.e. L2)."""
+    return torch.optim.Adam(params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
+
+
+@OPTIMIZERS.register("adamw")
+def adamw(params: Params, o: OptimizerSpec) -> torch.optim.Optimizer:
+    """AdamW (decoupled weight decay)."""
+    return torch.optim.AdamW(params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
+
+
+@OPTIMIZERS.register("rmsprop")
+def rmsprop(params: Params, o: OptimizerSpec) -> torch.optim.Optimizer:
+    """RMSprop (``optimizer.alpha`` smoothing, ``optimizer.momentum`` ignored)."""
+    return torch.optim.RMSprop(params, lr=o.lr, alpha=o.alpha, eps=o.eps, weight_decay=o.weight_decay)
+
+
+Multiplier = Callable[[int], float]
+
+
+@SCHEDULES.register("constant")
+def constant(s: ScheduleSpec, total: int, per_epoch: int) -> Multiplier:
+    """The optimizer's learning rate throughout."""
+    return lambda step: 1.0
+
+
+@SCHEDULES.register("step")
+def step(s: ScheduleSpec, total: int, per_epoch: int) -> Multiplier:
+    """Multiply the rate by ``gamma`` every ``step_epochs`` epochs."""
+    return lambda i: s.gamma ** (i // (s.step_epochs * per_epoch))
+
+
+@SCHEDULES.register("cosine")
+def cosine(s: ScheduleSpec, total: int, per_epoch: int) -> Multiplier:
+    """Cosine decay from the rate to ``min_lr_ratio`` times it over the run."""
+    return lambda i: s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(i / total, 1.0)))
+
+
+@SCHEDULES.register("onecycle")
+def onecycle(s: ScheduleSpec, total: int, per_epoch: int) -> Multiplier:
+    """One-cycle: cosine rise from rate/25 to the rate over ``pct_start`` of the run, then cosine fall to ~0."""
+    peak = max(1, int(s.pct_start * total))
+
+    def multiplier(i: int) -> float:
+        if i < peak:
+            return 0.04 + 0.96 * 0.5 * (1 - math.cos(math.pi * i / peak))
+        frac = min((i - peak) / max(1, total - peak), 1.0)
+        return 1e-4 + (1 - 1e-4) * 0.5 * (1 + math.cos(math.pi * frac))
+
+    return multiplier
+
+
+@SCHEDULES.register("linear")
+def linear(s: ScheduleSpec, total: int, per_epoch: int) -> Multiplier:
+    """Linear decay from the rate to ``min_lr_ratio`` times it over the run."""
+    return lambda i: 1.0 - (1.0 - s.min_lr_ratio) * min(i / total, 1.0)
+
+
+def make_optimizer(params: Params, spec: OptimizerSpec) -> torch.optim.Optimizer:
+    """Build the optimizer ``spec.name`` over ``params``."""
+    return OPTIMIZERS.get(spec.name)(params, spec)
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, spec: ScheduleSpec, epochs: int, per_epoch: int
+                  ) -> torch.optim.lr_scheduler.LambdaLR:
+    """A per-step LambdaLR: the named schedule, preceded by linear warmup over ``warmup_epochs``."""
+    total = max(1, epochs * per_epoch)
+    warmup = int(spec.warmup_epochs * per_epoch)
+    shape = SCHEDULES.get(spec.name)(spec, max(1, total - warmup), per_epoch)
+
+    def multiplier(i: int) -> float:
+        if i < warmup:
+            return (i + 1) / (warmup + 1)
+        return shape(i - warmup)
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)

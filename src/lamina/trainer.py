@@ -1,0 +1,133 @@
+"""Train a run from a spec: data, model, loop, run folder, test evaluation, summary."""
+
+from __future__ import annotations
+
+import platform
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lamina.config import RunSpec, save_config
+from lamina.data.prepare import Prepared, prepare_data
+from lamina.evaluate.metrics import EPOCH_METRICS, higher_is_better
+from lamina.evaluate.run import evaluate_run
+from lamina.files import save_tensors, write_json
+from lamina.nn.build import build_model
+from lamina.runs import Run, RunFolder, load_run
+from lamina.train.callbacks import (
+    Callback,
+    EarlyStopping,
+    MetricsLog,
+    Progress,
+    TensorBoardLog,
+    check_monitor,
+    improved,
+)
+from lamina.train.checkpoint import load_weights, save_checkpoint
+from lamina.train.loop import State, fit, resolve_device
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's generators so a run repeats."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class Checkpoints(Callback):
+    """Keep ``checkpoints/last`` every epoch and ``checkpoints/best`` when the monitored value improves."""
+
+    def __init__(self, folder: Path, monitor: str, mode: str) -> None:
+        self.folder, self.monitor, self.mode = folder, monitor, mode
+        self.best: float | None = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, state: State) -> None:
+        info = {"epoch": state.logs["epoch"], "step": state.step, "logs": state.logs}
+        save_checkpoint(self.folder / "last", state.model, state.optimizer, state.scheduler, state.generator, info)
+        value = state.logs[self.monitor]
+        if improved(value, self.best, self.mode):
+            self.best, self.best_epoch = value, state.logs["epoch"]
+            save_checkpoint(self.folder / "best", state.model, state.optimizer, state.scheduler, state.generator,
+                            {**info, "monitor": self.monitor, "value": value})
+
+
+def monitors(data: Prepared) -> list[str]:
+    """The quantities the loop logs each epoch, which early stopping and checkpoints may monitor."""
+    names = ["train_loss"]
+    if len(data.val):
+        names += ["val_loss"] + [f"val_{m}" for m in EPOCH_METRICS[data.task]]
+    return names
+
+
+def train(spec: RunSpec, progress: str = "auto", extra_callbacks: list[Callback] | None = None) -> Run:
+    """Train the run ``spec`` describes and return it loaded from its new run folder."""
+    seed_everything(spec.seed)
+    if spec.data.path is not None:
+        spec.data.path = str(Path(spec.data.path).resolve())
+    data = prepare_data(spec.data)
+    built = build_model(spec.model, data.input_shape, data.n_outputs)
+    available = monitors(data)
+    monitor = spec.train.monitor if spec.train.monitor in available or len(data.val) else "train_loss"
+    check_monitor(monitor, available, "train.monitor")
+    if spec.train.early_stopping is not None:
+        check_monitor(spec.train.early_stopping.monitor, available, "train.early_stopping.monitor")
+    device = resolve_device(spec.train.device)
+
+    folder = RunFolder.create(spec.runs_dir, spec.name)
+    save_config(spec, folder.config)
+    write_json(folder.preprocess, data.preprocessor.to_json())
+
+    mode = "max" if higher_is_better(monitor) else "min"
+    checkpoints = Checkpoints(folder.checkpoints, monitor, mode)
+    callbacks: list[Callback] = [Progress(progress), MetricsLog(folder.metrics), checkpoints]
+    if spec.train.tensorboard:
+        callbacks.append(TensorBoardLog(folder.tensorboard))
+    if spec.train.early_stopping is not None:
+        es = spec.train.early_stopping
+        es_mode = es.mode if es.mode != "auto" else ("max" if higher_is_better(es.monitor) else "min")
+        callbacks.append(EarlyStopping(es.monitor, es_mode, es.patience, es.min_delta))
+    callbacks += extra_callbacks or []
+
+    started = time.perf_counter()
+    state = fit(built.model, data, spec.train, callbacks, device, seed=spec.seed,
+                batch_path=spec.data.batch_path, workers=spec.data.loader_workers)
+    seconds = time.perf_counter() - started
+
+    if spec.train.restore_best and checkpoints.best is not None:
+        built.model.load_state_dict(load_weights(folder.checkpoints / "best"))
+
+    save_tensors(folder.weights, built.model.state_dict())
+    run = load_run(folder.root, device=str(device))
+    report = evaluate_run(run) if len(data.test) else {"metrics": {}}
+    write_json(folder.summary, summary(spec, data, built.params, state, seconds, checkpoints, report))
+    return run
+
+
+def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: float, checkpoints: Checkpoints,
+            report: dict[str, Any]) -> dict[str, Any]:
+    """The content of summary.json: final metrics, timings, sizes and versions."""
+    return {
+        "name": spec.name,
+        "task": data.task,
+        "data": data.source,
+        "samples": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
+        "input_shape": list(data.input_shape),
+        "outputs": data.n_outputs,
+        "params": params,
+        "epochs_run": len(state.history),
+        "stopped_early": state.stopped_early,
+        "monitor": checkpoints.monitor,
+        "best_epoch": checkpoints.best_epoch,
+        "best_value": checkpoints.best,
+        "restored_best": spec.train.restore_best and checkpoints.best is not None,
+        "train_seconds": round(seconds, 3),
+        "seconds_per_epoch": round(seconds / max(1, len(state.history)), 4),
+        "final_epoch": state.history[-1] if state.history else {},
+        "test": report["metrics"],
+        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+    }
