@@ -136,12 +136,13 @@ def summary(config: Path = typer.Argument(..., help="A run config (YAML)."), set
     spec = load_config(config, set_ or [])
     data = prepare_data(spec.data)
     built = build_model(spec.model, data.input_shape, data.n_outputs)
-    table = Table(title=f"{spec.name}: {spec.model.arch or 'layer chain'} on {data.source} ({data.task})")
+    console = _console()
+    console.print(f"[bold]{spec.name}[/bold]: {spec.model.arch or 'layer chain'} on {data.source} ({data.task})")
+    table = Table()
     for column in ("#", "layer", "output shape", "params"):
         table.add_column(column, justify="right" if column in ("#", "params") else "left")
     for row in summary_rows(built, data.input_shape):
         table.add_row(*row)
-    console = _console()
     console.print(table)
     console.print(f"trainable parameters: {built.params:,}")
 
@@ -187,7 +188,8 @@ def _metrics_table(metrics: dict[str, Any], classes: list[str], title: str) -> N
     from rich.table import Table
 
     console = _console()
-    table = Table(title=title, title_justify="left")
+    console.print(f"[bold]{title}[/bold]")
+    table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in metrics.items():
@@ -196,7 +198,8 @@ def _metrics_table(metrics: dict[str, Any], classes: list[str], title: str) -> N
     console.print(table)
     matrix = metrics.get("confusion_matrix")
     if matrix:
-        grid = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
+        console.print("[bold]confusion matrix[/bold] (rows: true class, columns: predicted)")
+        grid = Table()
         grid.add_column("")
         for c in classes:
             grid.add_column(str(c), justify="right")

@@ -19,6 +19,14 @@ from lamina import registry
 from lamina.errors import ConfigError, did_you_mean
 
 
+def _checked(lookup: Any, *args: Any) -> Any:
+    """Run a registry lookup inside a validator, as a ValueError so pydantic reports it with the others."""
+    try:
+        return lookup(*args)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
 class Spec(BaseModel):
     """Base of every spec: unknown keys are errors, assignments are validated."""
 
@@ -67,7 +75,7 @@ class DataSpec(Spec):
     @classmethod
     def _known_dataset(cls, name: str | None) -> str | None:
         if name is not None:
-            registry.DATASETS.get(name)
+            _checked(registry.DATASETS.get, name)
         return name
 
     @model_validator(mode="after")
@@ -92,7 +100,7 @@ class ModelSpec(BaseModel):
     @field_validator("init")
     @classmethod
     def _known_init(cls, name: str) -> str:
-        registry.INITIALIZERS.get(name)
+        _checked(registry.INITIALIZERS.get, name)
         return name
 
     @model_validator(mode="after")
@@ -109,10 +117,10 @@ class ModelSpec(BaseModel):
                     f"model.{name} is not a field of a layer chain (allowed: arch, layers, init)."
                     + did_you_mean(name, ["arch", "layers", "init"])
                 )
-            parse_chain(self.layers, "model.layers")
+            _checked(parse_chain, self.layers, "model.layers")
             return self
-        preset = registry.PRESETS.get(self.arch, "model.arch")
-        resolved = validate_section(preset.options, options, "model", extra_allowed=("arch", "layers", "init"))
+        preset = _checked(registry.PRESETS.get, self.arch, "model.arch")
+        resolved = _checked(validate_section, preset.options, options, "model", ("arch", "layers", "init"))
         self.__pydantic_extra__.update(resolved.model_dump(mode="json"))
         return self
 
@@ -135,7 +143,7 @@ class OptimizerSpec(Spec):
     @field_validator("name")
     @classmethod
     def _known(cls, name: str) -> str:
-        registry.OPTIMIZERS.get(name)
+        _checked(registry.OPTIMIZERS.get, name)
         return name
 
 
@@ -152,7 +160,7 @@ class ScheduleSpec(Spec):
     @field_validator("name")
     @classmethod
     def _known(cls, name: str) -> str:
-        registry.SCHEDULES.get(name)
+        _checked(registry.SCHEDULES.get, name)
         return name
 
 
@@ -190,7 +198,7 @@ class TrainSpec(Spec):
     @classmethod
     def _known_loss(cls, name: str) -> str:
         if name != "auto":
-            registry.LOSSES.get(name, "train.loss")
+            _checked(registry.LOSSES.get, name, "train.loss")
         return name
 
 
@@ -204,7 +212,7 @@ class EvalSpec(Spec):
     def _known_metrics(cls, names: list[str] | str) -> list[str] | str:
         if isinstance(names, list):
             for name in names:
-                registry.METRICS.get(name, "eval.metrics")
+                _checked(registry.METRICS.get, name, "eval.metrics")
         return names
 
 
@@ -241,7 +249,10 @@ def parse_run_spec(raw: Any, source: str = "config") -> RunSpec:
     try:
         return RunSpec.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: " + format_validation_error(exc, "", RunSpec)) from None
+        problems = format_validation_error(exc, "", RunSpec).splitlines()
+        if len(problems) == 1:
+            raise ConfigError(f"{source}: {problems[0]}") from None
+        raise ConfigError(f"{source} has {len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems)) from None
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> RunSpec:

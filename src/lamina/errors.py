@@ -33,9 +33,9 @@ class RunFolderError(LaminaError):
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """Return a " did you mean 'x'?" hint for a misspelled ``name``, or "" when nothing is close."""
+    """Return a " Did you mean 'x'?" hint for a misspelled ``name``, or "" when nothing is close."""
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" did you mean '{close[0]}'?" if close else ""
+    return f" Did you mean '{close[0]}'?" if close else ""
 
 
 def one_of(field: str, value: object, choices: Iterable[str]) -> str:

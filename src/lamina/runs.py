@@ -157,7 +157,8 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
             f"{folder.weights} does not match config.yaml's model: "
             + (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}")
         )
-    for key, tensor in weights.items():
+    for key in expected:
+        tensor = weights[key]
         if tensor.shape != expected[key].shape:
             raise RunFolderError(f"{folder.weights}: '{key}' has shape {tuple(tensor.shape)}; "
                                  f"the model needs {tuple(expected[key].shape)}")

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, PositiveInt
 
 from lamina.errors import ShapeError
 from lamina.nn.models.preset import ActivationOption, Chain, preset
 
 
 class CNNOptions(ActivationOption):
-    channels: list[int] = Field(default_factory=lambda: [32, 64], min_length=1)
+    channels: list[PositiveInt] = Field(default_factory=lambda: [32, 64], min_length=1)
     convs_per_stage: int = Field(1, gt=0)
     kernel: int = Field(3, gt=0)
     pool: int = Field(2, ge=1)
     batchnorm: bool = True
     global_pool: bool = False
-    dense: list[int] = Field(default_factory=lambda: [128])
+    dense: list[PositiveInt] = Field(default_factory=lambda: [128])
     dropout: float = Field(0.0, ge=0, lt=1)
 
 
-@preset("cnn", CNNOptions)
+@preset("cnn", CNNOptions, {"data": {"dataset": "digits"}, "model": {"arch": "cnn", "channels": [8, 16], "dense": [32]}})
 def cnn(o: CNNOptions, input_shape: tuple[int, ...], n_outputs: int) -> Chain:
     """Convolutional net: per stage [conv, (batchnorm), activation] x n, pooling; then dense layers."""
     if len(input_shape) not in (2, 3):

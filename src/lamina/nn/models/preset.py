@@ -37,20 +37,26 @@ class ActivationOption(Options):
 
 @dataclass(frozen=True)
 class Preset:
-    """A registered preset: ``chain(options, input_shape, n_outputs)`` returns layer items."""
+    """A registered preset: ``chain(options, input_shape, n_outputs)`` returns layer items.
+
+    ``example`` is a small run config (data and model sections) that the common
+    test suite trains, so every preset is checked the same way.
+    """
 
     name: str
     options: type[Options]
     chain: Callable[[Any, tuple[int, ...], int], Chain]
     doc: str
+    example: dict[str, Any]
 
 
-def preset(name: str, options: type[Options]) -> Callable[[Callable[..., Chain]], Callable[..., Chain]]:
-    """Register a chain-making function as the preset ``name``."""
+def preset(name: str, options: type[Options], example: dict[str, Any]
+           ) -> Callable[[Callable[..., Chain]], Callable[..., Chain]]:
+    """Register a chain-making function as the preset ``name``, with a small example config."""
 
     def decorate(fn: Callable[..., Chain]) -> Callable[..., Chain]:
         doc = (fn.__doc__ or "").strip().splitlines()[0]
-        PRESETS.add(name, Preset(name, options, fn, doc), doc)
+        PRESETS.add(name, Preset(name, options, fn, doc, example), doc)
         return fn
 
     return decorate

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, PositiveInt, model_validator
 
 from lamina.errors import ShapeError
 from lamina.nn.models.preset import ActivationOption, Chain, preset
 
 
 class ResNetOptions(ActivationOption):
-    widths: list[int] = Field(default_factory=lambda: [16, 32, 64], min_length=1)
-    blocks: list[int] = Field(default_factory=lambda: [2, 2, 2], min_length=1)
+    widths: list[PositiveInt] = Field(default_factory=lambda: [16, 32, 64], min_length=1)
+    blocks: list[PositiveInt] = Field(default_factory=lambda: [2, 2, 2], min_length=1)
     stem: int = Field(16, gt=0)
 
     @model_validator(mode="after")
@@ -20,8 +20,6 @@ class ResNetOptions(ActivationOption):
                 f"model.widths and model.blocks must have the same length (one entry per stage); "
                 f"got {len(self.widths)} and {len(self.blocks)}"
             )
-        if any(b <= 0 for b in self.blocks):
-            raise ValueError(f"model.blocks must be positive integers; got {self.blocks}")
         return self
 
 
@@ -37,7 +35,8 @@ def basic_block(width: int, stride: int, activation: str) -> list:
     return [{"residual": body}, activation]
 
 
-@preset("resnet", ResNetOptions)
+@preset("resnet", ResNetOptions,
+        {"data": {"dataset": "digits"}, "model": {"arch": "resnet", "widths": [8, 16], "blocks": [1, 1], "stem": 8}})
 def resnet(o: ResNetOptions, input_shape: tuple[int, ...], n_outputs: int) -> Chain:
     """ResNet of basic blocks; each stage after the first halves the resolution; global pooling head."""
     if len(input_shape) != 3:

@@ -1,0 +1,35 @@
+"""Both batch paths cover every sample once per epoch and reshuffle between epochs."""
+
+from __future__ import annotations
+
+import torch
+
+from lamina.data.batches import LoaderBatches, MemoryBatches, make_batches
+
+
+def _epoch(batches) -> torch.Tensor:
+    return torch.cat([xb[:, 0] for xb, _ in batches])
+
+
+def test_memory_path_covers_all_and_reshuffles() -> None:
+    x = torch.arange(103, dtype=torch.float32)[:, None]
+    batches = make_batches(x, x[:, 0], 10, True, torch.device("cpu"), seed=3)
+    assert isinstance(batches, MemoryBatches) and len(batches) == 11
+    one, two = _epoch(batches), _epoch(batches)
+    assert sorted(one.tolist()) == list(range(103)) and not torch.equal(one, two)
+
+
+def test_same_seed_same_order() -> None:
+    x = torch.arange(50, dtype=torch.float32)[:, None]
+    a = _epoch(make_batches(x, x[:, 0], 8, True, torch.device("cpu"), seed=1))
+    b = _epoch(make_batches(x, x[:, 0], 8, True, torch.device("cpu"), seed=1))
+    assert torch.equal(a, b)
+
+
+def test_loader_path_matches_contract() -> None:
+    x = torch.arange(37, dtype=torch.float32)[:, None]
+    batches = make_batches(x, x[:, 0], 5, True, torch.device("cpu"), path="loader", seed=0)
+    assert isinstance(batches, LoaderBatches) and len(batches) == 8
+    assert sorted(_epoch(batches).tolist()) == list(range(37))
+    ordered = make_batches(x, x[:, 0], 5, False, torch.device("cpu"), path="loader")
+    assert _epoch(ordered).tolist() == list(range(37))

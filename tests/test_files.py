@@ -1,0 +1,50 @@
+"""Atomic, pickle-free persistence."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from lamina.errors import RunFolderError
+from lamina.files import atomic_write_text, load_tensors, read_json, save_tensors, write_json
+
+
+def test_atomic_write_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "a.txt"
+    atomic_write_text(target, "one")
+    atomic_write_text(target, "two")
+    assert target.read_text() == "two"
+    assert os.listdir(tmp_path) == ["a.txt"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "w.safetensors"
+    save_tensors(target, {"w": torch.ones(3)})
+    with pytest.raises(AttributeError):
+        save_tensors(target, {"w": "not a tensor"})  # type: ignore[dict-item]
+    assert torch.equal(load_tensors(target)["w"], torch.ones(3))
+    assert sorted(os.listdir(tmp_path)) == ["w.safetensors"]
+
+
+def test_tensors_round_trip(tmp_path: Path) -> None:
+    tensors = {"a": torch.randn(2, 3), "b": torch.arange(4)}
+    save_tensors(tmp_path / "t.safetensors", tensors)
+    loaded = load_tensors(tmp_path / "t.safetensors")
+    assert all(torch.equal(loaded[k], v) for k, v in tensors.items())
+
+
+def test_corrupt_and_missing_files_are_refused_with_their_name(tmp_path: Path) -> None:
+    bad = tmp_path / "model.safetensors"
+    bad.write_bytes(b"\x80\x04not safetensors")
+    with pytest.raises(RunFolderError, match="model.safetensors is not a readable safetensors file"):
+        load_tensors(bad)
+    with pytest.raises(RunFolderError, match="gone.safetensors is missing"):
+        load_tensors(tmp_path / "gone.safetensors")
+    (tmp_path / "s.json").write_text("{oops")
+    with pytest.raises(RunFolderError, match="s.json is not valid JSON"):
+        read_json(tmp_path / "s.json")
+    write_json(tmp_path / "ok.json", {"a": [1, 2]})
+    assert read_json(tmp_path / "ok.json") == {"a": [1, 2]}

@@ -1,0 +1,117 @@
+"""The run folder: what it holds, how it rebuilds the model, and how predict matches evaluate."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from lamina.config import parse_run_spec
+from lamina.errors import DataError, RunFolderError
+from lamina.evaluate.run import evaluate_run
+from lamina.runs import RunFolder, load_run
+from lamina.trainer import train
+from tests.conftest import quick_spec
+
+
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory: pytest.TempPathFactory):
+    from tests.conftest import tabular_csv
+
+    tmp = tmp_path_factory.mktemp("csvrun")
+    path = tabular_csv.__wrapped__(tmp)
+    raw = quick_spec(tmp, data={"path": str(path), "target": "label"}, train={"epochs": 30, "tensorboard": True, "optimizer": {"lr": 0.01}})
+    return train(parse_run_spec(raw), progress="none"), path
+
+
+def test_run_folder_holds_every_artifact(csv_run) -> None:
+    run, _ = csv_run
+    root = run.folder.root
+    for name in ("config.yaml", "model.safetensors", "preprocess.json", "metrics.jsonl", "summary.json",
+                 "evaluation.json", "predictions/test.csv", "checkpoints/best/model.safetensors",
+                 "checkpoints/best/optimizer.safetensors", "checkpoints/last/state.json"):
+        assert (root / name).is_file(), name
+    assert any((root / "tensorboard").iterdir())
+    assert not list(root.rglob("*.pkl")) and not list(root.rglob("*.pt"))
+    summary = json.loads((root / "summary.json").read_text())
+    assert summary["test"]["accuracy"] > 0.8 and summary["epochs_run"] == 30
+    config = yaml.safe_load((root / "config.yaml").read_text())
+    assert config["train"]["optimizer"]["lr"] == 0.01 and config["model"]["hidden"] == [16]
+
+
+def test_predict_on_csv_reproduces_evaluate_exactly(csv_run, tmp_path: Path) -> None:
+    run, source = csv_run
+    report = evaluate_run(run.folder.root)
+    with open(report["predictions"]) as handle:
+        scored = list(csv.DictReader(handle))
+    lines = source.read_text().splitlines()
+    rows = [int(r["row"]) for r in scored]
+    subset = tmp_path / "subset.csv"
+    subset.write_text("\n".join([lines[0].replace(",label", "")] + [lines[r + 1].rsplit(",", 1)[0] for r in rows]) + "\n")
+    predicted = load_run(run.folder.root).predict_file(subset)
+    assert len(predicted) == len(scored)
+    for mine, theirs in zip(predicted, scored):
+        assert mine == {k: v for k, v in theirs.items() if k != "row"}
+
+
+def test_new_runs_never_overwrite_old_ones(tmp_path: Path) -> None:
+    first = RunFolder.create(tmp_path, "x")
+    second = RunFolder.create(tmp_path, "x")
+    assert first.root.name == "x" and second.root.name == "x-2"
+
+
+def test_missing_weights_are_named(csv_run, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(csv_run[0].folder.root, copy)
+    (copy / "model.safetensors").unlink()
+    with pytest.raises(RunFolderError, match="model.safetensors is missing"):
+        load_run(copy)
+
+
+def test_foreign_preprocess_file_is_refused(csv_run, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(csv_run[0].folder.root, copy)
+    (copy / "preprocess.json").write_text('{"inputs": 1}')
+    with pytest.raises(RunFolderError, match="preprocess.json is not a lamina preprocessing file"):
+        load_run(copy)
+
+
+def test_weights_that_do_not_fit_the_config_are_refused(csv_run, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(csv_run[0].folder.root, copy)
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    config["model"]["hidden"] = [17]
+    (copy / "config.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(RunFolderError, match=r"model.safetensors: 'layers.0.weight' has shape \(16, 5\); the model needs \(17, 5\)"):
+        load_run(copy)
+
+
+def test_predict_refuses_inputs_missing_a_feature(csv_run, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("size,colour\n1.0,red\n")
+    with pytest.raises(DataError, match="has no feature column 'weight'"):
+        load_run(csv_run[0].folder.root).predict_file(bad)
+
+
+def test_predict_arrays_for_a_builtin_run(tmp_path: Path) -> None:
+    run = train(parse_run_spec(quick_spec(tmp_path, train={"epochs": 20, "batch_size": 16, "tensorboard": False,
+                                                            "optimizer": {"lr": 0.01}})), progress="none")
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    rows = run.predict(iris.data[:150])
+    accuracy = np.mean([r["target"] == iris.target_names[t] for r, t in zip(rows, iris.target)])
+    assert accuracy > 0.85
+    assert abs(sum(float(v) for k, v in rows[0].items() if k.startswith("prob_")) - 1) < 1e-5
+    with pytest.raises(DataError, match="each sample must have 4 values"):
+        run.predict(iris.data[:3, :3])
