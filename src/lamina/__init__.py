@@ -4,13 +4,14 @@ Describe a model by chaining layers (YAML or Python), train it with sound
 defaults, evaluate it, and predict from its run folder::
 
     import lamina
-    spec = lamina.load_config("examples/digits_cnn.yaml")
-    run = lamina.train(spec)
+    run = lamina.fit("examples/digits_cnn.yaml")       # or a dict, or a RunSpec
     print(lamina.evaluate_run(run)["metrics"])
     run = lamina.load_run(run.folder.root)
     rows = run.predict_file("new_digits.csv")
 
-Heavy modules are imported on first use, so ``import lamina`` stays cheap.
+The training function is ``fit`` because ``lamina.train`` is the training
+subpackage (loop, optimizers, losses, callbacks). Heavy modules are imported
+on first use, so ``import lamina`` stays cheap.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ _EXPORTS = {
     "RunFolderError": "lamina.errors",
     "build_model": "lamina.nn.build",
     "prepare_data": "lamina.data.prepare",
-    "train": "lamina.trainer",
+    "fit": "lamina.trainer",
+    "build": "lamina.trainer",
     "load_run": "lamina.runs",
     "Run": "lamina.runs",
     "evaluate_run": "lamina.evaluate.run",
@@ -45,7 +47,8 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 def __getattr__(name: str) -> Any:
     """Import public names lazily (PEP 562) so the package import stays light."""
     if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        attribute = {"fit": "train"}.get(name, name)
+        value = getattr(importlib.import_module(_EXPORTS[name]), attribute)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'lamina' has no attribute {name!r}")

@@ -15,7 +15,6 @@ DEMO_CONFIG: dict[str, Any] = {
         "optimizer": {"name": "adamw", "lr": 0.003, "weight_decay": 0.0001},
         "schedule": {"name": "onecycle"},
         "label_smoothing": 0.05,
-        "monitor": "val_accuracy",
     },
 }
 

@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from lamina.config import RunSpec, save_config
+from lamina.config import RunSpec, load_config, parse_run_spec, save_config
 from lamina.data.prepare import Prepared, prepare_data
 from lamina.evaluate.metrics import EPOCH_METRICS, higher_is_better
 from lamina.evaluate.run import evaluate_run
 from lamina.files import save_tensors, write_json
-from lamina.nn.build import build_model
+from lamina.nn.build import Built, build_model
 from lamina.runs import Run, RunFolder, load_run
 from lamina.train.callbacks import (
     Callback,
@@ -64,8 +64,30 @@ def monitors(data: Prepared) -> list[str]:
     return names
 
 
-def train(spec: RunSpec, progress: str = "auto", extra_callbacks: list[Callback] | None = None) -> Run:
-    """Train the run ``spec`` describes and return it loaded from its new run folder."""
+def as_spec(config: RunSpec | dict[str, Any] | str | Path) -> RunSpec:
+    """Accept a RunSpec, plain config data, or the path of a YAML config."""
+    if isinstance(config, RunSpec):
+        return config.model_copy(deep=True)
+    if isinstance(config, dict):
+        return parse_run_spec(config)
+    return load_config(config)
+
+
+def build(config: RunSpec | dict[str, Any] | str | Path) -> Built:
+    """Build (untrained) the model a config describes, with shapes inferred from its data."""
+    spec = as_spec(config)
+    data = prepare_data(spec.data)
+    return build_model(spec.model, data.input_shape, data.n_outputs)
+
+
+def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
+          extra_callbacks: list[Callback] | None = None) -> Run:
+    """Train the run a config describes and return it loaded from its new run folder.
+
+    ``progress`` is 'auto' (a bar on a terminal, lines otherwise), 'bar', 'plain' or 'none';
+    ``extra_callbacks`` join the built-in ones (see lamina.train.callbacks for the events).
+    """
+    spec = as_spec(config)
     seed_everything(spec.seed)
     if spec.data.path is not None:
         spec.data.path = str(Path(spec.data.path).resolve())
