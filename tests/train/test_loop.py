@@ -162,3 +162,13 @@ def test_unknown_monitor_is_refused_before_training(tmp_path: Path) -> None:
 def test_train_spec_defaults_are_sound() -> None:
     spec = TrainSpec()
     assert spec.optimizer.name == "adam" and spec.restore_best and spec.monitor == "val_loss"
+
+
+def test_loader_path_trains_as_well_as_the_memory_path() -> None:
+    finals = []
+    for path in ("memory", "loader"):
+        spec, data, model = _setup({"epochs": 15, "batch_size": 16, "optimizer": {"lr": 0.01}})
+        state = fit(model, data, spec.train, [], CPU, seed=5, batch_path=path)
+        finals.append(state.history[-1])
+    assert all(f["val_accuracy"] > 0.85 for f in finals)
+    assert abs(finals[0]["val_loss"] - finals[1]["val_loss"]) < 0.15
