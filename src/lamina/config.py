@@ -190,9 +190,18 @@ class TrainSpec(Spec):
     early_stopping: EarlyStoppingSpec | None = None
     monitor: str = "val_loss"
     restore_best: bool = True
+    epoch_metrics: list[str] | Literal["auto"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16"] = "fp32"
     tensorboard: bool = True
+
+    @field_validator("epoch_metrics")
+    @classmethod
+    def _known_epoch_metrics(cls, names: list[str] | str) -> list[str] | str:
+        if isinstance(names, list):
+            for name in names:
+                _checked(registry.METRICS.get, name, "train.epoch_metrics")
+        return names
 
     @field_validator("loss")
     @classmethod

@@ -13,7 +13,7 @@ import torch
 
 from lamina.config import RunSpec, load_config, parse_run_spec, save_config
 from lamina.data.prepare import Prepared, prepare_data
-from lamina.evaluate.metrics import EPOCH_METRICS, higher_is_better
+from lamina.evaluate.metrics import higher_is_better, resolve_epoch_metrics
 from lamina.evaluate.run import evaluate_run
 from lamina.files import save_tensors, write_json
 from lamina.nn.build import Built, build_model
@@ -56,11 +56,11 @@ class Checkpoints(Callback):
                             {**info, "monitor": self.monitor, "value": value})
 
 
-def monitors(data: Prepared) -> list[str]:
+def monitors(data: Prepared, epoch_metrics: list[str] | str) -> list[str]:
     """The quantities the loop logs each epoch, which early stopping and checkpoints may monitor."""
     names = ["train_loss"]
     if len(data.val):
-        names += ["val_loss"] + [f"val_{m}" for m in EPOCH_METRICS[data.task]]
+        names += ["val_loss"] + [f"val_{m}" for m in resolve_epoch_metrics(epoch_metrics, data.task)]
     return names
 
 
@@ -93,7 +93,7 @@ def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
         spec.data.path = str(Path(spec.data.path).resolve())
     data = prepare_data(spec.data)
     built = build_model(spec.model, data.input_shape, data.n_outputs)
-    available = monitors(data)
+    available = monitors(data, spec.train.epoch_metrics)
     monitor = spec.train.monitor if spec.train.monitor in available or len(data.val) else "train_loss"
     check_monitor(monitor, available, "train.monitor")
     if spec.train.early_stopping is not None:

@@ -57,7 +57,7 @@ def test_events_arrive_in_order() -> None:
     per_epoch = ["epoch_start", "batch", "batch", "batch", "epoch_end"]
     assert recorder.events == ["train_start", *per_epoch, *per_epoch, "train_end"]
     assert state.step == 6 and [h["epoch"] for h in state.history] == [1, 2]
-    assert {"train_loss", "val_loss", "val_accuracy", "val_f1", "lr"} <= set(state.history[0])
+    assert {"train_loss", "val_loss", "val_accuracy", "lr"} <= set(state.history[0])
 
 
 def test_early_stopping_stops_when_monitor_stalls() -> None:

@@ -29,7 +29,8 @@ def _rates(name: str, epochs: int = 10, per_epoch: int = 10, **kw) -> list[float
     for _ in range(epochs * per_epoch):
         rates.append(opt.param_groups[0]["lr"])
         opt.step()
-        sched.step()
+        if sched is not None:
+            sched.step()
     return rates
 
 
@@ -37,6 +38,12 @@ def _rates(name: str, epochs: int = 10, per_epoch: int = 10, **kw) -> list[float
 def test_every_schedule_stays_positive_and_bounded(name: str) -> None:
     rates = _rates(name)
     assert all(0 < r <= 1.0 + 1e-9 for r in rates)
+
+
+def test_constant_rate_needs_no_scheduler() -> None:
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    assert make_schedule(opt, ScheduleSpec(name="constant"), 5, 10) is None
+    assert make_schedule(opt, ScheduleSpec(name="constant", warmup_epochs=1), 5, 10) is not None
 
 
 def test_schedule_shapes() -> None:

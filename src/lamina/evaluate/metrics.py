@@ -108,7 +108,7 @@ def r2(p: torch.Tensor, t: torch.Tensor, k: int, task: str) -> float:
     return float(r2_score(p, t, multioutput="uniform_average")) if len(t) > 1 else float("nan")
 
 
-EPOCH_METRICS = {"binary": ["accuracy", "f1"], "multiclass": ["accuracy", "f1"], "regression": ["mse", "mae"]}
+EPOCH_METRICS = {"binary": ["accuracy"], "multiclass": ["accuracy"], "regression": ["mse"]}
 REPORT_METRICS = {
     "binary": ["accuracy", "precision", "recall", "f1", "confusion_matrix"],
     "multiclass": ["accuracy", "precision", "recall", "f1", "confusion_matrix"],
@@ -116,14 +116,23 @@ REPORT_METRICS = {
 }
 
 
-def resolve_metrics(names: list[str] | str, task: str) -> list[str]:
+def resolve_metrics(names: list[str] | str, task: str, field: str = "eval.metrics") -> list[str]:
     """The metric names to report for ``task`` ('auto' = the task's standard set), checked to fit it."""
     if names == "auto":
         return list(REPORT_METRICS[task])
     for name in names:
-        if task not in METRICS.get(name, "eval.metrics").tasks:
-            raise ConfigError(f"eval.metrics '{name}' does not apply to a {task} task")
+        if task not in METRICS.get(name, field).tasks:
+            raise ConfigError(f"{field} '{name}' does not apply to a {task} task")
     return list(names)
+
+
+def resolve_epoch_metrics(names: list[str] | str, task: str) -> list[str]:
+    """Metrics computed on the validation split every epoch ('auto': accuracy, or mse; kept cheap)."""
+    if names == "auto":
+        return list(EPOCH_METRICS[task])
+    if "confusion_matrix" in names:
+        raise ConfigError("train.epoch_metrics cannot include confusion_matrix (epoch logs hold numbers only)")
+    return resolve_metrics(names, task, "train.epoch_metrics")
 
 
 def outputs_to_preds(outputs: torch.Tensor, task: str) -> torch.Tensor:

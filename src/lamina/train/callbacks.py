@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -80,18 +81,19 @@ class EarlyStopping(Callback):
 
 
 class MetricsLog(Callback):
-    """Append one JSON line per epoch to metrics.jsonl (flushed and fsynced each epoch)."""
+    """Append one JSON line per epoch to metrics.jsonl; the file is fsynced once, when training ends."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def on_epoch_end(self, state: State) -> None:
-        import os
-
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(state.logs) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+
+    def on_train_end(self, state: State) -> None:
+        if self.path.exists():
+            with self.path.open("a", encoding="utf-8") as handle:
+                os.fsync(handle.fileno())
 
 
 class TensorBoardLog(Callback):

@@ -23,7 +23,7 @@ from lamina.data.batches import make_batches
 from lamina.data.prepare import Prepared, Split
 from lamina.data.preprocess import TargetPrep
 from lamina.errors import LaminaError
-from lamina.evaluate.metrics import EPOCH_METRICS, compute_metrics, outputs_to_preds
+from lamina.evaluate.metrics import compute_metrics, outputs_to_preds, resolve_epoch_metrics
 from lamina.train.callbacks import Callback, StopTraining
 from lamina.train.losses import loss_for
 from lamina.train.optim import make_optimizer, make_schedule
@@ -69,12 +69,14 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
     """
     model.to(device)
     loss_fn = loss_for(spec, data.task)
+    metric_names = resolve_epoch_metrics(spec.epoch_metrics, data.task)
     batches = make_batches(data.train.x, data.train.y, spec.batch_size, True, device,
                            path=batch_path, seed=seed, workers=workers)
     optimizer = make_optimizer(model.parameters(), spec.optimizer)
     scheduler = make_schedule(optimizer, spec.schedule, spec.epochs, len(batches))
     state = State(model, optimizer, scheduler, spec, spec.epochs, len(batches), getattr(batches, "generator", None))
     penalized = [p for name, p in model.named_parameters() if p.dim() > 1]  # weights, not biases or norm scales
+    regularized = bool(spec.l1 or spec.l2)  # when off, skip adding 0.0 (an extra autograd node every step)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if spec.precision == "bf16" else nullcontext())
 
     def emit(event: str) -> None:
@@ -92,12 +94,13 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
             for xb, yb in batches:
                 with autocast:
                     loss = loss_fn(model(xb).float(), yb)
-                objective = loss + penalty(penalized, spec.l1, spec.l2)
+                objective = loss + penalty(penalized, spec.l1, spec.l2) if regularized else loss
                 optimizer.zero_grad(set_to_none=True)
                 objective.backward()
                 clip(model, spec)
                 optimizer.step()
-                scheduler.step()
+                if scheduler is not None:
+                    scheduler.step()
                 total += loss.detach() * len(xb)
                 seen += len(xb)
                 state.step += 1
@@ -109,7 +112,7 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
                     "lower train.optimizer.lr or set train.clip_norm"
                 )
             logs = {"epoch": epoch + 1, "train_loss": train_loss}
-            logs.update(validate(model, data.val, loss_fn, data, spec.batch_size, device, autocast))
+            logs.update(validate(model, data.val, loss_fn, data, metric_names, spec.batch_size, device, autocast))
             logs["lr"] = optimizer.param_groups[0]["lr"]
             logs["seconds"] = round(time.perf_counter() - started, 4)
             state.logs = logs
@@ -153,14 +156,14 @@ def model_outputs(model: nn.Module, x: torch.Tensor, batch_size: int, device: to
     return torch.cat(chunks)
 
 
-def validate(model: nn.Module, split: Split, loss_fn: Callable, data: Prepared, batch_size: int,
-             device: torch.device, autocast: Any = None) -> dict[str, float]:
+def validate(model: nn.Module, split: Split, loss_fn: Callable, data: Prepared, metric_names: list[str],
+             batch_size: int, device: torch.device, autocast: Any = None) -> dict[str, float]:
     """Validation loss and the task's epoch metrics (``val_`` prefixed); empty when there is no val split."""
     if len(split) == 0:
         return {}
     outputs = model_outputs(model, split.x, batch_size, device, autocast)
     logs = {"val_loss": float(loss_fn(outputs, split.y))}
-    scores = score(outputs, split.y, data.preprocessor.target, EPOCH_METRICS[data.task])
+    scores = score(outputs, split.y, data.preprocessor.target, metric_names)
     logs.update({f"val_{k}": v for k, v in scores.items()})
     return logs
 

@@ -101,10 +101,15 @@ def make_optimizer(params: Params, spec: OptimizerSpec) -> torch.optim.Optimizer
 
 
 def make_schedule(optimizer: torch.optim.Optimizer, spec: ScheduleSpec, epochs: int, per_epoch: int
-                  ) -> torch.optim.lr_scheduler.LambdaLR:
-    """A per-step LambdaLR: the named schedule, preceded by linear warmup over ``warmup_epochs``."""
+                  ) -> torch.optim.lr_scheduler.LambdaLR | None:
+    """A per-step LambdaLR: the named schedule, preceded by linear warmup over ``warmup_epochs``.
+
+    A constant rate without warmup needs no scheduler, so none is made (None).
+    """
     total = max(1, epochs * per_epoch)
     warmup = int(spec.warmup_epochs * per_epoch)
+    if spec.name == "constant" and warmup == 0:
+        return None
     shape = SCHEDULES.get(spec.name)(spec, max(1, total - warmup), per_epoch)
 
     def multiplier(i: int) -> float:
