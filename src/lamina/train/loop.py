@@ -90,7 +90,7 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
             started = time.perf_counter()
             emit("on_epoch_start")
             model.train()
-            total, seen = torch.zeros((), device=device), 0
+            losses, sizes = [], []  # per-batch mean losses, summed once per epoch (no per-step sync)
             for xb, yb in batches:
                 with autocast:
                     loss = loss_fn(model(xb).float(), yb)
@@ -101,11 +101,12 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
-                total += loss.detach() * len(xb)
-                seen += len(xb)
+                losses.append(loss.detach())
+                sizes.append(len(xb))
                 state.step += 1
                 emit("on_batch_end")
-            train_loss = float(total) / seen
+            weights = torch.tensor(sizes, dtype=torch.float32, device=device)
+            train_loss = float(torch.stack(losses) @ weights) / sum(sizes)
             if not math.isfinite(train_loss):
                 raise TrainingDiverged(
                     f"the training loss became {train_loss} in epoch {epoch + 1} (step {state.step}); "
