@@ -121,7 +121,8 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
             emit("on_epoch_end")
     except StopTraining as stop:
         state.stop_reason = str(stop)
-    emit("on_train_end")
+    finally:
+        emit("on_train_end")  # also on errors, so bars stop and logs are closed
     return state
 
 
