@@ -94,7 +94,7 @@ def evaluate(run: Path = typer.Argument(..., help="A run folder.")) -> None:
 
     report = evaluate_run(run)
     _metrics_table(report["metrics"], report["classes"], f"test metrics ({report['samples']} samples)")
-    _console().print(f"predictions: {report['predictions']}")
+    _console().print(f"predictions: {report['predictions']}", markup=False)
 
 
 @app.command()
@@ -108,15 +108,14 @@ def predict(
 
     Example: lamina predict runs/iris-mlp new_flowers.csv --out preds.csv
     """
-    from lamina.runs import load_run, write_rows_csv
+    from lamina.runs import load_run, rows_to_csv, write_rows_csv
 
     rows = load_run(run).predict_file(inputs)
     if out is not None:
         write_rows_csv(out, rows)
         _console().print(f"wrote {len(rows)} predictions to {out}")
         return
-    writer_rows = [",".join(rows[0])] + [",".join(str(v) for v in row.values()) for row in rows]
-    typer.echo("\n".join(writer_rows))
+    typer.echo(rows_to_csv(rows), nl=False)
 
 
 @app.command()
@@ -126,6 +125,7 @@ def summary(config: Path = typer.Argument(..., help="A run config (YAML)."), set
 
     Example: lamina summary examples/digits_resnet.yaml
     """
+    from rich.markup import escape
     from rich.table import Table
 
     from lamina.config import load_config
@@ -137,7 +137,7 @@ def summary(config: Path = typer.Argument(..., help="A run config (YAML)."), set
     data = prepare_data(spec.data)
     built = build_model(spec.model, data.input_shape, data.n_outputs)
     console = _console()
-    console.print(f"[bold]{spec.name}[/bold]: {spec.model.arch or 'layer chain'} on {data.source} ({data.task})")
+    console.print(f"[bold]{spec.name}[/bold]: {spec.model.arch or 'layer chain'} on {escape(data.source)} ({data.task})")
     table = Table()
     for column in ("#", "layer", "output shape", "params"):
         table.add_column(column, justify="right" if column in ("#", "params") else "left")
@@ -154,6 +154,7 @@ def info() -> None:
 
     Example: lamina info
     """
+    from rich.markup import escape
     from rich.table import Table
 
     from lamina import registry
@@ -167,7 +168,7 @@ def info() -> None:
         table.add_column("name", style="bold")
         table.add_column("what it is")
         for entry in reg:
-            table.add_row(entry.name, entry.doc)
+            table.add_row(entry.name, escape(entry.doc))
         console.print(table)
 
 
@@ -181,7 +182,7 @@ def _show_results(root: Path) -> None:
         f"trained {summary_data['epochs_run']} epochs in {summary_data['train_seconds']:.1f}s "
         f"({summary_data['params']:,} parameters); best {summary_data['monitor']} at epoch {summary_data['best_epoch']}"
     )
-    _console().print(f"run folder: {root}")
+    _console().print(f"run folder: {root}", markup=False)
 
 
 def _metrics_table(metrics: dict[str, Any], classes: list[str], title: str) -> None:

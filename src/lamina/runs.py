@@ -102,7 +102,7 @@ def prediction_rows(outputs: torch.Tensor, prep: Preprocessor) -> list[dict[str,
     target = prep.target
     if target.task == "regression":
         values = target.decode_values(outputs.double().numpy())
-        return [{name: _num(v) for name, v in zip(target.names, row)} for row in values]
+        return [{name: float(v) for name, v in zip(target.names, row)} for row in values]
     if target.task == "binary":
         p1 = outputs.reshape(-1).sigmoid().numpy()
         probs = np.stack([1 - p1, p1], axis=1)
@@ -112,24 +112,26 @@ def prediction_rows(outputs: torch.Tensor, prep: Preprocessor) -> list[dict[str,
     rows = []
     for row in probs:
         out: dict[str, Any] = {label: target.classes[int(np.argmax(row))]}
-        out.update({f"prob_{c}": _num(p) for c, p in zip(target.classes, row)})
+        out.update({f"prob_{c}": float(p) for c, p in zip(target.classes, row)})
         rows.append(out)
     return rows
 
 
-def _num(value: float) -> str:
-    return format(float(value), ".9g")
-
-
-def write_rows_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Write prediction rows as CSV, atomically."""
+def rows_to_csv(rows: list[dict[str, Any]]) -> str:
+    """Prediction rows as CSV text; floats keep 9 significant digits (float32 round-trips exactly)."""
     if not rows:
         raise DataError("there are no rows to write")
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(Path(path), buffer.getvalue())
+    for row in rows:
+        writer.writerow({k: format(v, ".9g") if isinstance(v, float) else v for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def write_rows_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write prediction rows as CSV, atomically."""
+    atomic_write_text(Path(path), rows_to_csv(rows))
 
 
 def load_run(path: str | Path, device: str = "cpu") -> Run:

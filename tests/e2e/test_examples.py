@@ -1,0 +1,174 @@
+"""Every config in examples/ trains end to end, and the headline examples reach their numbers.
+
+Each example is trained once, as written, through the Python API
+(``load_config`` + ``train``) into a temporary runs folder; the runs are shared
+between the tests through a session cache. On 2 idle CPU cores the whole file
+takes about 20 seconds, so no example needs its epochs cut here (add one to
+``TEST_OVERRIDES`` if it ever does, unless a test asserts its outcome).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lamina
+from lamina.config import load_config
+from lamina.errors import DataError
+from lamina.trainer import train
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+CONFIGS = sorted(EXAMPLES.glob("*.yaml"))
+
+# Examples whose outcome a dedicated test asserts: always trained exactly as written.
+ASSERTED = {"breast_cancer_mlp", "diabetes_mlp", "digits_cnn", "tabular_csv"}
+# Extra --set overrides for examples too slow to train in full here, e.g. {"big_one": ["train.epochs=5"]}.
+TEST_OVERRIDES: dict[str, list[str]] = {}
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """``trained(stem, monkeypatch)`` trains examples/<stem>.yaml once per session and returns the Run.
+
+    Training happens with the repository root as the working directory (so a
+    relative data.path resolves as the README says) and writes under a
+    temporary runs_dir, never into the repository.
+    """
+    runs_dir = tmp_path_factory.mktemp("runs")
+    cache: dict[str, lamina.Run] = {}
+
+    def get(stem: str, monkeypatch: pytest.MonkeyPatch) -> lamina.Run:
+        if stem not in cache:
+            path = EXAMPLES / f"{stem}.yaml"
+            overrides = [f"runs_dir={runs_dir}"] + ([] if stem in ASSERTED else TEST_OVERRIDES.get(stem, []))
+            monkeypatch.chdir(ROOT)
+            cache[stem] = train(load_config(path, overrides), progress="none")
+        return cache[stem]
+
+    return get
+
+
+def read_metrics(run: lamina.Run) -> list[dict]:
+    lines = run.folder.metrics.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def read_predictions(run: lamina.Run) -> list[dict[str, str]]:
+    with (run.folder.predictions / "test.csv").open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_examples_exist():
+    names = {p.stem for p in CONFIGS}
+    assert ASSERTED | {"digits_mlp", "digits_resnet", "digits_chain", "iris_mlp", "wine_mlp"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_example_trains_and_loss_falls(path, trained, monkeypatch):
+    spec = load_config(path)
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("#"), "examples start with a comment saying what they show"
+    assert "\nname: " in text and "\nseed: " in text, "examples set their name and seed explicitly"
+    assert spec.runs_dir == "runs", "examples write their runs under runs/"
+
+    run = trained(path.stem, monkeypatch)
+
+    history = read_metrics(run)
+    assert len(history) >= 2
+    first, last = history[0]["train_loss"], history[-1]["train_loss"]
+    assert np.isfinite(last)
+    assert last < 0.6 * first, f"{path.name}: train_loss went {first:.4f} -> {last:.4f}"
+
+    root = run.folder.root
+    for name in ("config.yaml", "model.safetensors", "preprocess.json", "summary.json", "evaluation.json"):
+        assert (root / name).is_file(), f"{name} missing from {root}"
+    summary = json.loads(run.folder.summary.read_text(encoding="utf-8"))
+    assert summary["test"], "the run was evaluated on its test split"
+    assert len(read_predictions(run)) == summary["samples"]["test"]
+
+    reloaded = lamina.load_run(root)
+    assert reloaded.spec.name == spec.name
+
+
+def test_breast_cancer_reaches_95_percent(trained, monkeypatch):
+    from sklearn.datasets import load_breast_cancer
+
+    run = trained("breast_cancer_mlp", monkeypatch)
+    bunch = load_breast_cancer()
+    truth = np.asarray(bunch.target_names)[bunch.target]  # 'malignant' / 'benign' per row
+    rows = read_predictions(run)
+    predicted = np.array([r["target"] for r in rows])
+    index = np.array([int(r["row"]) for r in rows])
+    accuracy = float((predicted == truth[index]).mean())
+    assert len(rows) >= 100
+    assert accuracy >= 0.95, f"test accuracy {accuracy:.4f}"
+    summary = json.loads(run.folder.summary.read_text(encoding="utf-8"))
+    assert summary["test"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+
+
+def test_diabetes_beats_the_mean_predictor_by_35_percent(trained, monkeypatch):
+    from sklearn.datasets import load_diabetes
+
+    run = trained("diabetes_mlp", monkeypatch)
+    y = load_diabetes().target
+    data = lamina.prepare_data(run.spec.data)  # the run's own split, rebuilt from its saved config
+    mean_prediction = y[data.train.rows].mean()  # the best constant a model could learn from training rows
+
+    rows = read_predictions(run)
+    index = np.array([int(r["row"]) for r in rows])
+    predicted = np.array([float(r["progression"]) for r in rows])
+    assert sorted(index.tolist()) == sorted(data.test.rows.tolist())
+
+    model_mse = float(np.mean((predicted - y[index]) ** 2))
+    baseline_mse = float(np.mean((mean_prediction - y[index]) ** 2))
+    cut = 1.0 - model_mse / baseline_mse
+    assert cut >= 0.35, f"test MSE {model_mse:.1f} vs mean predictor {baseline_mse:.1f}: cut {cut:.1%}"
+    summary = json.loads(run.folder.summary.read_text(encoding="utf-8"))
+    assert summary["test"]["mse"] == pytest.approx(model_mse, rel=1e-4)
+
+
+def test_digits_cnn_reaches_98_percent(trained, monkeypatch):
+    from sklearn.datasets import load_digits
+
+    run = trained("digits_cnn", monkeypatch)
+    truth = load_digits().target.astype(str)
+    rows = read_predictions(run)
+    index = np.array([int(r["row"]) for r in rows])
+    predicted = np.array([r["target"] for r in rows])
+    accuracy = float((predicted == truth[index]).mean())
+    assert len(rows) >= 300
+    assert accuracy >= 0.98, f"test accuracy {accuracy:.4f}"
+
+
+def test_tabular_csv_predicts_new_rows(trained, monkeypatch):
+    run = trained("tabular_csv", monkeypatch)
+    rows = run.predict_file(EXAMPLES / "data" / "penguins_like_new.csv")
+    assert len(rows) == 5
+    for row in rows:
+        assert row["species"] in {"Adelie", "Chinstrap", "Gentoo"}
+        assert sum(float(row[f"prob_{c}"]) for c in ("Adelie", "Chinstrap", "Gentoo")) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_tabular_csv_path_is_relative_to_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = load_config(EXAMPLES / "tabular_csv.yaml", [f"runs_dir={tmp_path / 'runs'}"])
+    with pytest.raises(DataError, match="penguins_like.csv"):
+        train(spec, progress="none")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_csv_generator_is_deterministic(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_penguins_like", EXAMPLES / "data" / "make_penguins_like.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write(tmp_path / "again.csv", module.make_rows(), module.COLUMNS)
+    committed = (EXAMPLES / "data" / "penguins_like.csv").read_bytes()
+    assert (tmp_path / "again.csv").read_bytes() == committed
+    assert len(committed) < 100_000
