@@ -172,3 +172,33 @@ def test_loader_path_trains_as_well_as_the_memory_path() -> None:
         finals.append(state.history[-1])
     assert all(f["val_accuracy"] > 0.85 for f in finals)
     assert abs(finals[0]["val_loss"] - finals[1]["val_loss"]) < 0.15
+
+
+def test_batch_start_may_replace_the_batch_and_on_loss_may_add_terms() -> None:
+    seen = {}
+
+    class Blind(Callback):
+        """Hides the inputs and pulls every weight toward 0.5 through an extra loss term."""
+
+        def on_batch_start(self, state) -> None:
+            state.xb = torch.zeros_like(state.xb)
+
+        def on_loss(self, state) -> None:
+            state.objective = state.objective + 10 * sum((p - 0.5).pow(2).sum() for p in state.model.parameters())
+
+        def on_after_backward(self, state) -> None:
+            seen["grad"] = all(p.grad is not None for p in state.model.parameters())
+
+    spec, data, model = _setup({"epochs": 20, "optimizer": {"lr": 0.01}})
+    state = fit(model, data, spec.train, [Blind()], CPU)
+    assert seen["grad"]
+    assert state.history[-1]["val_accuracy"] < 0.5  # inputs were hidden: chance level on 3 classes
+    assert float(torch.cat([p.detach().flatten() for p in model.parameters()]).mean()) > 0.3
+
+
+def test_only_overridden_events_are_called() -> None:
+    from lamina.train.callbacks import handlers
+
+    recorder = Recorder()
+    assert handlers([recorder, Callback()], "on_loss") == []
+    assert len(handlers([recorder, Callback()], "on_batch_end")) == 1

@@ -1,8 +1,17 @@
 """Loop events and the callbacks that ship with lamina.
 
 The loop emits a closed set of named events; a callback overrides the ones it
-needs. Stopping early is a named exception (:class:`StopTraining`), raised
-from ``on_epoch_end``.
+needs, and only overridden events cost anything per step. Stopping early is a
+named exception (:class:`StopTraining`), raised from ``on_epoch_end``.
+
+Per batch, in order:
+
+* ``on_batch_start``: ``state.xb`` / ``state.yb`` hold the batch; a callback may
+  replace them (augmentation, adversarial examples, mixup).
+* ``on_loss``: ``state.outputs`` and ``state.loss`` (the data loss) are set; a
+  callback may add terms to ``state.objective`` (EWC, distillation).
+* ``on_after_backward``: gradients are in ``.grad`` (monitors), before clipping.
+* ``on_batch_end``: after the optimizer and schedule stepped.
 """
 
 from __future__ import annotations
@@ -20,7 +29,8 @@ from lamina.errors import ConfigError, did_you_mean
 if TYPE_CHECKING:
     from lamina.train.loop import State
 
-EVENTS = ("on_train_start", "on_epoch_start", "on_batch_end", "on_epoch_end", "on_train_end")
+EVENTS = ("on_train_start", "on_epoch_start", "on_batch_start", "on_loss", "on_after_backward", "on_batch_end",
+          "on_epoch_end", "on_train_end")
 
 
 class StopTraining(Exception):
@@ -36,6 +46,15 @@ class Callback:
     def on_epoch_start(self, state: State) -> None:
         """Called before each epoch's first batch."""
 
+    def on_batch_start(self, state: State) -> None:
+        """Called before the forward pass; may replace ``state.xb`` and ``state.yb``."""
+
+    def on_loss(self, state: State) -> None:
+        """Called after the loss; may add terms to ``state.objective`` (a scalar tensor)."""
+
+    def on_after_backward(self, state: State) -> None:
+        """Called after backward, before clipping and the optimizer step."""
+
     def on_batch_end(self, state: State) -> None:
         """Called after each optimizer step (keep it cheap: it runs every batch)."""
 
@@ -44,6 +63,12 @@ class Callback:
 
     def on_train_end(self, state: State) -> None:
         """Called once after the last epoch (or an early stop)."""
+
+
+def handlers(callbacks: list[Callback], event: str) -> list[Any]:
+    """The bound ``event`` methods of the callbacks that override it (the base ones do nothing)."""
+    base = getattr(Callback, event)
+    return [getattr(cb, event) for cb in callbacks if getattr(type(cb), event, base) is not base]
 
 
 def improved(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:

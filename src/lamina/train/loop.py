@@ -2,7 +2,10 @@
 
     for epoch:
         on_epoch_start
-        for batch:  forward -> loss (+ L1/L2) -> backward -> clip -> step -> schedule -> on_batch_end
+        for batch:
+            on_batch_start (may replace the batch) -> forward -> loss (+ L1/L2)
+            -> on_loss (may add terms) -> backward -> on_after_backward
+            -> clip -> step -> schedule -> on_batch_end
         validate -> logs -> on_epoch_end   (callbacks may raise StopTraining)
 """
 
@@ -24,7 +27,7 @@ from lamina.data.prepare import Prepared, Split
 from lamina.data.preprocess import TargetPrep
 from lamina.errors import LaminaError
 from lamina.evaluate.metrics import compute_metrics, outputs_to_preds, resolve_epoch_metrics
-from lamina.train.callbacks import Callback, StopTraining
+from lamina.train.callbacks import EVENTS, Callback, StopTraining, handlers
 from lamina.train.losses import loss_for
 from lamina.train.optim import make_optimizer, make_schedule
 
@@ -43,6 +46,9 @@ class State:
     spec: TrainSpec
     epochs: int
     steps_per_epoch: int
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    device: torch.device
+    data: Prepared
     generator: torch.Generator | None = None
     epoch: int = 0
     step: int = 0
@@ -50,6 +56,11 @@ class State:
     history: list[dict[str, Any]] = field(default_factory=list)
     stopped_early: bool = False
     stop_reason: str = ""
+    xb: Any = None
+    yb: Any = None
+    outputs: Any = None
+    loss: Any = None
+    objective: Any = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -74,14 +85,17 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
                            path=batch_path, seed=seed, workers=workers)
     optimizer = make_optimizer(model.parameters(), spec.optimizer)
     scheduler = make_schedule(optimizer, spec.schedule, spec.epochs, len(batches))
-    state = State(model, optimizer, scheduler, spec, spec.epochs, len(batches), getattr(batches, "generator", None))
+    state = State(model, optimizer, scheduler, spec, spec.epochs, len(batches), loss_fn, device, data,
+                  getattr(batches, "generator", None))
     penalized = [p for name, p in model.named_parameters() if p.dim() > 1]  # weights, not biases or norm scales
     regularized = bool(spec.l1 or spec.l2)  # when off, skip adding 0.0 (an extra autograd node every step)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if spec.precision == "bf16" else nullcontext())
 
+    hooks = {event: handlers(callbacks, event) for event in EVENTS}
+
     def emit(event: str) -> None:
-        for callback in callbacks:
-            getattr(callback, event)(state)
+        for hook in hooks[event]:
+            hook(state)
 
     emit("on_train_start")
     try:
@@ -92,17 +106,23 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
             model.train()
             losses, sizes = [], []  # per-batch mean losses, summed once per epoch (no per-step sync)
             for xb, yb in batches:
+                state.xb, state.yb = xb, yb
+                emit("on_batch_start")
                 with autocast:
-                    loss = loss_fn(model(xb).float(), yb)
-                objective = loss + penalty(penalized, spec.l1, spec.l2) if regularized else loss
+                    state.outputs = model(state.xb).float()
+                    loss = loss_fn(state.outputs, state.yb)
+                state.loss = loss
+                state.objective = loss + penalty(penalized, spec.l1, spec.l2) if regularized else loss
+                emit("on_loss")
                 optimizer.zero_grad(set_to_none=True)
-                objective.backward()
+                state.objective.backward()
+                emit("on_after_backward")
                 clip(model, spec)
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
                 losses.append(loss.detach())
-                sizes.append(len(xb))
+                sizes.append(len(state.xb))
                 state.step += 1
                 emit("on_batch_end")
             weights = torch.tensor(sizes, dtype=torch.float32, device=device)
