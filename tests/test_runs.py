@@ -31,13 +31,19 @@ def csv_run(tmp_path_factory: pytest.TempPathFactory):
 def test_run_folder_holds_every_artifact(csv_run) -> None:
     run, _ = csv_run
     root = run.folder.root
-    for name in ("config.yaml", "model.safetensors", "preprocess.json", "metrics.jsonl", "summary.json",
-                 "evaluation.json", "predictions/test.csv", "checkpoints/best/model.safetensors",
-                 "checkpoints/best/optimizer.safetensors", "checkpoints/last/state.json"):
+    for name in ("config.yaml", "model.safetensors", "preprocess.json", "metrics.jsonl", "losses.jsonl",
+                 "summary.json", "evaluation.json", "predictions/test.csv", "checkpoints/best.json"):
         assert (root / name).is_file(), name
+    summary = json.loads((root / "summary.json").read_text())
+    steps = sorted(p.name for p in (root / "checkpoints").iterdir() if p.is_dir())
+    per_epoch = -(-summary["samples"]["train"] // 64)
+    best = json.loads((root / "checkpoints" / "best.json").read_text())["folder"]
+    assert steps[-1] == f"step-{30 * per_epoch:09d}" and best in steps
+    assert len(steps) == 2 + (best not in steps[-2:])  # train.checkpoint.keep (2) and the best one
+    for name in ("model.safetensors", "optimizer.safetensors", "state.safetensors", "state.json", "manifest.json"):
+        assert (root / "checkpoints" / steps[-1] / name).is_file(), name
     assert any((root / "tensorboard").iterdir())
     assert not list(root.rglob("*.pkl")) and not list(root.rglob("*.pt"))
-    summary = json.loads((root / "summary.json").read_text())
     assert summary["test"]["accuracy"] > 0.8 and summary["epochs_run"] == 30
     config = yaml.safe_load((root / "config.yaml").read_text())
     assert config["train"]["optimizer"]["lr"] == 0.01 and config["model"]["hidden"] == [16]

@@ -34,11 +34,13 @@ _EXPORTS = {
     "prepare_data": "lamina.data.prepare",
     "fit": "lamina.trainer",
     "build": "lamina.trainer",
+    "resume": "lamina.trainer",
     "load_run": "lamina.runs",
     "Run": "lamina.runs",
     "evaluate_run": "lamina.evaluate.run",
     "Callback": "lamina.train.callbacks",
     "StopTraining": "lamina.train.callbacks",
+    "TrainingDiverged": "lamina.train.loop",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

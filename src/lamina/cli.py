@@ -71,6 +71,7 @@ def train(
     config: Path = typer.Argument(..., help="A run config (YAML)."),
     set_: list[str] = SetOption,
     progress: str = ProgressOption,
+    resume_: bool = typer.Option(False, "--resume", help="Continue this config's interrupted run from its newest valid checkpoint."),
 ) -> None:
     """Train the run a config describes; prints test metrics and the run folder.
 
@@ -79,8 +80,28 @@ def train(
     from lamina.config import load_config
     from lamina.trainer import train as train_run
 
-    run = train_run(load_config(config, set_ or []), progress=progress)
+    run = train_run(load_config(config, set_ or []), progress=progress, resume=resume_)
     _show_results(run.folder.root)
+
+
+@app.command()
+@friendly
+def resume(
+    run: Path = typer.Argument(..., help="An interrupted run folder."),
+    set_: list[str] = SetOption,
+    progress: str = ProgressOption,
+) -> None:
+    """Continue an interrupted run from its newest valid checkpoint (mid-epoch included).
+
+    Changing the model, optimizer, data or batching is refused; other settings may change,
+    e.g. --set train.epochs=40 to train longer.
+
+    Example: lamina resume runs/digits-cnn
+    """
+    from lamina.trainer import resume as resume_run
+
+    finished = resume_run(run, set_ or [], progress=progress)
+    _show_results(finished.folder.root)
 
 
 @app.command()

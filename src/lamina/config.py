@@ -173,11 +173,20 @@ class EarlyStoppingSpec(Spec):
     mode: Literal["auto", "min", "max"] = "auto"
 
 
+class CheckpointSpec(Spec):
+    """When checkpoints are written besides every epoch's end, and how many are kept."""
+
+    every_steps: int | None = Field(None, gt=0)
+    every_seconds: float | None = Field(None, gt=0)
+    keep: int = Field(2, ge=2)
+
+
 class TrainSpec(Spec):
     """The training loop's settings."""
 
     epochs: int = Field(20, gt=0)
     batch_size: int = Field(64, gt=0)
+    accumulate_steps: int = Field(1, gt=0)
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     loss: str = "auto"
@@ -192,8 +201,9 @@ class TrainSpec(Spec):
     restore_best: bool = True
     epoch_metrics: list[str] | Literal["auto"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Literal["fp32", "bf16"] = "fp32"
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     tensorboard: bool = True
+    checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
 
     @field_validator("epoch_metrics")
     @classmethod
@@ -269,17 +279,43 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunSpec
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
-    text = path.read_text(encoding="utf-8", errors="replace")
+    raw = parse_yaml(path.read_text(encoding="utf-8", errors="replace"), f"config file {path}")
+    if raw is None:
+        raise ConfigError(f"config file {path} is empty; it needs at least data: and model: sections")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must be a mapping of sections (data, model, train, ...); "
+                          f"got {type(raw).__name__}")
+    raw = apply_overrides(raw, overrides or [])
+    return parse_run_spec(raw, str(path))
+
+
+MAX_NESTING = 200  # PyYAML slows down quadratically on deeper [ { nesting, which no config needs
+
+
+def parse_yaml(text: str, source: str, error: type[Exception] = ConfigError) -> Any:
+    """Parse YAML with the safe loader (no tags that build objects); any failure is one ``error`` naming ``source``."""
+    if text.count("[") + text.count("{") > MAX_NESTING and _nesting(text) > MAX_NESTING:
+        raise error(f"{source} is not a usable config: brackets nest more than {MAX_NESTING} deep")
     try:
-        raw = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"config file {path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    if raw is None:
-        raise ConfigError(f"config file {path} is empty; it needs at least data: and model: sections")
-    raw = apply_overrides(raw, overrides or [])
-    return parse_run_spec(raw, str(path))
+        raise error(f"{source} is not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+    except (ValueError, OverflowError, RecursionError) as exc:  # a bad date, a huge integer, deep nesting
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise error(f"{source} is not valid YAML: {reason}") from None
+
+
+def _nesting(text: str) -> int:
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def apply_overrides(raw: Any, overrides: list[str]) -> Any:
@@ -292,7 +328,7 @@ def apply_overrides(raw: Any, overrides: list[str]) -> Any:
             raise ConfigError(f"--set expects key.path=value; got {item!r}")
         try:
             value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError, OverflowError, RecursionError):
             value = text
         node = raw
         parts = key.strip().split(".")
@@ -337,9 +373,10 @@ def format_validation_error(
         elif kind == "literal_error":
             expected = message.removeprefix("Input should be ")
             lines.append(f"{path} must be {expected}; got {value!r}.{did_you_mean(str(value), _literal_choices(expected))}")
+        elif message.startswith("Input should be "):
+            lines.append(f"{path} must be {message.removeprefix('Input should be ')}; got {value!r}")
         else:
-            constraint = message.removeprefix("Input should be ")
-            lines.append(f"{path} must be {constraint}; got {value!r}")
+            lines.append(f"{path}: {message[:1].lower()}{message[1:]}; got {value!r}")
     return "\n".join(dict.fromkeys(lines))
 
 

@@ -33,7 +33,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -43,7 +43,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as indented JSON, atomically."""
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+    atomic_write_bytes(path, encode_json(data))
 
 
 def read_json(path: Path) -> Any:
@@ -51,35 +51,57 @@ def read_json(path: Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise RunFolderError(f"{path} is missing")
+    return decode_json(path.read_bytes(), path)
+
+
+def decode_json(data: bytes, path: Path) -> Any:
+    """Parse JSON bytes read from ``path``; anything unreadable is a RunFolderError naming the file."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunFolderError(f"{path} is not valid JSON ({exc}); the file may be corrupt") from None
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: also JSONDecodeError, huge ints
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise RunFolderError(f"{path} is not valid JSON ({reason}); the file may be corrupt") from None
+
+
+def encode_json(data: Any) -> bytes:
+    """The bytes :func:`write_json` writes."""
+    return (json.dumps(data, indent=2, sort_keys=False) + "\n").encode("utf-8")
+
+
+def encode_tensors(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> bytes:
+    """Named tensors as safetensors bytes (copied to contiguous CPU memory)."""
+    from safetensors.torch import save
+
+    return save({name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}, metadata=metadata)
+
+
+def decode_tensors(data: bytes, path: Path) -> dict[str, torch.Tensor]:
+    """Parse safetensors bytes read from ``path``; a malformed file is a RunFolderError naming it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    try:
+        return load(data)
+    except (SafetensorError, ValueError, OSError, RuntimeError, TypeError, OverflowError) as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise RunFolderError(f"{path} is not a readable safetensors file ({reason})") from None
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
-    """Save named tensors as safetensors, atomically (tensors are copied to contiguous CPU memory)."""
-    from safetensors.torch import save
-
-    flat = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
-    atomic_write_bytes(Path(path), save(flat, metadata=metadata))
+    """Save named tensors as safetensors, atomically."""
+    atomic_write_bytes(Path(path), encode_tensors(tensors, metadata))
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
     """Load a safetensors file, refusing missing or malformed files with a message naming them."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
     path = Path(path)
     if not path.is_file():
         raise RunFolderError(f"{path} is missing")
-    try:
-        return load(path.read_bytes())
-    except (SafetensorError, ValueError, OSError) as exc:
-        raise RunFolderError(f"{path} is not a readable safetensors file ({exc})") from None
+    return decode_tensors(path.read_bytes(), path)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (a new or renamed file in it) to disk; a no-op where folders cannot be opened."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:

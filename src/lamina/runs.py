@@ -1,7 +1,7 @@
 """The run folder: the one artifact of training, and the model it rebuilds.
 
 ``runs/<name>/`` holds config.yaml (resolved), model.safetensors,
-preprocess.json, checkpoints/, metrics.jsonl, tensorboard/ and summary.json.
+preprocess.json, checkpoints/, metrics.jsonl, losses.jsonl, tensorboard/ and summary.json.
 :func:`load_run` rebuilds model and preprocessing from those files alone,
 with no pickle anywhere, and :class:`Run` predicts from raw inputs.
 """
@@ -16,9 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
-
-from lamina.config import RunSpec, parse_run_spec
+from lamina.config import RunSpec, parse_run_spec, parse_yaml
 from lamina.data.preprocess import Preprocessor
 from lamina.data.readers import read_csv, read_npz
 from lamina.errors import DataError, LaminaError, RunFolderError
@@ -39,6 +37,7 @@ class RunFolder:
         self.preprocess = self.root / "preprocess.json"
         self.checkpoints = self.root / "checkpoints"
         self.metrics = self.root / "metrics.jsonl"
+        self.losses = self.root / "losses.jsonl"
         self.tensorboard = self.root / "tensorboard"
         self.summary = self.root / "summary.json"
         self.evaluation = self.root / "evaluation.json"
@@ -142,9 +141,10 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
     if not folder.config.is_file():
         raise RunFolderError(f"{folder.root} is not a run folder: config.yaml is missing")
     try:
-        raw = yaml.safe_load(folder.config.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        text = folder.config.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
         raise RunFolderError(f"{folder.config} is not valid YAML ({exc})") from None
+    raw = parse_yaml(text, str(folder.config), RunFolderError)
     spec = parse_run_spec(raw, str(folder.config))
     prep = Preprocessor.from_json(read_json(folder.preprocess), str(folder.preprocess))
     if not folder.weights.is_file():

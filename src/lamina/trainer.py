@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import platform
+import json
 import random
+import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,22 +15,23 @@ import torch
 
 from lamina.config import RunSpec, load_config, parse_run_spec, save_config
 from lamina.data.prepare import Prepared, prepare_data
+from lamina.errors import ConfigError, RunFolderError
 from lamina.evaluate.metrics import higher_is_better, resolve_epoch_metrics
 from lamina.evaluate.run import evaluate_run
-from lamina.files import save_tensors, write_json
+from lamina.files import read_json, save_tensors, write_json
 from lamina.nn.build import Built, build_model
 from lamina.runs import Run, RunFolder, load_run
 from lamina.train.callbacks import (
     Callback,
     EarlyStopping,
+    LossLog,
     MetricsLog,
     Progress,
     TensorBoardLog,
     check_monitor,
-    improved,
 )
-from lamina.train.checkpoint import load_weights, save_checkpoint
-from lamina.train.loop import State, fit, resolve_device
+from lamina.train.checkpoint import Checkpoint, Checkpoints, load_best_weights, resume_point, versions
+from lamina.train.loop import State, TrainingDiverged, fit, resolve_device
 
 
 def seed_everything(seed: int) -> None:
@@ -36,24 +39,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-class Checkpoints(Callback):
-    """Keep ``checkpoints/last`` every epoch and ``checkpoints/best`` when the monitored value improves."""
-
-    def __init__(self, folder: Path, monitor: str, mode: str) -> None:
-        self.folder, self.monitor, self.mode = folder, monitor, mode
-        self.best: float | None = None
-        self.best_epoch = 0
-
-    def on_epoch_end(self, state: State) -> None:
-        info = {"epoch": state.logs["epoch"], "step": state.step, "logs": state.logs}
-        save_checkpoint(self.folder / "last", state.model, state.optimizer, state.scheduler, state.generator, info)
-        value = state.logs[self.monitor]
-        if improved(value, self.best, self.mode):
-            self.best, self.best_epoch = value, state.logs["epoch"]
-            save_checkpoint(self.folder / "best", state.model, state.optimizer, state.scheduler, state.generator,
-                            {**info, "monitor": self.monitor, "value": value})
 
 
 def monitors(data: Prepared, epoch_metrics: list[str] | str) -> list[str]:
@@ -81,16 +66,53 @@ def build(config: RunSpec | dict[str, Any] | str | Path) -> Built:
 
 
 def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
-          extra_callbacks: list[Callback] | None = None) -> Run:
+          extra_callbacks: list[Callback] | None = None, resume: bool = False) -> Run:
     """Train the run a config describes and return it loaded from its new run folder.
 
     ``progress`` is 'auto' (a bar on a terminal, lines otherwise), 'bar', 'plain' or 'none';
     ``extra_callbacks`` join the built-in ones (see lamina.train.callbacks for the events).
+    With ``resume``, the newest run folder of the config's name that has not finished
+    continues from its newest valid checkpoint (a new run starts when there is none).
     """
     spec = as_spec(config)
-    seed_everything(spec.seed)
     if spec.data.path is not None:
         spec.data.path = str(Path(spec.data.path).resolve())
+    folder = unfinished_run(spec.runs_dir, spec.name) if resume else None
+    return _train(spec, folder, progress, extra_callbacks)
+
+
+def resume(run: str | Path, overrides: list[str] | None = None, progress: str = "auto",
+           extra_callbacks: list[Callback] | None = None) -> Run:
+    """Continue an interrupted run from its newest valid checkpoint, mid-epoch included.
+
+    The run's own config.yaml is used, with ``overrides`` (``key.path=value``) applied;
+    changing the model, optimizer, data or batching is refused with the difference.
+    """
+    folder = RunFolder(run)
+    if not folder.config.is_file():
+        raise RunFolderError(f"{folder.root} is not a run folder: config.yaml is missing")
+    if folder.summary.is_file():
+        raise RunFolderError(f"{folder.root} has finished (summary.json exists); there is nothing to resume")
+    return _train(load_config(folder.config, overrides), folder, progress, extra_callbacks)
+
+
+def unfinished_run(runs_dir: str | Path, name: str) -> RunFolder | None:
+    """The newest run folder named ``name`` (or ``name-N``) when it has not finished; None when there is none."""
+    base = Path(runs_dir)
+    pattern = re.compile(re.escape(name) + r"(?:-(\d+))?$")
+    found = [(int(m.group(1) or 1), p) for p in base.glob(f"{name}*") if p.is_dir() and (m := pattern.match(p.name))]
+    if not found:
+        return None
+    folder = RunFolder(max(found)[1])
+    if folder.summary.is_file():
+        raise RunFolderError(f"{folder.root} has finished (summary.json exists); there is nothing to resume. "
+                             "Train without --resume to start a new run")
+    return folder if folder.config.is_file() else None
+
+
+def _train(spec: RunSpec, folder: RunFolder | None, progress: str, extra_callbacks: list[Callback] | None) -> Run:
+    """Train into a new run folder (``folder`` None) or continue the run in ``folder``."""
+    seed_everything(spec.seed)
     data = prepare_data(spec.data)
     built = build_model(spec.model, data.input_shape, data.n_outputs)
     available = monitors(data, spec.train.epoch_metrics)
@@ -100,13 +122,17 @@ def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
         check_monitor(spec.train.early_stopping.monitor, available, "train.early_stopping.monitor")
     device = resolve_device(spec.train.device)
 
-    folder = RunFolder.create(spec.runs_dir, spec.name)
+    checkpoint = None
+    if folder is None:
+        folder = RunFolder.create(spec.runs_dir, spec.name)
+    else:
+        checkpoint = _resume_checkpoint(folder, spec, data, progress)
     save_config(spec, folder.config)
     write_json(folder.preprocess, data.preprocessor.to_json())
 
     mode = "max" if higher_is_better(monitor) else "min"
-    checkpoints = Checkpoints(folder.checkpoints, monitor, mode)
-    callbacks: list[Callback] = [Progress(progress), MetricsLog(folder.metrics), checkpoints]
+    checkpoints = Checkpoints(folder.checkpoints, spec.train.checkpoint, monitor, mode, spec.to_dict())
+    callbacks: list[Callback] = [Progress(progress), MetricsLog(folder.metrics), LossLog(folder.losses)]
     if spec.train.tensorboard:
         callbacks.append(TensorBoardLog(folder.tensorboard))
     if spec.train.early_stopping is not None:
@@ -114,20 +140,39 @@ def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
         es_mode = es.mode if es.mode != "auto" else ("max" if higher_is_better(es.monitor) else "min")
         callbacks.append(EarlyStopping(es.monitor, es_mode, es.patience, es.min_delta))
     callbacks += extra_callbacks or []
+    callbacks.append(checkpoints)  # last: the checkpoint holds every other callback's state after the epoch
 
     started = time.perf_counter()
-    state = fit(built.model, data, spec.train, callbacks, device, seed=spec.seed,
-                batch_path=spec.data.batch_path, workers=spec.data.loader_workers)
+    try:
+        state = fit(built.model, data, spec.train, callbacks, device, seed=spec.seed,
+                    batch_path=spec.data.batch_path, workers=spec.data.loader_workers, resume=checkpoint)
+    except TrainingDiverged as exc:
+        kept = checkpoints.newest()
+        raise TrainingDiverged(f"{exc}; the last good checkpoint is kept: {kept}" if kept else str(exc)) from None
     seconds = time.perf_counter() - started
 
     if spec.train.restore_best and checkpoints.best is not None:
-        built.model.load_state_dict(load_weights(folder.checkpoints / "best"))
+        built.model.load_state_dict(load_best_weights(folder.checkpoints))
 
     save_tensors(folder.weights, built.model.state_dict())
     run = load_run(folder.root, device=str(device))
     report = evaluate_run(run) if len(data.test) else {"metrics": {}}
     write_json(folder.summary, summary(spec, data, built.params, state, seconds, checkpoints, report))
     return run
+
+
+def _resume_checkpoint(folder: RunFolder, spec: RunSpec, data: Prepared, progress: str) -> Checkpoint | None:
+    """The checkpoint a run continues from (None: from the start), after checking the data did not change."""
+    if folder.preprocess.is_file() and read_json(folder.preprocess) != json.loads(json.dumps(data.preprocessor.to_json())):
+        raise ConfigError(f"cannot resume {folder.root}: the data changed since the run started "
+                          f"(the preprocessing fitted now differs from {folder.preprocess})")
+    checkpoint, notes = resume_point(folder.checkpoints, spec.to_dict())
+    if checkpoint is None:
+        notes.append(f"{folder.root} has no valid checkpoint; training it from the start")
+    if progress != "none":
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+    return checkpoint
 
 
 def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: float, checkpoints: Checkpoints,
@@ -151,5 +196,5 @@ def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: f
         "seconds_per_epoch": round(seconds / max(1, len(state.history)), 4),
         "final_epoch": state.history[-1] if state.history else {},
         "test": report["metrics"],
-        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+        "versions": versions(),
     }

@@ -33,3 +33,20 @@ def test_loader_path_matches_contract() -> None:
     assert sorted(_epoch(batches).tolist()) == list(range(37))
     ordered = make_batches(x, x[:, 0], 5, False, torch.device("cpu"), path="loader")
     assert _epoch(ordered).tolist() == list(range(37))
+
+
+def test_an_epoch_resumes_part_way_with_the_same_order() -> None:
+    x = torch.arange(53, dtype=torch.float32)[:, None]
+    for path in ("memory", "loader"):
+        run = make_batches(x, x[:, 0], 5, True, torch.device("cpu"), path=path, seed=4)
+        _epoch(run)
+        second = iter(run)
+        full = [next(second)[0][:, 0]]
+        epoch_rng = run.epoch_rng  # saved with a checkpoint: the state the second epoch's order came from
+        full += [xb[:, 0] for xb, _ in second]
+        third = _epoch(run)
+        resumed = make_batches(x, x[:, 0], 5, True, torch.device("cpu"), path=path, seed=99)
+        resumed.resume(epoch_rng, 3)
+        rest = [xb[:, 0] for xb, _ in resumed]
+        assert len(rest) == len(full) - 3 and all(torch.equal(a, b) for a, b in zip(rest, full[3:]))
+        assert torch.equal(_epoch(resumed), third)  # and the next epoch draws the same order as before

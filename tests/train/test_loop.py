@@ -109,7 +109,7 @@ def test_clipping_bounds_the_gradient_norm() -> None:
 
 def test_divergence_is_reported_not_trained_through() -> None:
     spec, data, model = _setup({"epochs": 5, "optimizer": {"name": "sgd", "lr": 1e12}}, dataset="diabetes")
-    with pytest.raises(TrainingDiverged, match="the training loss became (nan|inf) in epoch"):
+    with pytest.raises(TrainingDiverged, match=r"training diverged at step \d+ \(epoch 1, batch \d+ of 5\): the loss is (nan|inf)"):
         fit(model, data, spec.train, [], CPU)
 
 
@@ -142,14 +142,18 @@ def test_label_smoothing_keeps_confidence_below_one() -> None:
     assert float(probs.max()) < 0.95
 
 
-def test_same_seed_gives_identical_metrics(tmp_path: Path) -> None:
-    lines = []
+def test_same_config_and_seed_give_an_identical_metrics_file(tmp_path: Path) -> None:
+    files = []
     for i in range(2):
-        raw = quick_spec(tmp_path / str(i), train={"epochs": 3, "tensorboard": False})
+        raw = quick_spec(tmp_path / str(i), model={"arch": "mlp", "hidden": [16], "dropout": 0.3},
+                         train={"epochs": 3, "batch_size": 16, "tensorboard": False})
         run = train(parse_run_spec(raw), progress="none")
-        lines.append([{k: v for k, v in json.loads(l).items() if k != "seconds"}
-                      for l in run.folder.metrics.read_text().splitlines()])
-    assert lines[0] == lines[1]
+        files.append((run.folder.metrics.read_bytes(), run.folder.losses.read_bytes()))
+    assert files[0] == files[1]
+    assert len(files[0][0].splitlines()) == 3 and b"seconds" not in files[0][0]
+    other = quick_spec(tmp_path / "other", seed=1, model={"arch": "mlp", "hidden": [16], "dropout": 0.3},
+                       train={"epochs": 3, "batch_size": 16, "tensorboard": False})
+    assert train(parse_run_spec(other), progress="none").folder.metrics.read_bytes() != files[0][0]
 
 
 def test_unknown_monitor_is_refused_before_training(tmp_path: Path) -> None:
@@ -202,3 +206,92 @@ def test_only_overridden_events_are_called() -> None:
     recorder = Recorder()
     assert handlers([recorder, Callback()], "on_loss") == []
     assert len(handlers([recorder, Callback()], "on_batch_end")) == 1
+
+
+def _weights(model) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+@pytest.mark.parametrize("dataset,optimizer", [("iris", "sgd"), ("iris", "adam"), ("diabetes", "momentum")])
+def test_accumulated_micro_batches_make_the_update_of_one_larger_batch(dataset: str, optimizer: str) -> None:
+    # 105 (iris) / 309 (diabetes) training rows: the last micro-batch and the last group are smaller
+    common = {"epochs": 3, "l2": 0.001, "schedule": {"name": "cosine"}, "optimizer": {"name": optimizer, "lr": 0.05}}
+    updates = {}
+    for batch, k in ((32, 1), (8, 4), (16, 2)):
+        spec, data, model = _setup({**common, "batch_size": batch, "accumulate_steps": k}, dataset=dataset)
+        seen = []
+
+        class Steps(Callback):
+            def on_batch_end(self, state) -> None:
+                if state.at_update:
+                    seen.append(_weights(state.model))
+
+        state = fit(model, data, spec.train, [Steps()], CPU)
+        updates[k] = (torch.stack(seen), state.history)
+    big, history = updates[1]
+    assert len(big) == 3 * -(-len(data.train) // 32)
+    for k in (4, 2):
+        assert updates[k][0].shape == big.shape
+        assert torch.allclose(updates[k][0], big, rtol=0, atol=2e-6), float((updates[k][0] - big).abs().max())
+        assert [h["lr"] for h in updates[k][1]] == [h["lr"] for h in history]
+        assert [h["train_loss"] for h in updates[k][1]] == pytest.approx([h["train_loss"] for h in history], abs=1e-6)
+
+
+def test_plain_averaging_of_uneven_micro_batches_would_not_be_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check above can fail: weighting each of k micro-batches by 1/k misweights the smaller last ones."""
+    import lamina.train.loop as loop
+
+    runs = []
+    for naive in (False, True):
+        if naive:
+            monkeypatch.setattr(loop, "accumulation_shares", lambda n, b, k: [1 / k] * -(-n // b))
+        spec, data, model = _setup({"epochs": 1, "batch_size": 8, "accumulate_steps": 4, "optimizer": {"name": "sgd", "lr": 0.5}})
+        fit(model, data, spec.train, [], CPU)
+        runs.append(_weights(model))
+    assert float((runs[0] - runs[1]).abs().max()) > 1e-3
+
+
+def test_a_non_finite_gradient_stops_at_that_step_naming_the_layer(tmp_path: Path) -> None:
+    class Poison(Callback):
+        """At the third step, add sqrt(|w - w|) of the head's weights: the loss stays finite, the gradient is NaN."""
+
+        def on_loss(self, state) -> None:
+            if state.step == 2:
+                w = state.model.layers[2].weight
+                state.objective = state.objective + (w - w.detach()).abs().sum().sqrt()
+
+    raw = quick_spec(tmp_path, train={"epochs": 2, "batch_size": 16, "tensorboard": False, "checkpoint": {"every_steps": 1}})
+    seen = []
+
+    class Watch(Callback):
+        def on_batch_end(self, state) -> None:
+            seen.append(_weights(state.model))
+
+    with pytest.raises(TrainingDiverged) as caught:
+        train(parse_run_spec(raw), progress="none", extra_callbacks=[Poison(), Watch()])
+    message = str(caught.value)
+    assert message.startswith("training diverged at step 3 (epoch 1, batch 3 of 7): the loss is ")
+    assert "but the first layer with a non-finite gradient is layers.2.weight (Linear)" in message
+    assert message.endswith(f"the last good checkpoint is kept: {tmp_path / 'runs' / 't' / 'checkpoints' / 'step-000000002'}")
+    assert len(seen) == 2 and all(torch.isfinite(w).all() for w in seen)
+    losses = (tmp_path / "runs" / "t" / "losses.jsonl").read_text().splitlines()
+    assert len(losses) == 3  # the failing batch is logged too
+
+
+def test_a_non_finite_loss_names_the_batch_inside_an_accumulation_group() -> None:
+    class Blowup(Callback):
+        def on_batch_start(self, state) -> None:
+            if state.step == 1 and state.batch == 6:  # the 7th batch: second in the group of batches 6-10
+                state.xb = state.xb * float("inf")
+
+    spec, data, model = _setup({"epochs": 1, "batch_size": 8, "accumulate_steps": 5})
+    with pytest.raises(TrainingDiverged, match=r"at step 2 \(epoch 1, batch 7 of 14\): the loss is nan; "
+                                               r"the first layer with a non-finite gradient is layers.0.weight"):
+        fit(model, data, spec.train, [Blowup()], CPU)
+
+
+def test_fp16_uses_a_grad_scaler_and_still_learns() -> None:
+    spec, data, model = _setup({"epochs": 15, "precision": "fp16", "optimizer": {"lr": 0.01}, "batch_size": 16})
+    state = fit(model, data, spec.train, [], CPU)
+    assert state.scaler.is_enabled() and state.scaler.get_scale() > 0
+    assert state.history[-1]["val_accuracy"] > 0.8

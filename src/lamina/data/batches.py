@@ -4,6 +4,10 @@ The fast path keeps the whole split as tensors on the training device and
 slices batches by index (a fresh permutation each epoch): no per-sample
 collation, which is what dominates small-data training time in a DataLoader.
 The DataLoader path serves data that should stay in host memory or stream.
+
+Both can resume an epoch part-way: each records the state its generator had
+when the epoch's order was drawn (``epoch_rng``), and :meth:`resume` makes the
+next epoch draw that same order again and start after the batches already done.
 """
 
 from __future__ import annotations
@@ -14,7 +18,28 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 
-class MemoryBatches:
+class Resumable:
+    """Epoch-order bookkeeping shared by both paths (see the module docstring)."""
+
+    generator: torch.Generator | None
+    epoch_rng: torch.Tensor | None = None
+    skip = 0
+
+    def resume(self, epoch_rng: torch.Tensor | None, done: int) -> None:
+        """Make the next epoch repeat the order drawn from ``epoch_rng``, starting after ``done`` batches."""
+        if self.generator is not None and epoch_rng is not None:
+            self.generator.set_state(epoch_rng)
+        self.skip = done
+
+    def _start_epoch(self) -> int:
+        """Record the generator state this epoch's order comes from; return the batches to skip."""
+        if self.generator is not None:
+            self.epoch_rng = self.generator.get_state()
+        skip, self.skip = self.skip, 0
+        return skip
+
+
+class MemoryBatches(Resumable):
     """Batches sliced from tensors held on ``device``; reshuffled each epoch when ``shuffle``."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool,
@@ -30,21 +55,23 @@ class MemoryBatches:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.x)
+        first = self._start_epoch() * self.batch_size
         if self.shuffle:
             order = torch.randperm(n, generator=self.generator).to(self.x.device)
-            for start in range(0, n, self.batch_size):
+            for start in range(first, n, self.batch_size):
                 index = order[start : start + self.batch_size]
                 yield self.x[index], self.y[index]
         else:
-            for start in range(0, n, self.batch_size):
+            for start in range(first, n, self.batch_size):
                 yield self.x[start : start + self.batch_size], self.y[start : start + self.batch_size]
 
 
-class LoaderBatches:
+class LoaderBatches(Resumable):
     """Batches from a torch DataLoader (host memory, optional worker processes), moved to ``device``."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool,
                  generator: torch.Generator | None, device: torch.device, workers: int = 0) -> None:
+        self.generator = generator
         self.loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle,
                                  generator=generator, num_workers=workers, pin_memory=device.type == "cuda")
         self.device = device
@@ -53,7 +80,10 @@ class LoaderBatches:
         return len(self.loader)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for xb, yb in self.loader:
+        skip = self._start_epoch()
+        for i, (xb, yb) in enumerate(self.loader):  # the loader draws its order from the generator here
+            if i < skip:
+                continue
             yield xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
 
 

@@ -10,8 +10,16 @@ Per batch, in order:
   replace them (augmentation, adversarial examples, mixup).
 * ``on_loss``: ``state.outputs`` and ``state.loss`` (the data loss) are set; a
   callback may add terms to ``state.objective`` (EWC, distillation).
-* ``on_after_backward``: gradients are in ``.grad`` (monitors), before clipping.
-* ``on_batch_end``: after the optimizer and schedule stepped.
+* ``on_after_backward``: gradients are in ``.grad`` (monitors), before clipping;
+  with ``train.accumulate_steps`` > 1, once per optimizer step, when a group's
+  gradients are complete.
+* ``on_batch_end``: after every batch (``state.at_update``: the optimizer and
+  schedule stepped after it).
+
+A callback that keeps state across epochs (early stopping's patience, the
+best value so far) returns it from ``state_dict`` as plain JSON data and takes
+it back in ``load_state_dict``, so checkpoints carry it and a resumed run
+behaves as one that never stopped.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lamina.errors import ConfigError, did_you_mean
+from lamina.files import atomic_write_text
 
 if TYPE_CHECKING:
     from lamina.train.loop import State
@@ -64,6 +73,13 @@ class Callback:
     def on_train_end(self, state: State) -> None:
         """Called once after the last epoch (or an early stop)."""
 
+    def state_dict(self) -> dict[str, Any]:
+        """State to save in checkpoints (plain JSON data); empty for a stateless callback."""
+        return {}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        """Take back what ``state_dict`` returned (raise ValueError when it is malformed)."""
+
 
 def handlers(callbacks: list[Callback], event: str) -> list[Any]:
     """The bound ``event`` methods of the callbacks that override it (the base ones do nothing)."""
@@ -94,6 +110,15 @@ class EarlyStopping(Callback):
         self.best: float | None = None
         self.waited = 0
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "waited": self.waited}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        best, waited = saved.get("best"), saved.get("waited")
+        if not (best is None or isinstance(best, (int, float))) or not isinstance(waited, int):
+            raise ValueError(f"EarlyStopping state {saved!r:.100} is malformed")
+        self.best, self.waited = best, waited
+
     def on_epoch_end(self, state: State) -> None:
         value = state.logs[self.monitor]
         if improved(value, self.best, self.mode, self.min_delta):
@@ -106,10 +131,18 @@ class EarlyStopping(Callback):
 
 
 class MetricsLog(Callback):
-    """Append one JSON line per epoch to metrics.jsonl; the file is fsynced once, when training ends."""
+    """Append one JSON line per epoch to metrics.jsonl; the file is fsynced once, when training ends.
+
+    It starts from the epochs already done (none, or a resumed checkpoint's), so
+    lines written after that checkpoint by an interrupted run are dropped. Wall
+    times are left out, so the same config and seed give the same file.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    def on_train_start(self, state: State) -> None:
+        atomic_write_text(self.path, "".join(json.dumps(logs) + "\n" for logs in state.history))
 
     def on_epoch_end(self, state: State) -> None:
         with self.path.open("a", encoding="utf-8") as handle:
@@ -119,6 +152,39 @@ class MetricsLog(Callback):
         if self.path.exists():
             with self.path.open("a", encoding="utf-8") as handle:
                 os.fsync(handle.fileno())
+
+
+class LossLog(Callback):
+    """One JSON line per training batch in losses.jsonl (epoch, batch, loss), written at each epoch's end.
+
+    Like :class:`MetricsLog` it starts from the batches already done, and when
+    training fails part-way it adds the unfinished epoch's batches.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_train_start(self, state: State) -> None:
+        atomic_write_text(self.path, "".join(_loss_lines(e + 1, losses) for e, losses in enumerate(state.loss_log)))
+
+    def on_epoch_end(self, state: State) -> None:
+        self._append(_loss_lines(state.logs["epoch"], state.loss_log[-1]))
+
+    def on_train_end(self, state: State) -> None:
+        partial = [float(loss) for loss in state.batch_losses]  # an unfinished epoch (a failure)
+        self._append(_loss_lines(state.epoch + 1, partial) if partial else "", sync=True)
+
+    def _append(self, text: str, sync: bool = False) -> None:
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(text)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+
+
+def _loss_lines(epoch: int, losses: Any) -> str:
+    values = losses.tolist() if hasattr(losses, "tolist") else losses
+    return "".join(json.dumps({"epoch": epoch, "batch": i + 1, "loss": v}) + "\n" for i, v in enumerate(values))
 
 
 class TensorBoardLog(Callback):
@@ -168,7 +234,8 @@ class Progress(Callback):
                 console=Console(file=self.stream), transient=False,
             )
             self.bar.start()
-            self.task = self.bar.add_task("train", total=state.epochs * state.steps_per_epoch, metrics="")
+            self.task = self.bar.add_task("train", total=state.epochs * state.steps_per_epoch, metrics="",
+                                          completed=state.epoch * state.steps_per_epoch + state.batch)
 
     def on_epoch_start(self, state: State) -> None:
         if self.bar is not None:
@@ -201,7 +268,7 @@ def format_logs(logs: dict[str, Any]) -> str:
     """Epoch logs as short ``key value`` pairs for progress output."""
     parts = []
     for key, value in logs.items():
-        if key in ("epoch", "lr", "seconds") or not isinstance(value, float):
+        if key in ("epoch", "lr") or not isinstance(value, float):
             continue
         parts.append(f"{key} {value:.4f}")
     return "  ".join(parts)

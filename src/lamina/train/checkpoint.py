@@ -1,48 +1,236 @@
-"""Checkpoints: weights, optimizer and scheduler state, RNG states, epoch and step.
+"""Checkpoints: the whole training state, written atomically and verified when read.
 
-A checkpoint is a folder with ``model.safetensors``, ``optimizer.safetensors``
-(every optimizer tensor, flattened by name) and ``state.json`` (everything
-else). Each file is written atomically, and ``state.json`` last, so a folder
-whose state.json is readable has complete tensors beside it.
+``checkpoints/step-000000120/`` (named by the optimizer step) holds:
+
+* ``model.safetensors``: the weights;
+* ``optimizer.safetensors``: every optimizer tensor, flattened by name;
+* ``state.safetensors``: the torch, CUDA and batch-order RNG states and the per-batch losses so far;
+* ``state.json``: everything else: the position (epoch, batch in the epoch, step), the resolved
+  config and the hash of its locked part, library versions, the optimizer layout, the schedule,
+  the grad scaler, Python's and NumPy's RNG states, the epoch logs and the callbacks' state;
+* ``manifest.json``: the size and SHA-256 of each file above, written last.
+
+Each file is written atomically (see :mod:`lamina.files`). A folder whose
+manifest is missing, or whose files do not match it, is an interrupted or
+damaged save and is never used: resuming takes the newest folder that
+verifies, and older ones are removed only after a newer one is complete.
+``checkpoints/best.json`` names the folder of the best epoch so far.
+Nothing is unpickled: tensors are safetensors, the rest JSON.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import platform
+import random
+import re
+import shutil
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lamina.files import load_tensors, read_json, save_tensors, write_json
+import lamina
+from lamina.config import CheckpointSpec
+from lamina.errors import ConfigError, RunFolderError
+from lamina.files import (atomic_write_bytes, decode_json, decode_tensors, encode_json, encode_tensors, fsync_dir,
+                          read_json, write_json)
+from lamina.train.callbacks import Callback, improved
 
-FORMAT = "lamina-checkpoint-1"
+if TYPE_CHECKING:
+    from lamina.train.loop import State
+
+FORMAT = "lamina-checkpoint-2"
+MANIFEST = "manifest.json"
+FILES = ("model.safetensors", "optimizer.safetensors", "state.safetensors", "state.json")
+BEST = "best.json"
+STEP_FOLDER = re.compile(r"^step-(\d{9,})$")
+# Config fields that decide what the next step computes from the saved state; a resume must not change them.
+LOCKED = ("seed", "data", "model", "train.optimizer", "train.schedule", "train.batch_size",
+          "train.accumulate_steps", "train.precision")
+UNLOCKED_INSIDE = ("data.loader_workers",)
+# What restoring may raise when a file is well formed but does not fit this model or optimizer.
+RESTORE_ERRORS = (RuntimeError, ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError)
 
 
-def save_checkpoint(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler: Any, generator: torch.Generator | None, info: dict[str, Any]) -> None:
-    """Write a full training checkpoint into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    save_tensors(folder / "model.safetensors", model.state_dict())
-    tensors, layout = _flatten_optimizer(optimizer.state_dict())
-    tensors["rng.torch"] = torch.get_rng_state()
-    if generator is not None:
-        tensors["rng.batches"] = generator.get_state()
+def folder_name(step: int) -> str:
+    """The folder of the checkpoint written after ``step`` optimizer steps."""
+    return f"step-{step:09d}"
+
+
+def step_folders(root: Path) -> list[Path]:
+    """Checkpoint folders under ``root``, newest (highest step) first, complete or not."""
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := STEP_FOLDER.match(p.name))]
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+# ---------------------------------------------------------------- config
+
+
+def locked_view(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a resolved config that a resume must leave unchanged."""
+    out: dict[str, Any] = {}
+    for path in LOCKED:
+        section, _, key = path.partition(".")
+        value = config.get(section) if not key else (config.get(section) or {}).get(key)
+        out[path] = value
+    data = dict(out["data"] or {})
+    for path in UNLOCKED_INSIDE:
+        data.pop(path.partition(".")[2], None)
+    out["data"] = data
+    return out
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """SHA-256 of the locked part of a resolved config (canonical JSON)."""
+    return hashlib.sha256(json.dumps(locked_view(config), sort_keys=True).encode()).hexdigest()
+
+
+def config_diff(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Lines ``path: old -> new`` for every leaf that differs between two plain configs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        lines = []
+        for key in list(old) + [k for k in new if k not in old]:
+            path = f"{prefix}.{key}" if prefix else str(key)
+            lines += config_diff(old.get(key, "(absent)"), new.get(key, "(absent)"), path)
+        return lines
+    return [] if old == new else [f"{prefix}: {_short(old)} -> {_short(new)}"]
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) or value == "(absent)" else repr(value)
+    return text.strip('"') if value == "(absent)" else (text if len(text) <= 80 else text[:77] + "...")
+
+
+def versions() -> dict[str, str]:
+    """The library versions a checkpoint records."""
+    import safetensors
+
+    return {"lamina": lamina.__version__, "torch": torch.__version__, "numpy": np.__version__,
+            "safetensors": safetensors.__version__, "python": platform.python_version()}
+
+
+# ---------------------------------------------------------------- state.json schema
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NumpyRng(_Strict):
+    keys: list[int] = Field(min_length=624, max_length=624)
+    pos: int
+    has_gauss: int
+    cached_gaussian: float
+
+
+class Rng(_Strict):
+    python: list[Any] = Field(min_length=3, max_length=3)
+    numpy: NumpyRng
+
+
+class OptimizerLayout(_Strict):
+    param_groups: list[dict[str, Any]]
+    state: dict[str, dict[str, bool | int | float | None]]
+
+
+class Meta(_Strict):
+    """state.json, validated: a damaged or foreign file is refused before anything uses it."""
+
+    format: Literal["lamina-checkpoint-2"]
+    epoch: int = Field(ge=0)
+    batch: int = Field(ge=0)
+    step: int = Field(ge=0)
+    config: dict[str, Any]
+    config_hash: str
+    versions: dict[str, str]
+    optimizer: OptimizerLayout
+    scheduler: dict[str, Any] | None
+    scaler: dict[str, Any]
+    rng: Rng
+    history: list[dict[str, Any]]
+    batch_sizes: list[int]
+    callbacks: dict[str, dict[str, Any]]
+
+
+# ---------------------------------------------------------------- saving
+
+
+def callback_keys(callbacks: list[Callback]) -> list[str]:
+    """Stable names for callbacks' saved state: the class name, numbered when a class repeats."""
+    keys, seen = [], {}
+    for cb in callbacks:
+        name = type(cb).__name__
+        seen[name] = seen.get(name, 0) + 1
+        keys.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return keys
+
+
+def encode_state(state: State, epoch: int, batch: int, batches_rng: torch.Tensor | None,
+                 config: dict[str, Any]) -> dict[str, bytes]:
+    """The bytes of each checkpoint file for ``state`` at position (``epoch``, ``batch``)."""
+    optim_tensors, layout = _flatten_optimizer(state.optimizer.state_dict())
+    tensors = {"rng.torch": torch.get_rng_state()}
+    if batches_rng is not None:
+        tensors["rng.batches"] = batches_rng
     if torch.cuda.is_available():
-        for i, state in enumerate(torch.cuda.get_rng_state_all()):
-            tensors[f"rng.cuda.{i}"] = state
-    save_tensors(folder / "optimizer.safetensors", tensors)
-    write_json(folder / "state.json", {"format": FORMAT, **info, "optimizer": layout,
-                                       "scheduler": scheduler.state_dict() if scheduler is not None else None})
+        for i, rng in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = rng
+    tensors["losses.done"] = torch.cat(state.loss_log) if state.loss_log else torch.zeros(0)
+    tensors["losses.epoch"] = torch.stack(state.batch_losses).float() if state.batch_losses else torch.zeros(0)
+    version, internal, gauss = random.getstate()
+    _, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    meta = {
+        "format": FORMAT, "epoch": epoch, "batch": batch, "step": state.step,
+        "config": config, "config_hash": config_hash(config), "versions": versions(),
+        "optimizer": layout,
+        "scheduler": state.scheduler.state_dict() if state.scheduler is not None else None,
+        "scaler": state.scaler.state_dict() if state.scaler is not None else {},
+        "rng": {"python": [version, list(internal), gauss],
+                "numpy": {"keys": keys.tolist(), "pos": pos, "has_gauss": has_gauss, "cached_gaussian": cached}},
+        "history": state.history,
+        "batch_sizes": state.batch_sizes,
+        "callbacks": {key: cb.state_dict() for key, cb in zip(callback_keys(state.callbacks), state.callbacks)
+                      if cb.state_dict()},
+    }
+    return {"model.safetensors": encode_tensors(state.model.state_dict()),
+            "optimizer.safetensors": encode_tensors(optim_tensors),
+            "state.safetensors": encode_tensors(tensors),
+            "state.json": encode_json(meta)}
 
 
-def load_weights(folder: Path) -> dict[str, torch.Tensor]:
-    """The model weights saved in a checkpoint folder."""
-    return load_tensors(folder / "model.safetensors")
+def write_checkpoint(folder: Path, files: dict[str, bytes]) -> None:
+    """Write the files one by one (each atomically), then the manifest that vouches for them."""
+    try:
+        if folder.exists():
+            shutil.rmtree(folder)  # what an interrupted save of this same step left
+        folder.mkdir(parents=True)
+        fsync_dir(folder.parent)
+        digests = {}
+        for name, data in files.items():
+            atomic_write_bytes(folder / name, data)
+            digests[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        atomic_write_bytes(folder / MANIFEST, encode_json({"format": FORMAT, "files": digests}))
+    except OSError as exc:
+        raise RunFolderError(f"could not write checkpoint {folder}: {exc.strerror or exc}; "
+                             "the previous checkpoint is kept") from None
 
 
-def read_state(folder: Path) -> dict[str, Any]:
-    """The JSON part of a checkpoint (epoch, step, metrics, optimizer layout)."""
-    return read_json(folder / "state.json")
+def prune(root: Path, keep: int, protect: set[str]) -> None:
+    """Remove all but the ``keep`` newest complete checkpoints (and those in ``protect``)."""
+    complete = [p for p in step_folders(root) if (p / MANIFEST).is_file()]
+    kept = {p.name for p in complete[:keep]} | protect
+    for path in step_folders(root):
+        if path.name not in kept:
+            (path / MANIFEST).unlink(missing_ok=True)  # first, so a half-removed folder is plainly incomplete
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -57,3 +245,291 @@ def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], 
                 plain[key] = value
         layout["state"][str(pid)] = plain
     return tensors, layout
+
+
+# ---------------------------------------------------------------- loading
+
+
+@dataclass
+class Checkpoint:
+    """A verified checkpoint: its folder, its JSON state and its tensors."""
+
+    folder: Path
+    meta: Meta
+    model: dict[str, torch.Tensor]
+    optimizer: dict[str, torch.Tensor]
+    tensors: dict[str, torch.Tensor]
+
+    def restore(self, state: State) -> None:
+        """Put the saved weights, optimizer, schedule, scaler, RNGs, position, logs and callback states in place.
+
+        Anything that does not fit the current model, optimizer or callbacks is a
+        RunFolderError naming this checkpoint, raised before training goes on.
+        """
+        try:
+            self._restore(state)
+        except RESTORE_ERRORS as exc:
+            reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            raise RunFolderError(f"checkpoint {self.folder} does not fit this run: {reason}") from None
+
+    def _restore(self, state: State) -> None:
+        m = self.meta
+        _load_weights(state.model, self.model, self.folder / "model.safetensors")
+        state.optimizer.load_state_dict(_optimizer_state(state.optimizer, m.optimizer, self.optimizer))
+        if (state.scheduler is None) != (m.scheduler is None):
+            raise ValueError("the checkpoint's learning-rate schedule does not match the config's")
+        if state.scheduler is not None:
+            _same_structure(state.scheduler.state_dict(), m.scheduler, "scheduler")
+            state.scheduler.load_state_dict(dict(m.scheduler))
+        _same_structure(state.scaler.state_dict(), m.scaler, "scaler")
+        if m.scaler:
+            state.scaler.load_state_dict(dict(m.scaler))
+        if m.batch > state.steps_per_epoch or len(m.batch_sizes) != m.batch:
+            raise ValueError(f"position batch {m.batch} does not fit an epoch of {state.steps_per_epoch} batches")
+        done, partial = self.tensors.get("losses.done"), self.tensors.get("losses.epoch")
+        if done is None or partial is None or done.dim() != 1 or partial.dim() != 1:
+            raise ValueError("the per-batch losses are missing")
+        if len(done) != m.epoch * state.steps_per_epoch:
+            raise ValueError(f"{len(done)} batch losses do not fit {m.epoch} finished epochs")
+        if len(partial) != m.batch:
+            raise ValueError(f"{len(partial)} losses for the current epoch; {m.batch} batches are done")
+        torch.set_rng_state(self.tensors["rng.torch"])
+        cuda = [self.tensors[k] for k in sorted(self.tensors) if k.startswith("rng.cuda.")]
+        if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
+        version, internal, gauss = m.rng.python
+        random.setstate((version, tuple(internal), gauss))
+        n = m.rng.numpy
+        np.random.set_state(("MT19937", np.array(n.keys, dtype=np.uint32), n.pos, n.has_gauss, n.cached_gaussian))
+        state.batches.resume(self.tensors.get("rng.batches"), m.batch)
+        for cb, key in zip(state.callbacks, callback_keys(state.callbacks)):
+            if key in m.callbacks:
+                cb.load_state_dict(m.callbacks[key])
+        state.epoch, state.batch, state.step = m.epoch, m.batch, m.step
+        state.history = [dict(h) for h in m.history]
+        state.logs = dict(state.history[-1]) if state.history else {}
+        state.loss_log = list(done.float().split(state.steps_per_epoch)) if len(done) else []
+        state.batch_losses = list(partial.float().to(state.device).unbind())
+        state.batch_sizes = list(m.batch_sizes)
+
+
+def load_checkpoint(folder: Path) -> Checkpoint:
+    """Read and verify a checkpoint folder; a missing, truncated, altered or foreign file is refused by name."""
+    folder = Path(folder)
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise RunFolderError(f"{manifest_path} is missing: the checkpoint is incomplete (its save was interrupted)")
+    manifest = decode_json(manifest_path.read_bytes(), manifest_path)
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(files, dict) \
+            or sorted(files) != sorted(FILES):
+        raise RunFolderError(f"{manifest_path} is not a {FORMAT} manifest")
+    contents = {}
+    for name in FILES:
+        path, entry = folder / name, files[name]
+        if not path.is_file():
+            raise RunFolderError(f"{path} is missing")
+        data = path.read_bytes()
+        if not isinstance(entry, dict) or len(data) != entry.get("bytes"):
+            raise RunFolderError(f"{path} has {len(data)} bytes; the manifest says {_get(entry, 'bytes')} "
+                                 "(truncated or replaced)")
+        if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+            raise RunFolderError(f"{path} does not match its checksum in the manifest (the file is damaged)")
+        contents[name] = data
+    raw = decode_json(contents["state.json"], folder / "state.json")
+    try:
+        meta = Meta.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"]) or "the top level"
+        raise RunFolderError(f"{folder / 'state.json'}: {where}: {err['msg']}") from None
+    tensors = {name: decode_tensors(contents[name], folder / name) for name in FILES if name.endswith(".safetensors")}
+    if "rng.torch" not in tensors["state.safetensors"]:
+        raise RunFolderError(f"{folder / 'state.safetensors'} holds no RNG state")
+    return Checkpoint(folder, meta, tensors["model.safetensors"], tensors["optimizer.safetensors"],
+                      tensors["state.safetensors"])
+
+
+def _get(entry: Any, key: str) -> Any:
+    return entry.get(key) if isinstance(entry, dict) else None
+
+
+def newest_checkpoint(root: Path) -> tuple[Checkpoint | None, list[str]]:
+    """The newest checkpoint under ``root`` that verifies, and why each newer one was refused."""
+    refused = []
+    for folder in step_folders(Path(root)):
+        try:
+            return load_checkpoint(folder), refused
+        except RunFolderError as exc:
+            refused.append(str(exc))
+    return None, refused
+
+
+def load_best_weights(root: Path) -> dict[str, torch.Tensor]:
+    """The weights of the checkpoint that ``best.json`` names, verified."""
+    pointer = read_json(Path(root) / BEST)
+    name = pointer.get("folder") if isinstance(pointer, dict) else None
+    if not isinstance(name, str) or not STEP_FOLDER.match(name):
+        raise RunFolderError(f"{Path(root) / BEST} does not name a checkpoint folder")
+    return load_checkpoint(Path(root) / name).model
+
+
+def _load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], path: Path) -> None:
+    expected = model.state_dict()
+    if set(expected) != set(weights):
+        missing, extra = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
+        raise ValueError(f"{path} does not match the model: " + (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}"))
+    for key, tensor in expected.items():
+        if weights[key].shape != tensor.shape or weights[key].dtype != tensor.dtype:
+            raise ValueError(f"{path}: '{key}' is {weights[key].dtype} {tuple(weights[key].shape)}; "
+                             f"the model needs {tensor.dtype} {tuple(tensor.shape)}")
+    model.load_state_dict(weights)
+
+
+def _optimizer_state(optimizer: torch.optim.Optimizer, layout: OptimizerLayout,
+                     tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Rebuild an optimizer state dict from its JSON layout and tensors, checked against ``optimizer``."""
+    fresh = optimizer.state_dict()["param_groups"]
+    _same_structure(fresh, layout.param_groups, "optimizer param_groups")
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for mine, theirs in zip(fresh, layout.param_groups):
+        if mine["params"] != theirs["params"]:
+            raise ValueError("the optimizer's parameter groups differ from the checkpoint's")
+    state: dict[int, dict[str, Any]] = {int(pid): dict(entries) for pid, entries in layout.state.items()
+                                        if pid.isdigit()}
+    if len(state) != len(layout.state) or any(pid >= len(params) for pid in state):
+        raise ValueError("the optimizer state names parameters the model does not have")
+    for name, tensor in tensors.items():
+        parts = name.split(".")
+        if len(parts) != 3 or parts[0] != "optim" or not parts[1].isdigit() or int(parts[1]) not in state:
+            raise ValueError(f"unexpected optimizer tensor '{name}'")
+        pid = int(parts[1])
+        if tensor.dim() and tensor.shape != params[pid].shape:
+            raise ValueError(f"optimizer tensor '{name}' has shape {tuple(tensor.shape)}; "
+                             f"its parameter has {tuple(params[pid].shape)}")
+        state[pid][parts[2]] = tensor
+    return {"state": state, "param_groups": [dict(g) for g in layout.param_groups]}
+
+
+def _same_structure(fresh: Any, loaded: Any, where: str) -> None:
+    """Check that ``loaded`` has the keys, lengths and value kinds of ``fresh`` (a freshly made state)."""
+    if isinstance(fresh, dict):
+        if not isinstance(loaded, dict) or set(map(str, fresh)) != set(map(str, loaded)):
+            raise ValueError(f"{where} has fields {sorted(map(str, loaded)) if isinstance(loaded, dict) else loaded!r}; "
+                             f"expected {sorted(map(str, fresh))}")
+        for key, value in fresh.items():
+            _same_structure(value, loaded[key], f"{where}.{key}")
+    elif isinstance(fresh, (list, tuple)):
+        if not isinstance(loaded, (list, tuple)) or len(loaded) != len(fresh):
+            raise ValueError(f"{where} must be a list of {len(fresh)}; got {loaded!r:.80}")
+        for i, (a, b) in enumerate(zip(fresh, loaded)):
+            _same_structure(a, b, f"{where}[{i}]")
+    elif isinstance(fresh, bool) or fresh is None or isinstance(fresh, str):
+        if type(loaded) is not type(fresh):
+            raise ValueError(f"{where} must be {type(fresh).__name__}; got {loaded!r:.80}")
+    elif isinstance(fresh, (int, float)):
+        if isinstance(loaded, bool) or not isinstance(loaded, (int, float)):
+            raise ValueError(f"{where} must be a number; got {loaded!r:.80}")
+
+
+# ---------------------------------------------------------------- resuming
+
+
+def resume_point(root: Path, config: dict[str, Any]) -> tuple[Checkpoint | None, list[str]]:
+    """The checkpoint to resume from (None: there is none) and notes for the user.
+
+    Checkpoints newer than the one chosen failed verification and are removed.
+    A change to a locked config field (model, optimizer, data, ...) is refused
+    with the difference; any other change is allowed and reported.
+    """
+    checkpoint, refused = newest_checkpoint(root)
+    notes = [f"refused {reason}" for reason in refused]
+    for folder in step_folders(root):
+        if checkpoint is None or folder.name > checkpoint.folder.name:
+            shutil.rmtree(folder, ignore_errors=True)
+    if checkpoint is None:
+        return None, notes
+    saved = checkpoint.meta.config
+    if config_hash(config) != checkpoint.meta.config_hash:
+        changed = config_diff(locked_view(saved), locked_view(config))
+        raise ConfigError(
+            f"cannot resume from {checkpoint.folder}: the model, optimizer, data and batching must stay as "
+            "they were (" + ", ".join(LOCKED) + "); changed:\n  " + "\n  ".join(changed or ["(the config's locked part)"])
+            + "\nStart a new run instead (without --resume)."
+        )
+    other = config_diff(saved, config)
+    if other:
+        notes.append("resuming with changed settings: " + "; ".join(other))
+    if checkpoint.meta.versions != versions():
+        notes.append("the checkpoint was written with " + ", ".join(
+            f"{k} {v}" for k, v in checkpoint.meta.versions.items() if versions().get(k) != v)
+            + "; results may differ slightly from an uninterrupted run")
+    notes.append(f"resuming from {checkpoint.folder.name} (epoch {checkpoint.meta.epoch + 1}, "
+                 f"batch {checkpoint.meta.batch}, step {checkpoint.meta.step})")
+    return checkpoint, notes
+
+
+class Checkpoints(Callback):
+    """Save a checkpoint at every epoch's end and, as configured, every N steps and/or M seconds.
+
+    ``best.json`` names the checkpoint of the epoch with the best monitored
+    value; that folder is kept besides the ``keep`` newest ones. Mid-epoch
+    checkpoints fall only where an optimizer step ends (never inside an
+    accumulation group), so a resume needs no partial gradients.
+    """
+
+    def __init__(self, root: Path, spec: CheckpointSpec, monitor: str, mode: str, config: dict[str, Any]) -> None:
+        self.root, self.spec, self.monitor, self.mode, self.config = Path(root), spec, monitor, mode, config
+        self.best: float | None = None
+        self.best_epoch = 0
+        self.best_folder: str | None = None
+        self.saved_at = time.monotonic()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "best_folder": self.best_folder}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        best, epoch, folder = saved.get("best"), saved.get("best_epoch"), saved.get("best_folder")
+        if not (best is None or isinstance(best, (int, float))) or not isinstance(epoch, int) \
+                or not (folder is None or isinstance(folder, str) and STEP_FOLDER.match(folder)):
+            raise ValueError(f"Checkpoints state {saved!r:.100} is malformed")
+        self.best, self.best_epoch, self.best_folder = best, epoch, folder
+
+    def on_train_start(self, state: State) -> None:
+        self.saved_at = time.monotonic()
+        if self.best_folder is not None:  # resumed: best.json may name a newer checkpoint that was refused
+            self._point_best()
+
+    def on_batch_end(self, state: State) -> None:
+        if not state.at_update or state.batch == state.steps_per_epoch:  # the epoch's end saves anyway
+            return
+        every, seconds = self.spec.every_steps, self.spec.every_seconds
+        if (every and state.step % every == 0) or (seconds and time.monotonic() - self.saved_at >= seconds):
+            self.save(state, state.epoch, state.batch, state.batches.epoch_rng)
+
+    def on_epoch_end(self, state: State) -> None:
+        better = improved(state.logs[self.monitor], self.best, self.mode)
+        if better:
+            self.best, self.best_epoch = state.logs[self.monitor], state.logs["epoch"]
+            self.best_folder = folder_name(state.step)
+        generator = state.batches.generator
+        self.save(state, state.epoch + 1, 0, generator.get_state() if generator is not None else None)
+        if better:
+            self._point_best()
+
+    def save(self, state: State, epoch: int, batch: int, batches_rng: torch.Tensor | None) -> None:
+        """Write the checkpoint of this step, then drop the ones no longer needed."""
+        write_checkpoint(self.root / folder_name(state.step), encode_state(state, epoch, batch, batches_rng, self.config))
+        prune(self.root, self.spec.keep, {self.best_folder} if self.best_folder else set())
+        self.saved_at = time.monotonic()
+
+    def newest(self) -> Path | None:
+        """The newest complete checkpoint folder (None before the first save)."""
+        return next((p for p in step_folders(self.root) if (p / MANIFEST).is_file()), None)
+
+    def _point_best(self) -> None:
+        try:
+            write_json(self.root / BEST, {"folder": self.best_folder, "epoch": self.best_epoch,
+                                          "monitor": self.monitor, "value": self.best})
+        except OSError as exc:
+            raise RunFolderError(f"could not write {self.root / BEST}: {exc.strerror or exc}") from None

@@ -1,18 +1,23 @@
 """The training loop: a few named steps, with everything optional entering through callbacks.
 
+    (resume: restore weights, optimizer, schedule, RNGs, position)
     for epoch:
         on_epoch_start
-        for batch:
+        for batch (the rest of the epoch after a mid-epoch resume):
             on_batch_start (may replace the batch) -> forward -> loss (+ L1/L2)
-            -> on_loss (may add terms) -> backward -> on_after_backward
-            -> clip -> step -> schedule -> on_batch_end
+            -> on_loss (may add terms) -> backward
+            once every train.accumulate_steps batches (and at the epoch's end):
+                check finite -> on_after_backward -> clip -> step -> schedule
+            -> on_batch_end
         validate -> logs -> on_epoch_end   (callbacks may raise StopTraining)
+
+Accumulated micro-batches are weighted by their share of their group's
+samples, so k of them make exactly the update of one batch k times larger.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -33,7 +38,7 @@ from lamina.train.optim import make_optimizer, make_schedule
 
 
 class TrainingDiverged(LaminaError):
-    """The loss became NaN or infinite."""
+    """The loss or a gradient became NaN or infinite."""
 
 
 @dataclass
@@ -49,11 +54,17 @@ class State:
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     device: torch.device
     data: Prepared
-    generator: torch.Generator | None = None
+    batches: Any = None
+    scaler: Any = None
+    callbacks: list[Callback] = field(default_factory=list)
     epoch: int = 0
-    step: int = 0
+    batch: int = 0  # batches done in the current epoch
+    step: int = 0  # optimizer steps done
     logs: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    batch_losses: list[torch.Tensor] = field(default_factory=list)  # the current epoch's, one per batch
+    batch_sizes: list[int] = field(default_factory=list)
+    loss_log: list[torch.Tensor] = field(default_factory=list)  # per-batch losses of each finished epoch
     stopped_early: bool = False
     stop_reason: str = ""
     xb: Any = None
@@ -61,6 +72,11 @@ class State:
     outputs: Any = None
     loss: Any = None
     objective: Any = None
+
+    @property
+    def at_update(self) -> bool:
+        """Whether the batch just done ends an accumulation group (so the optimizer steps after it)."""
+        return self.batch % self.spec.accumulate_steps == 0 or self.batch == self.steps_per_epoch
 
 
 def resolve_device(name: str) -> torch.device:
@@ -73,23 +89,29 @@ def resolve_device(name: str) -> torch.device:
 
 
 def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callback], device: torch.device,
-        seed: int = 0, batch_path: str = "auto", workers: int = 0) -> State:
+        seed: int = 0, batch_path: str = "auto", workers: int = 0, resume: Any = None) -> State:
     """Train ``model`` on ``data.train``, validating on ``data.val`` after every epoch.
 
     ``batch_path`` picks the in-memory fast path or the DataLoader path ('auto' decides by size).
+    ``resume`` (a loaded :class:`lamina.train.checkpoint.Checkpoint`) continues where it was saved.
     """
     model.to(device)
     loss_fn = loss_for(spec, data.task)
     metric_names = resolve_epoch_metrics(spec.epoch_metrics, data.task)
     batches = make_batches(data.train.x, data.train.y, spec.batch_size, True, device,
                            path=batch_path, seed=seed, workers=workers)
+    k = spec.accumulate_steps
     optimizer = make_optimizer(model.parameters(), spec.optimizer)
-    scheduler = make_schedule(optimizer, spec.schedule, spec.epochs, len(batches))
+    scheduler = make_schedule(optimizer, spec.schedule, spec.epochs, -(-len(batches) // k))
+    scaler = torch.amp.GradScaler(device.type, enabled=spec.precision == "fp16")  # a pass-through unless fp16
     state = State(model, optimizer, scheduler, spec, spec.epochs, len(batches), loss_fn, device, data,
-                  getattr(batches, "generator", None))
-    penalized = [p for name, p in model.named_parameters() if p.dim() > 1]  # weights, not biases or norm scales
+                  batches, scaler, callbacks)
+    shares = accumulation_shares(len(data.train), spec.batch_size, k)
+    params = list(model.parameters())
+    penalized = [p for p in params if p.dim() > 1]  # weights, not biases or norm scales
     regularized = bool(spec.l1 or spec.l2)  # when off, skip adding 0.0 (an extra autograd node every step)
-    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if spec.precision == "bf16" else nullcontext())
+    low = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(spec.precision)
+    autocast = torch.autocast(device.type, dtype=low) if low is not None else nullcontext()
 
     hooks = {event: handlers(callbacks, event) for event in EVENTS}
 
@@ -97,14 +119,14 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
         for hook in hooks[event]:
             hook(state)
 
+    if resume is not None:
+        resume.restore(state)
     emit("on_train_start")
     try:
-        for epoch in range(spec.epochs):
+        for epoch in range(state.epoch, spec.epochs):
             state.epoch = epoch
-            started = time.perf_counter()
             emit("on_epoch_start")
             model.train()
-            losses, sizes = [], []  # per-batch mean losses, summed once per epoch (no per-step sync)
             for xb, yb in batches:
                 state.xb, state.yb = xb, yb
                 emit("on_batch_start")
@@ -114,28 +136,32 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
                 state.loss = loss
                 state.objective = loss + penalty(penalized, spec.l1, spec.l2) if regularized else loss
                 emit("on_loss")
-                optimizer.zero_grad(set_to_none=True)
-                state.objective.backward()
-                emit("on_after_backward")
-                clip(model, spec)
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-                losses.append(loss.detach())
-                sizes.append(len(state.xb))
-                state.step += 1
+                if state.batch % k == 0:
+                    optimizer.zero_grad(set_to_none=True)
+                share = shares[state.batch] if shares else None
+                scaler.scale(state.objective if share is None else state.objective * share).backward()
+                state.batch += 1
+                state.batch_losses.append(loss.detach())  # summed once per epoch (no per-step sync)
+                state.batch_sizes.append(len(state.xb))
+                if state.at_update:
+                    scaler.unscale_(optimizer)
+                    check_finite(state, params)
+                    emit("on_after_backward")
+                    clip(model, spec)
+                    scaler.step(optimizer)
+                    scaler.update()
+                    if scheduler is not None:
+                        scheduler.step()
+                    state.step += 1
                 emit("on_batch_end")
-            weights = torch.tensor(sizes, dtype=torch.float32, device=device)
-            train_loss = float(torch.stack(losses) @ weights) / sum(sizes)
-            if not math.isfinite(train_loss):
-                raise TrainingDiverged(
-                    f"the training loss became {train_loss} in epoch {epoch + 1} (step {state.step}); "
-                    "lower train.optimizer.lr or set train.clip_norm"
-                )
+            losses = torch.stack(state.batch_losses)
+            sizes = torch.tensor(state.batch_sizes, dtype=torch.float32, device=device)
+            train_loss = float(losses @ sizes) / sum(state.batch_sizes)
+            state.loss_log.append(losses.cpu())
+            state.batch, state.batch_losses, state.batch_sizes = 0, [], []
             logs = {"epoch": epoch + 1, "train_loss": train_loss}
             logs.update(validate(model, data.val, loss_fn, data, metric_names, spec.batch_size, device, autocast))
             logs["lr"] = optimizer.param_groups[0]["lr"]
-            logs["seconds"] = round(time.perf_counter() - started, 4)
             state.logs = logs
             state.history.append(logs)
             emit("on_epoch_end")
@@ -144,6 +170,59 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
     finally:
         emit("on_train_end")  # also on errors, so bars stop and logs are closed
     return state
+
+
+def accumulation_shares(n: int, batch_size: int, k: int) -> list[float] | None:
+    """Each batch's weight when ``k`` batches are accumulated into one step (None when ``k`` is 1).
+
+    A batch's mean loss counts by its share of its group's samples, so a group's
+    summed gradient is that of the mean loss over the whole group: the update of
+    one batch ``k`` times larger, including a smaller last batch or last group.
+    """
+    if k == 1:
+        return None
+    sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
+    shares: list[float] = []
+    for first in range(0, len(sizes), k):
+        group = sizes[first : first + k]
+        shares += [size / sum(group) for size in group]
+    return shares
+
+
+def check_finite(state: State, params: list[torch.Tensor]) -> None:
+    """Stop at this step when a loss or a gradient of ``params`` is NaN or infinite, before the weights change.
+
+    A few sums and one host sync a step. Under fp16 an infinite gradient is the
+    grad scaler's business (it skips the step and lowers the scale), so only
+    the losses are checked there.
+    """
+    group = (state.batch - 1) % state.spec.accumulate_steps + 1  # the batches this step accumulates
+    losses = state.batch_losses[-1] if group == 1 else torch.stack(state.batch_losses[-group:]).sum()
+    grads = [p.grad for p in params if p.grad is not None]
+    if grads and not state.scaler.is_enabled():  # a NaN or an infinity survives norms and sums
+        if grads[0].is_cuda:
+            losses = losses + torch.stack(torch._foreach_norm(grads)).sum()  # a few fused kernels
+        else:
+            losses = losses + sum(g.sum() for g in grads)  # cheaper than norms on a CPU
+    if math.isfinite(float(losses)):
+        return
+    losses = torch.stack(state.batch_losses[-group:])
+    values = losses.float().reshape(-1).tolist()
+    bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+    first = state.batch - group + 1
+    batch = f"batch {first + (bad or 0)}" if bad is not None or group == 1 else f"batches {first}-{state.batch}"
+    what = f"the loss is {values[bad if bad is not None else -1]:.6g}"
+    name = next((n for n, p in state.model.named_parameters()
+                 if p.grad is not None and not bool(torch.isfinite(p.grad).all())), None)
+    if bad is None and name is None:
+        return  # finite, only so large that the sum of norms overflowed: not this check's business
+    if name is not None:
+        layer = type(state.model.get_submodule(name.rpartition(".")[0])).__name__
+        what += f"{';' if bad is not None else ' but'} the first layer with a non-finite gradient is {name} ({layer})"
+    raise TrainingDiverged(
+        f"training diverged at step {state.step + 1} (epoch {state.epoch + 1}, {batch} of {state.steps_per_epoch}): "
+        f"{what}. Lower train.optimizer.lr or set train.clip_norm"
+    )
 
 
 def penalty(weights: list[torch.Tensor], l1: float, l2: float) -> torch.Tensor | float:
