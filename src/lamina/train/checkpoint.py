@@ -93,20 +93,23 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(locked_view(config), sort_keys=True).encode()).hexdigest()
 
 
+_ABSENT = object()
+
+
 def config_diff(old: Any, new: Any, prefix: str = "") -> list[str]:
     """Lines ``path: old -> new`` for every leaf that differs between two plain configs."""
     if isinstance(old, dict) and isinstance(new, dict):
         lines = []
         for key in list(old) + [k for k in new if k not in old]:
             path = f"{prefix}.{key}" if prefix else str(key)
-            lines += config_diff(old.get(key, "(absent)"), new.get(key, "(absent)"), path)
+            lines += config_diff(old.get(key, _ABSENT), new.get(key, _ABSENT), path)
         return lines
     return [] if old == new else [f"{prefix}: {_short(old)} -> {_short(new)}"]
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) or value == "(absent)" else repr(value)
-    return text.strip('"') if value == "(absent)" else (text if len(text) <= 80 else text[:77] + "...")
+    text = "(absent)" if value is _ABSENT else json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def versions() -> dict[str, str]:
@@ -444,9 +447,8 @@ def resume_point(root: Path, config: dict[str, Any]) -> tuple[Checkpoint | None,
     """
     checkpoint, refused = newest_checkpoint(root)
     notes = [f"refused {reason}" for reason in refused]
-    for folder in step_folders(root):
-        if checkpoint is None or folder.name > checkpoint.folder.name:
-            shutil.rmtree(folder, ignore_errors=True)
+    for folder in step_folders(root)[: len(refused)]:  # newer than the one chosen, and damaged
+        shutil.rmtree(folder, ignore_errors=True)
     if checkpoint is None:
         return None, notes
     saved = checkpoint.meta.config

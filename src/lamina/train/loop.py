@@ -215,7 +215,7 @@ def check_finite(state: State, params: list[torch.Tensor]) -> None:
     name = next((n for n, p in state.model.named_parameters()
                  if p.grad is not None and not bool(torch.isfinite(p.grad).all())), None)
     if bad is None and name is None:
-        return  # finite, only so large that the sum of norms overflowed: not this check's business
+        return  # all finite, only so large that their sum overflowed: not this check's business
     if name is not None:
         layer = type(state.model.get_submodule(name.rpartition(".")[0])).__name__
         what += f"{';' if bad is not None else ' but'} the first layer with a non-finite gradient is {name} ({layer})"
