@@ -97,6 +97,7 @@ def test_sigkill_at_random_steps_and_during_saves_resumes_exactly(tmp_path: Path
         if launch(config(tmp_path, "killed"), mode, at) == 0:
             break
         kills.append((mode, at))
+    print(f"SIGKILLed launches (mode, at): {kills}")
     assert len(kills) >= 5 and sum(mode == "save" for mode, _ in kills) >= 2, kills
     assert (tmp_path / "killed" / "summary.json").is_file()
 
