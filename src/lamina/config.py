@@ -173,6 +173,24 @@ class EarlyStoppingSpec(Spec):
     mode: Literal["auto", "min", "max"] = "auto"
 
 
+class AdversarialSpec(Spec):
+    """Adversarial training: each batch is attacked before the step (TRADES instead adds a robustness term).
+
+    ``eps`` and ``step_size`` are in model-input units (for min-max scaled images, a fraction of the
+    pixel range); ``steps`` applies to pgd and trades (fgsm takes one step, 1.25 * eps after a random
+    start); ``ramp_epochs`` grows eps linearly from 0 over the first epochs; ``beta`` weighs TRADES' term.
+    """
+
+    method: Literal["fgsm", "pgd", "trades"] = "pgd"
+    eps: float = Field(gt=0)
+    norm: Literal["linf", "l2"] = "linf"
+    steps: int = Field(7, gt=0)
+    step_size: float | None = Field(None, gt=0)
+    random_start: bool = True
+    beta: float = Field(6.0, gt=0)
+    ramp_epochs: float = Field(0.0, ge=0)
+
+
 class TrainSpec(Spec):
     """The training loop's settings."""
 
@@ -194,6 +212,7 @@ class TrainSpec(Spec):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16"] = "fp32"
     tensorboard: bool = True
+    adversarial: AdversarialSpec | None = None
 
     @field_validator("epoch_metrics")
     @classmethod
@@ -225,6 +244,25 @@ class EvalSpec(Spec):
         return names
 
 
+class ContinualSpec(Spec):
+    """A task sequence and the strategy that learns it, for ``lamina continual``.
+
+    ``scenario``: class_split (class-incremental: the classes divided into ``tasks`` groups, one shared
+    head) or permuted (domain-incremental: each task a fixed permutation of the input features). Each task
+    is trained with the train section's settings (epochs, optimizer, batch size, loss).
+    """
+
+    scenario: Literal["class_split", "permuted"] = "class_split"
+    tasks: int = Field(5, ge=2)
+    strategy: Literal["naive", "ewc", "replay", "lwf"] = "naive"
+    ewc_lambda: float = Field(1000.0, ge=0)
+    fisher_samples: int = Field(500, gt=0)
+    buffer_size: int = Field(200, gt=0)
+    replay_batch: int | None = Field(None, gt=0)
+    lwf_alpha: float = Field(1.0, ge=0)
+    lwf_temperature: float = Field(2.0, gt=0)
+
+
 class RunSpec(Spec):
     """Everything one training run needs; saved resolved as the run folder's config.yaml."""
 
@@ -235,6 +273,7 @@ class RunSpec(Spec):
     model: ModelSpec
     train: TrainSpec = Field(default_factory=TrainSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
+    continual: ContinualSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data with every default filled in (what config.yaml holds)."""

@@ -13,6 +13,7 @@ import torch
 
 from lamina.config import RunSpec, load_config, parse_run_spec, save_config
 from lamina.data.prepare import Prepared, prepare_data
+from lamina.errors import ConfigError
 from lamina.evaluate.metrics import higher_is_better, resolve_epoch_metrics
 from lamina.evaluate.run import evaluate_run
 from lamina.files import save_tensors, write_json
@@ -113,6 +114,8 @@ def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
         es = spec.train.early_stopping
         es_mode = es.mode if es.mode != "auto" else ("max" if higher_is_better(es.monitor) else "min")
         callbacks.append(EarlyStopping(es.monitor, es_mode, es.patience, es.min_delta))
+    if spec.train.adversarial is not None:
+        callbacks.append(adversarial_training(spec, data))
     callbacks += extra_callbacks or []
 
     started = time.perf_counter()
@@ -128,6 +131,17 @@ def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
     report = evaluate_run(run) if len(data.test) else {"metrics": {}}
     write_json(folder.summary, summary(spec, data, built.params, state, seconds, checkpoints, report))
     return run
+
+
+def adversarial_training(spec: RunSpec, data: Prepared) -> Callback:
+    """The callback for ``train.adversarial``: attacks kept inside the valid range of the run's preprocessing."""
+    from lamina.robust.bounds import valid_range
+    from lamina.robust.training import adversarial_callback
+
+    if data.task == "regression":
+        raise ConfigError("train.adversarial needs a classification task (binary or multiclass); got regression")
+    bounds = valid_range(data.preprocessor, spec.data.scale, data.train.x)
+    return adversarial_callback(spec.train.adversarial, bounds, spec.seed)
 
 
 def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: float, checkpoints: Checkpoints,
