@@ -172,6 +172,81 @@ def info() -> None:
         console.print(table)
 
 
+@app.command()
+@friendly
+def attack(
+    run: Path = typer.Argument(..., help="A run folder (classification)."),
+    method: str = typer.Option("pgd", "--method", help="fgsm | pgd"),
+    eps: list[str] = typer.Option(["0.05,0.1,0.15,0.2"], "--eps",
+                                  help="eps values in model-input units, comma-separated or repeated."),
+    norm: str = typer.Option("linf", "--norm", help="linf | l2"),
+    steps: int = typer.Option(20, "--steps", help="PGD steps (fgsm takes one)."),
+    step_size: float = typer.Option(None, "--step-size", help="Step size (default: pgd 2.5*eps/steps, fgsm eps)."),
+    random_start: bool = typer.Option(None, "--random-start/--no-random-start",
+                                      help="Start inside the eps-ball at random (default: pgd yes, fgsm no)."),
+    target: str = typer.Option(None, "--target", help="A class name for a targeted attack."),
+    split: str = typer.Option("test", "--split", help="train | val | test"),
+    examples: int = typer.Option(4, "--examples", help="Example triplets in the figure (0: none)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random starts."),
+) -> None:
+    """Attack a run over a sweep of eps; prints clean and adversarial accuracy, saves JSON and a figure.
+
+    Example: lamina attack runs/demo-digits-cnn --method pgd --eps 0.05,0.1,0.2
+    """
+    from rich.table import Table
+
+    from lamina.robust.sweep import AttackSettings, attack_run, parse_eps
+
+    settings = AttackSettings(method=method, eps=parse_eps(eps), norm=norm, steps=steps, step_size=step_size,
+                              random_start=random_start, target=target, split=split, examples=examples, seed=seed)
+    report = attack_run(run, settings, progress=lambda text: typer.echo(text, err=True))
+    console = _console()
+    title = f"{report['method']} ({report['norm']}, {report['steps']} steps) on {report['samples']} {report['split']} samples"
+    table = Table(title=title, title_justify="left")
+    for column in ("eps", "accuracy") + (("target hit rate",) if target is not None else ()):
+        table.add_column(column, justify="right")
+    table.add_row("0 (clean)", f"{report['clean_accuracy']:.4f}", *(("",) if target is not None else ()))
+    for row in report["results"]:
+        table.add_row(f"{row['eps']:g}", f"{row['accuracy']:.4f}",
+                      *((f"{row['target_hit_rate']:.4f}",) if target is not None else ()))
+    console.print(table)
+    console.print(f"report: {report['report']}", markup=False)
+    if "figure" in report:
+        console.print(f"figure: {report['figure']}", markup=False)
+
+
+@app.command()
+@friendly
+def continual(
+    config: Path = typer.Argument(..., help="A run config (YAML); its continual: section sets the sequence."),
+    strategy: str = typer.Option(None, "--strategy", help="naive | ewc | replay | lwf (default: the config's)."),
+    set_: list[str] = SetOption,
+    progress: str = ProgressOption,
+) -> None:
+    """Learn a task sequence (split by class, or permuted inputs) and report forgetting.
+
+    Example: lamina continual examples/digits_continual.yaml --strategy replay
+    """
+    from rich.table import Table
+
+    from lamina.config import load_config
+    from lamina.continual.sequence import run_continual
+
+    overrides = {"strategy": strategy} if strategy is not None else {}
+    result = run_continual(load_config(config, set_ or []), progress=progress, **overrides)
+    console = _console()
+    table = Table(title=f"{result.strategy} on {result.scenario}: test accuracy (rows: after task i; columns: task j)",
+                  title_justify="left")
+    table.add_column("after")
+    for j in range(len(result.tasks)):
+        table.add_column(f"task {j + 1}", justify="right")
+    for i, row in enumerate(result.matrix):
+        table.add_row(f"task {i + 1}", *(f"{a:.3f}" for a in row))
+    console.print(table)
+    console.print(f"average accuracy {result.average_accuracy:.4f}  backward transfer {result.backward_transfer:+.4f}")
+    console.print(f"run folder: {result.folder}", markup=False)
+
+
 def _show_results(root: Path) -> None:
     from lamina.files import read_json
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from lamina.config import ContinualSpec, RunSpec, save_config
+from lamina.config import ContinualSpec, RunSpec, save_config, validate_section
 from lamina.continual.strategies import make_strategy
 from lamina.continual.tasks import Task, make_tasks
 from lamina.data.prepare import prepare_data
@@ -97,7 +97,7 @@ def run_continual(config: RunSpec | dict[str, Any] | str | Path, strategy: str |
     settings.update(overrides)
     if strategy is not None:
         settings["strategy"] = strategy
-    spec.continual = ContinualSpec.model_validate(settings)
+    spec.continual = validate_section(ContinualSpec, settings, "continual")
     cont = spec.continual
     seed_everything(spec.seed)
     data = prepare_data(spec.data)

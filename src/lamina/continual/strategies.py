@@ -82,9 +82,7 @@ def diagonal_fisher(model: nn.Module, x: torch.Tensor, samples: int, device: tor
     fisher = {n: torch.zeros_like(p) for n, p in params.items()}
     pick = torch.randperm(len(x), generator=generator)[:samples]
     for i in pick.tolist():
-        logits = model(x[i : i + 1].to(device))  # (1, classes)
-        log_p = F.log_softmax(logits, dim=1) if logits.shape[1] > 1 else torch.cat(
-            [F.logsigmoid(-logits), F.logsigmoid(logits)], dim=1)
+        log_p = log_probs(model(x[i : i + 1].to(device)))  # (1, classes)
         y = torch.multinomial(log_p.detach().exp().cpu()[0], 1, generator=generator).item()
         grads = torch.autograd.grad(log_p[0, y], list(params.values()))
         for (n, _), g in zip(params.items(), grads):
@@ -148,9 +146,16 @@ class LwF(Strategy):
         t = self.temperature
         with torch.no_grad():
             old = self.teacher(state.xb).float()
-        distill = F.kl_div(F.log_softmax(state.outputs / t, dim=1), F.log_softmax(old / t, dim=1),
+        distill = F.kl_div(log_probs(state.outputs / t), log_probs(old / t),
                            reduction="batchmean", log_target=True)
         state.objective = state.objective + self.alpha * t * t * distill
+
+
+def log_probs(outputs: torch.Tensor) -> torch.Tensor:
+    """Log class probabilities: log-softmax over logits, or [log(1-p), log p] for one binary logit."""
+    if outputs.shape[1] == 1:
+        return torch.cat([F.logsigmoid(-outputs), F.logsigmoid(outputs)], dim=1)
+    return F.log_softmax(outputs, dim=1)
 
 
 def make_strategy(spec: ContinualSpec, seed: int = 0) -> Strategy:

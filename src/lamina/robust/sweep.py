@@ -150,3 +150,17 @@ def probabilities(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 def accuracy(probs: torch.Tensor, labels: torch.Tensor) -> float:
     """Share of samples whose most probable class is the label."""
     return float((probs.argmax(1) == labels).float().mean()) if len(labels) else 0.0
+
+
+def parse_eps(values: list[str]) -> list[float]:
+    """eps values from the command line: repeated options and/or comma-separated lists ('0.05,0.1')."""
+    out = []
+    for value in values:
+        for part in str(value).split(","):
+            if not part.strip():
+                continue
+            try:
+                out.append(float(part))
+            except ValueError:
+                raise ConfigError(f"--eps must be numbers such as 0.1 or 0.05,0.1,0.2; got {part.strip()!r}") from None
+    return out
