@@ -89,6 +89,7 @@ _BUILTIN_MODULES = (
     "lamina.nn.init",
     "lamina.nn.models",
     "lamina.data.builtin",
+    "lamina.data.synthetic",
     "lamina.train.optim",
     "lamina.train.losses",
     "lamina.evaluate.metrics",

@@ -73,6 +73,8 @@ class Recurrent(nn.Module):
                         dropout=a.dropout if a.layers > 1 else 0.0)
         self.return_sequences = a.return_sequences
         self.directions = 2 if a.bidirectional else 1
+        if kind == "lstm":
+            init_forget_bias(self.cell)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         steps = x.shape[1]
@@ -87,6 +89,15 @@ class Recurrent(nn.Module):
             return out
         h = state[0] if isinstance(state, tuple) else state  # (layers*dirs, B, H)
         return torch.cat(list(h[-self.directions:]), dim=-1)  # (B, H*dirs): last valid step of each direction
+
+
+def init_forget_bias(lstm: nn.LSTM) -> None:
+    """Start the forget gates open (bias 1, Jozefowicz et al. 2015) so memory is kept until learned otherwise."""
+    with torch.no_grad():
+        for name, bias in lstm.named_parameters():
+            if name.startswith("bias_ih"):
+                hidden = bias.shape[0] // 4
+                bias[hidden : 2 * hidden].fill_(1.0)  # gate order: input, forget, cell, output
 
 
 class SeqPool(nn.Module):
