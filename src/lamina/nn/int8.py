@@ -51,7 +51,7 @@ def int8_tensors(qmodel: nn.Module) -> dict[str, torch.Tensor]:
     """Plain tensors for a dynamically quantized model: int8 weights with scale and zero point, float rest."""
     linear = _dynamic_linear()
     out: dict[str, torch.Tensor] = {}
-    for name, module in qmodel.named_modules():
+    for name, module in _modules(qmodel):
         prefix = f"{name}." if name else ""
         if isinstance(module, linear):
             weight = module.weight()
@@ -67,6 +67,19 @@ def int8_tensors(qmodel: nn.Module) -> dict[str, torch.Tensor]:
         else:
             for key, tensor in list(module.named_parameters(recurse=False)) + list(module.named_buffers(recurse=False)):
                 out[prefix + key] = tensor.detach()
+    return out
+
+
+def _modules(qmodel: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Named modules, without the internals (packed parameters) of quantized layers."""
+    out: list[tuple[str, nn.Module]] = []
+    inside: list[str] = []
+    for name, module in qmodel.named_modules():
+        if any(name.startswith(f"{q}.") for q in inside):
+            continue
+        if type(module).__module__.startswith("torch.ao.nn.quantized"):
+            inside.append(name)
+        out.append((name, module))
     return out
 
 
@@ -93,7 +106,7 @@ def load_int8(float_model: nn.Module, tensors: dict[str, torch.Tensor], where: s
         used.add(key)
         return tensors[key]
 
-    for name, module in qmodel.named_modules():
+    for name, module in _modules(qmodel):
         prefix = f"{name}." if name else ""
         if isinstance(module, linear):
             ints = take(prefix + "weight.int8")
@@ -102,7 +115,7 @@ def load_int8(float_model: nn.Module, tensors: dict[str, torch.Tensor], where: s
             if ints.shape != expected:
                 raise RunFolderError(f"{where}: '{prefix}weight.int8' has shape {tuple(ints.shape)}; "
                                      f"the model needs {tuple(expected)}")
-            weight = torch.quantize_per_tensor((ints.double() - zero) * scale, scale, zero, torch.qint8)
+            weight = torch.quantize_per_tensor(((ints.double() - zero) * scale).float(), scale, zero, torch.qint8)
             bias = take(prefix + "bias") if module.bias() is not None else None
             module.set_weight_bias(weight, bias)
         elif not type(module).__module__.startswith("torch.ao.nn.quantized"):
