@@ -12,6 +12,8 @@ that config.yaml describes and those tensors, exactly (no re-rounding).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -22,12 +24,13 @@ from lamina.errors import LaminaError, RunFolderError
 INT8_FORMAT = "lamina-int8-dynamic-1"
 
 
-def _quantization():
-    """torch.ao.quantization, imported without its deprecation warning (it still works in torch 2.x)."""
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence torch's deprecation notices for torch.ao quantization (it still works in torch 2.x)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        import torch.ao.quantization as quantization
-    return quantization
+        warnings.filterwarnings("ignore", message=".*quantiz", category=UserWarning)
+        yield
 
 
 def _dynamic_linear() -> type:
@@ -40,10 +43,10 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
     """A copy of ``model`` (CPU, eval) whose Linear, LSTM and GRU layers hold int8 weights."""
     import copy
 
-    quantization = _quantization()
     float_model = copy.deepcopy(model).to("cpu").eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
+    with _quiet():
+        import torch.ao.quantization as quantization
+
         return quantization.quantize_dynamic(float_model, {nn.Linear, nn.LSTM, nn.GRU}, dtype=torch.qint8)
 
 
@@ -115,9 +118,10 @@ def load_int8(float_model: nn.Module, tensors: dict[str, torch.Tensor], where: s
             if ints.shape != expected:
                 raise RunFolderError(f"{where}: '{prefix}weight.int8' has shape {tuple(ints.shape)}; "
                                      f"the model needs {tuple(expected)}")
-            weight = torch.quantize_per_tensor(((ints.double() - zero) * scale).float(), scale, zero, torch.qint8)
             bias = take(prefix + "bias") if module.bias() is not None else None
-            module.set_weight_bias(weight, bias)
+            with _quiet():
+                weight = torch.quantize_per_tensor(((ints.double() - zero) * scale).float(), scale, zero, torch.qint8)
+                module.set_weight_bias(weight, bias)
         elif not type(module).__module__.startswith("torch.ao.nn.quantized"):
             for key, tensor in list(module.named_parameters(recurse=False)) + list(module.named_buffers(recurse=False)):
                 value = take(prefix + key)
