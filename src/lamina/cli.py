@@ -246,6 +246,89 @@ def continual(
     console.print(f"average accuracy {result.average_accuracy:.4f}  backward transfer {result.backward_transfer:+.4f}")
     console.print(f"run folder: {result.folder}", markup=False)
 
+def compress(
+    run: Path = typer.Argument(..., help="A run folder (the original, left untouched)."),
+    prune: float = typer.Option(None, "--prune", help="Fraction of channels/neurons (structured) or weights to remove, e.g. 0.5."),
+    prune_mode: str = typer.Option("structured", "--prune-mode", help="structured | global | layer"),
+    steps: int = typer.Option(1, "--steps", help="Prune in this many rounds, fine-tuning after each."),
+    finetune_epochs: int = typer.Option(5, "--finetune-epochs", help="Fine-tuning epochs after each pruning round."),
+    quantize: str = typer.Option(None, "--quantize", help="dynamic: int8 weights for dense layers."),
+    distill: Path = typer.Option(None, "--distill", help="A student config (YAML) to train with this run as teacher."),
+    temperature: float = typer.Option(4.0, "--temperature", help="Distillation temperature."),
+    alpha: float = typer.Option(0.7, "--alpha", help="Weight of the distillation term (1 - alpha on the labels)."),
+    name: str = typer.Option(None, "--name", help="Name of the new run (default: <run>-compressed)."),
+    progress: str = ProgressOption,
+) -> None:
+    """Distill, prune and/or quantize a run into a new run folder; show size, latency and accuracy side by side.
+
+    Example: lamina compress runs/digits-cnn --prune 0.5 --finetune-epochs 5 --quantize dynamic
+    """
+    from lamina.compress.run import CompressOptions
+    from lamina.compress.run import compress as compress_run
+    from lamina.files import read_json
+
+    out = compress_run(run, CompressOptions(prune, prune_mode, steps, finetune_epochs, quantize, distill, temperature,
+                                            alpha, name, progress=progress))
+    _comparison_table(read_json(out / "compression.json")["comparison"])
+    _console().print(f"run folder: {out}", markup=False)
+
+
+def _comparison_table(rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="compression")
+    for column in ("model", "params", "file size", "latency b=1", "latency b=256", "test score"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    first = rows[0]
+    for row in rows:
+        def ratio(key: str) -> str:
+            return "" if row is first else f" ({row[key] / first[key]:.2f}x)"
+        score = "" if row["score"] is None else f"{row['metric']} {row['score']:.4f}"
+        table.add_row(row["model"], f"{row['params']:,}{ratio('params')}",
+                      f"{row['file_bytes'] / 1024:.1f} KiB{ratio('file_bytes')}",
+                      f"{row['latency_b1_ms']:.3f} ms{ratio('latency_b1_ms')}",
+                      f"{row['latency_b256_ms']:.3f} ms{ratio('latency_b256_ms')}", score)
+    _console().print(table)
+
+
+@app.command()
+@friendly
+def export(
+    run: Path = typer.Argument(..., help="A run folder."),
+    format_: str = typer.Option("onnx", "--format", help="onnx (the only format so far)."),
+    out: Path = typer.Option(None, "--out", help="Where to write the file (default: RUN/model.onnx)."),
+) -> None:
+    """Export a run's model (dynamic batch axis) and check it against torch on the run's test inputs.
+
+    Example: lamina export runs/digits-cnn --format onnx
+    """
+    from lamina.errors import ConfigError
+    from lamina.export.onnx import export_run
+
+    if format_ != "onnx":
+        raise ConfigError(f"--format must be one of onnx; got {format_!r}")
+    done = export_run(run, out)
+    _console().print(f"wrote {done.path}; onnxruntime matches torch within {done.max_abs_diff:.2g} "
+                     f"on {done.checked_rows} test inputs", markup=False)
+
+
+@app.command()
+@friendly
+def serve(
+    run: Path = typer.Argument(..., help="A run folder."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback unless you say otherwise)."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    backend: str = typer.Option("torch", "--backend", help="torch | onnx (needs RUN/model.onnx from lamina export)."),
+    max_bytes: int = typer.Option(8 * 1024 * 1024, "--max-bytes", help="Largest request body accepted (413 above)."),
+) -> None:
+    """Serve predictions over HTTP: POST /predict, GET /health, GET /metadata, docs at /docs.
+
+    Example: lamina serve runs/digits-cnn --port 8000
+    """
+    from lamina.serve.app import serve as serve_run
+
+    serve_run(run, host, port, backend, max_bytes)
+
 
 def _show_results(root: Path) -> None:
     from lamina.files import read_json
