@@ -330,6 +330,47 @@ def serve(
     serve_run(run, host, port, backend, max_bytes)
 
 
+def tune(
+    config: Path = typer.Argument(..., help="A run config (YAML) with a tune: section."),
+    trials: int = typer.Option(None, "--trials", help="Total trials of the study (default: tune.trials)."),
+    jobs: int = typer.Option(1, "--jobs", help="Worker processes sharing the study."),
+    storage: str = typer.Option(None, "--storage", help="optuna storage URL (default: sqlite:///<out>/study.db)."),
+    out: Path = typer.Option(None, "--out", help="Output folder (default: <runs_dir>/<name>-tune)."),
+    set_: list[str] = SetOption,
+) -> None:
+    """Search hyperparameters or architectures; writes best.yaml, report.json and figures.
+
+    Rerunning the same command resumes the study. Example:
+    lamina tune examples/digits_tune.yaml --trials 30 --jobs 2 --storage sqlite:///study.db
+    """
+    from lamina.config import load_config
+    from lamina.tune import tune as run_tune
+
+    report = run_tune(load_config(config, set_ or []), trials=trials, jobs=jobs, storage=storage, out=out)
+    _tune_results(report)
+
+
+def _tune_results(report: dict[str, Any]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = _console()
+    console.print(f"study {report['study']}: {report['trials']} trials {report['states']}, "
+                  f"{report['epochs_total']} epochs in all", markup=False)
+    front = report["pareto_front"] or report["best"]
+    table = Table(title="Pareto front" if report["pareto_front"] else "best trial", title_justify="left")
+    for column in ("trial", *report["objectives"], "test", "params"):
+        table.add_column(column)
+    for t in front:
+        test = ", ".join(f"{k} {v:.4f}" for k, v in t["test"].items())
+        table.add_row(str(t["number"]), *(f"{v:.4g}" for v in t["values"]), test,
+                      escape(", ".join(f"{k}={v}" for k, v in t["params"].items())))
+    console.print(table)
+    console.print(f"best config: {report['best_config']}", markup=False)
+    for path in report["figures"]:
+        console.print(f"figure: {path}", markup=False)
+
+
 def _show_results(root: Path) -> None:
     from lamina.files import read_json
 
