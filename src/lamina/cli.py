@@ -246,6 +246,9 @@ def continual(
     console.print(f"average accuracy {result.average_accuracy:.4f}  backward transfer {result.backward_transfer:+.4f}")
     console.print(f"run folder: {result.folder}", markup=False)
 
+
+@app.command()
+@friendly
 def compress(
     run: Path = typer.Argument(..., help="A run folder (the original, left untouched)."),
     prune: float = typer.Option(None, "--prune", help="Fraction of channels/neurons (structured) or weights to remove, e.g. 0.5."),
@@ -330,6 +333,8 @@ def serve(
     serve_run(run, host, port, backend, max_bytes)
 
 
+@app.command()
+@friendly
 def tune(
     config: Path = typer.Argument(..., help="A run config (YAML) with a tune: section."),
     trials: int = typer.Option(None, "--trials", help="Total trials of the study (default: tune.trials)."),
