@@ -194,6 +194,8 @@ class TrainSpec(Spec):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16"] = "fp32"
     tensorboard: bool = True
+    diagnose: bool = True
+    diagnose_every: int = Field(10, gt=0)
 
     @field_validator("epoch_metrics")
     @classmethod
