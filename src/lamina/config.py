@@ -213,6 +213,8 @@ class TrainSpec(Spec):
     precision: Literal["fp32", "bf16"] = "fp32"
     tensorboard: bool = True
     adversarial: AdversarialSpec | None = None
+    diagnose: bool = False
+    diagnose_every: int = Field(10, gt=0)
 
     @field_validator("epoch_metrics")
     @classmethod

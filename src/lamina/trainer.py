@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import sys
 import random
 import time
 from pathlib import Path
@@ -29,7 +30,7 @@ from lamina.train.callbacks import (
     improved,
 )
 from lamina.train.checkpoint import load_weights, save_checkpoint
-from lamina.train.loop import State, fit, resolve_device
+from lamina.train.loop import State, TrainingDiverged, fit, resolve_device
 
 
 def seed_everything(seed: int) -> None:
@@ -117,10 +118,21 @@ def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
     if spec.train.adversarial is not None:
         callbacks.append(adversarial_training(spec, data))
     callbacks += extra_callbacks or []
+    monitor = None
+    if spec.train.diagnose:
+        from lamina.diagnose.monitor import Monitor
+
+        monitor = Monitor(spec.train.diagnose_every)
+        callbacks.append(monitor)
 
     started = time.perf_counter()
-    state = fit(built.model, data, spec.train, callbacks, device, seed=spec.seed,
-                batch_path=spec.data.batch_path, workers=spec.data.loader_workers)
+    try:
+        state = fit(built.model, data, spec.train, callbacks, device, seed=spec.seed,
+                    batch_path=spec.data.batch_path, workers=spec.data.loader_workers)
+    except TrainingDiverged as exc:
+        if monitor is not None:
+            finish_diagnosis(folder.root, monitor, progress, diverged=str(exc))
+        raise
     seconds = time.perf_counter() - started
 
     if spec.train.restore_best and checkpoints.best is not None:
@@ -130,6 +142,8 @@ def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
     run = load_run(folder.root, device=str(device))
     report = evaluate_run(run) if len(data.test) else {"metrics": {}}
     write_json(folder.summary, summary(spec, data, built.params, state, seconds, checkpoints, report))
+    if monitor is not None:
+        finish_diagnosis(folder.root, monitor, progress)
     return run
 
 
@@ -142,6 +156,15 @@ def adversarial_training(spec: RunSpec, data: Prepared) -> Callback:
         raise ConfigError("train.adversarial needs a classification task (binary or multiclass); got regression")
     bounds = valid_range(data.preprocessor, spec.data.scale, data.train.x)
     return adversarial_callback(spec.train.adversarial, bounds, spec.seed)
+
+
+def finish_diagnosis(root: Path, monitor: Callback, progress: str, diverged: str | None = None) -> None:
+    """Write monitor.json and diagnosis.json and print the findings (unless progress is 'none')."""
+    from lamina.diagnose.run import format_diagnosis, write_diagnosis
+
+    diagnosis = write_diagnosis(root, monitor.record(), diverged)
+    if progress != "none":
+        print(format_diagnosis(diagnosis), file=sys.stderr)
 
 
 def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: float, checkpoints: Checkpoints,
