@@ -193,6 +193,210 @@ def info() -> None:
         console.print(table)
 
 
+@app.command()
+@friendly
+def attack(
+    run: Path = typer.Argument(..., help="A run folder (classification)."),
+    method: str = typer.Option("pgd", "--method", help="fgsm | pgd"),
+    eps: list[str] = typer.Option(["0.05,0.1,0.15,0.2"], "--eps",
+                                  help="eps values in model-input units, comma-separated or repeated."),
+    norm: str = typer.Option("linf", "--norm", help="linf | l2"),
+    steps: int = typer.Option(20, "--steps", help="PGD steps (fgsm takes one)."),
+    step_size: float = typer.Option(None, "--step-size", help="Step size (default: pgd 2.5*eps/steps, fgsm eps)."),
+    random_start: bool = typer.Option(None, "--random-start/--no-random-start",
+                                      help="Start inside the eps-ball at random (default: pgd yes, fgsm no)."),
+    target: str = typer.Option(None, "--target", help="A class name for a targeted attack."),
+    split: str = typer.Option("test", "--split", help="train | val | test"),
+    examples: int = typer.Option(4, "--examples", help="Example triplets in the figure (0: none)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random starts."),
+) -> None:
+    """Attack a run over a sweep of eps; prints clean and adversarial accuracy, saves JSON and a figure.
+
+    Example: lamina attack runs/demo-digits-cnn --method pgd --eps 0.05,0.1,0.2
+    """
+    from rich.table import Table
+
+    from lamina.robust.sweep import AttackSettings, attack_run, parse_eps
+
+    settings = AttackSettings(method=method, eps=parse_eps(eps), norm=norm, steps=steps, step_size=step_size,
+                              random_start=random_start, target=target, split=split, examples=examples, seed=seed)
+    report = attack_run(run, settings, progress=lambda text: typer.echo(text, err=True))
+    console = _console()
+    title = f"{report['method']} ({report['norm']}, {report['steps']} steps) on {report['samples']} {report['split']} samples"
+    table = Table(title=title, title_justify="left")
+    for column in ("eps", "accuracy") + (("target hit rate",) if target is not None else ()):
+        table.add_column(column, justify="right")
+    table.add_row("0 (clean)", f"{report['clean_accuracy']:.4f}", *(("",) if target is not None else ()))
+    for row in report["results"]:
+        table.add_row(f"{row['eps']:g}", f"{row['accuracy']:.4f}",
+                      *((f"{row['target_hit_rate']:.4f}",) if target is not None else ()))
+    console.print(table)
+    console.print(f"report: {report['report']}", markup=False)
+    if "figure" in report:
+        console.print(f"figure: {report['figure']}", markup=False)
+
+
+@app.command()
+@friendly
+def continual(
+    config: Path = typer.Argument(..., help="A run config (YAML); its continual: section sets the sequence."),
+    strategy: str = typer.Option(None, "--strategy", help="naive | ewc | replay | lwf (default: the config's)."),
+    set_: list[str] = SetOption,
+    progress: str = ProgressOption,
+) -> None:
+    """Learn a task sequence (split by class, or permuted inputs) and report forgetting.
+
+    Example: lamina continual examples/digits_continual.yaml --strategy replay
+    """
+    from rich.table import Table
+
+    from lamina.config import load_config
+    from lamina.continual.sequence import run_continual
+
+    overrides = {"strategy": strategy} if strategy is not None else {}
+    result = run_continual(load_config(config, set_ or []), progress=progress, **overrides)
+    console = _console()
+    table = Table(title=f"{result.strategy} on {result.scenario}: test accuracy (rows: after task i; columns: task j)",
+                  title_justify="left")
+    table.add_column("after")
+    for j in range(len(result.tasks)):
+        table.add_column(f"task {j + 1}", justify="right")
+    for i, row in enumerate(result.matrix):
+        table.add_row(f"task {i + 1}", *(f"{a:.3f}" for a in row))
+    console.print(table)
+    console.print(f"average accuracy {result.average_accuracy:.4f}  backward transfer {result.backward_transfer:+.4f}")
+    console.print(f"run folder: {result.folder}", markup=False)
+
+
+@app.command()
+@friendly
+def compress(
+    run: Path = typer.Argument(..., help="A run folder (the original, left untouched)."),
+    prune: float = typer.Option(None, "--prune", help="Fraction of channels/neurons (structured) or weights to remove, e.g. 0.5."),
+    prune_mode: str = typer.Option("structured", "--prune-mode", help="structured | global | layer"),
+    steps: int = typer.Option(1, "--steps", help="Prune in this many rounds, fine-tuning after each."),
+    finetune_epochs: int = typer.Option(5, "--finetune-epochs", help="Fine-tuning epochs after each pruning round."),
+    quantize: str = typer.Option(None, "--quantize", help="dynamic: int8 weights for dense layers."),
+    distill: Path = typer.Option(None, "--distill", help="A student config (YAML) to train with this run as teacher."),
+    temperature: float = typer.Option(4.0, "--temperature", help="Distillation temperature."),
+    alpha: float = typer.Option(0.7, "--alpha", help="Weight of the distillation term (1 - alpha on the labels)."),
+    name: str = typer.Option(None, "--name", help="Name of the new run (default: <run>-compressed)."),
+    progress: str = ProgressOption,
+) -> None:
+    """Distill, prune and/or quantize a run into a new run folder; show size, latency and accuracy side by side.
+
+    Example: lamina compress runs/digits-cnn --prune 0.5 --finetune-epochs 5 --quantize dynamic
+    """
+    from lamina.compress.run import CompressOptions
+    from lamina.compress.run import compress as compress_run
+    from lamina.files import read_json
+
+    out = compress_run(run, CompressOptions(prune, prune_mode, steps, finetune_epochs, quantize, distill, temperature,
+                                            alpha, name, progress=progress))
+    _comparison_table(read_json(out / "compression.json")["comparison"])
+    _console().print(f"run folder: {out}", markup=False)
+
+
+def _comparison_table(rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="compression")
+    for column in ("model", "params", "file size", "latency b=1", "latency b=256", "test score"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    first = rows[0]
+    for row in rows:
+        def ratio(key: str) -> str:
+            return "" if row is first else f" ({row[key] / first[key]:.2f}x)"
+        score = "" if row["score"] is None else f"{row['metric']} {row['score']:.4f}"
+        table.add_row(row["model"], f"{row['params']:,}{ratio('params')}",
+                      f"{row['file_bytes'] / 1024:.1f} KiB{ratio('file_bytes')}",
+                      f"{row['latency_b1_ms']:.3f} ms{ratio('latency_b1_ms')}",
+                      f"{row['latency_b256_ms']:.3f} ms{ratio('latency_b256_ms')}", score)
+    _console().print(table)
+
+
+@app.command()
+@friendly
+def export(
+    run: Path = typer.Argument(..., help="A run folder."),
+    format_: str = typer.Option("onnx", "--format", help="onnx (the only format so far)."),
+    out: Path = typer.Option(None, "--out", help="Where to write the file (default: RUN/model.onnx)."),
+) -> None:
+    """Export a run's model (dynamic batch axis) and check it against torch on the run's test inputs.
+
+    Example: lamina export runs/digits-cnn --format onnx
+    """
+    from lamina.errors import ConfigError
+    from lamina.export.onnx import export_run
+
+    if format_ != "onnx":
+        raise ConfigError(f"--format must be one of onnx; got {format_!r}")
+    done = export_run(run, out)
+    _console().print(f"wrote {done.path}; onnxruntime matches torch within {done.max_abs_diff:.2g} "
+                     f"on {done.checked_rows} test inputs", markup=False)
+
+
+@app.command()
+@friendly
+def serve(
+    run: Path = typer.Argument(..., help="A run folder."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback unless you say otherwise)."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    backend: str = typer.Option("torch", "--backend", help="torch | onnx (needs RUN/model.onnx from lamina export)."),
+    max_bytes: int = typer.Option(8 * 1024 * 1024, "--max-bytes", help="Largest request body accepted (413 above)."),
+) -> None:
+    """Serve predictions over HTTP: POST /predict, GET /health, GET /metadata, docs at /docs.
+
+    Example: lamina serve runs/digits-cnn --port 8000
+    """
+    from lamina.serve.app import serve as serve_run
+
+    serve_run(run, host, port, backend, max_bytes)
+
+
+@app.command()
+@friendly
+def tune(
+    config: Path = typer.Argument(..., help="A run config (YAML) with a tune: section."),
+    trials: int = typer.Option(None, "--trials", help="Total trials of the study (default: tune.trials)."),
+    jobs: int = typer.Option(1, "--jobs", help="Worker processes sharing the study."),
+    storage: str = typer.Option(None, "--storage", help="optuna storage URL (default: sqlite:///<out>/study.db)."),
+    out: Path = typer.Option(None, "--out", help="Output folder (default: <runs_dir>/<name>-tune)."),
+    set_: list[str] = SetOption,
+) -> None:
+    """Search hyperparameters or architectures; writes best.yaml, report.json and figures.
+
+    Rerunning the same command resumes the study. Example:
+    lamina tune examples/digits_tune.yaml --trials 30 --jobs 2 --storage sqlite:///study.db
+    """
+    from lamina.config import load_config
+    from lamina.tune import tune as run_tune
+
+    report = run_tune(load_config(config, set_ or []), trials=trials, jobs=jobs, storage=storage, out=out)
+    _tune_results(report)
+
+
+def _tune_results(report: dict[str, Any]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = _console()
+    console.print(f"study {report['study']}: {report['trials']} trials {report['states']}, "
+                  f"{report['epochs_total']} epochs in all", markup=False)
+    front = report["pareto_front"] or report["best"]
+    table = Table(title="Pareto front" if report["pareto_front"] else "best trial", title_justify="left")
+    for column in ("trial", *report["objectives"], "test", "params"):
+        table.add_column(column)
+    for t in front:
+        test = ", ".join(f"{k} {v:.4f}" for k, v in t["test"].items())
+        table.add_row(str(t["number"]), *(f"{v:.4g}" for v in t["values"]), test,
+                      escape(", ".join(f"{k}={v}" for k, v in t["params"].items())))
+    console.print(table)
+    console.print(f"best config: {report['best_config']}", markup=False)
+    for path in report["figures"]:
+        console.print(f"figure: {path}", markup=False)
+
+
 def _show_results(root: Path) -> None:
     from lamina.files import read_json
 

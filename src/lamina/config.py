@@ -181,6 +181,24 @@ class CheckpointSpec(Spec):
     keep: int = Field(2, ge=2)
 
 
+class AdversarialSpec(Spec):
+    """Adversarial training: each batch is attacked before the step (TRADES instead adds a robustness term).
+
+    ``eps`` and ``step_size`` are in model-input units (for min-max scaled images, a fraction of the
+    pixel range); ``steps`` applies to pgd and trades (fgsm takes one step, 1.25 * eps after a random
+    start); ``ramp_epochs`` grows eps linearly from 0 over the first epochs; ``beta`` weighs TRADES' term.
+    """
+
+    method: Literal["fgsm", "pgd", "trades"] = "pgd"
+    eps: float = Field(gt=0)
+    norm: Literal["linf", "l2"] = "linf"
+    steps: int = Field(7, gt=0)
+    step_size: float | None = Field(None, gt=0)
+    random_start: bool = True
+    beta: float = Field(6.0, gt=0)
+    ramp_epochs: float = Field(0.0, ge=0)
+
+
 class TrainSpec(Spec):
     """The training loop's settings."""
 
@@ -204,6 +222,9 @@ class TrainSpec(Spec):
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     tensorboard: bool = True
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
+    adversarial: AdversarialSpec | None = None
+    diagnose: bool = False
+    diagnose_every: int = Field(10, gt=0)
 
     @field_validator("epoch_metrics")
     @classmethod
@@ -235,6 +256,114 @@ class EvalSpec(Spec):
         return names
 
 
+class ContinualSpec(Spec):
+    """A task sequence and the strategy that learns it, for ``lamina continual``.
+
+    ``scenario``: class_split (class-incremental: the classes divided into ``tasks`` groups, one shared
+    head) or permuted (domain-incremental: each task a fixed permutation of the input features). Each task
+    is trained with the train section's settings (epochs, optimizer, batch size, loss).
+    """
+
+    scenario: Literal["class_split", "permuted"] = "class_split"
+    tasks: int = Field(5, ge=2)
+    strategy: Literal["naive", "ewc", "replay", "lwf"] = "naive"
+    ewc_lambda: float = Field(1000.0, ge=0)
+    fisher_samples: int = Field(500, gt=0)
+    buffer_size: int = Field(200, gt=0)
+    replay_batch: int | None = Field(None, gt=0)
+    lwf_alpha: float = Field(1.0, ge=0)
+    lwf_temperature: float = Field(2.0, gt=0)
+
+
+class ParamSpec(Spec):
+    """One searched config field: ``choices``, or a ``low``..``high`` range (``log`` scale, ``step``, ``integer``).
+
+    ``when`` makes it conditional: ``{model.arch: cnn}`` samples it only when that field
+    (searched earlier or fixed in the config) has that value (or one of a list of values).
+    """
+
+    choices: list[Any] | None = None
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = Field(None, gt=0)
+    integer: bool = False
+    when: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _choices_or_range(self) -> ParamSpec:
+        if (self.choices is None) == (self.low is None or self.high is None):
+            raise ValueError(f"a tune parameter needs either choices or both low and high; got {self.model_dump(exclude_none=True)}")
+        if self.choices is not None and not self.choices:
+            raise ValueError("tune parameter choices must be a non-empty list; got []")
+        if self.low is not None and self.high is not None:
+            if self.low >= self.high:
+                raise ValueError(f"tune parameter low must be below high; got low={self.low}, high={self.high}")
+            if self.log and self.low <= 0:
+                raise ValueError(f"a log-scale tune parameter needs low > 0; got low={self.low}")
+            if self.log and self.step is not None:
+                raise ValueError("a tune parameter takes log or step, not both")
+        return self
+
+
+class NasSpec(Spec):
+    """A layer-chain search space: blocks of searched depth, width, kernel, skip, activation and norm."""
+
+    kind: Literal["mlp", "cnn"] = "mlp"
+    depth: tuple[int, int] = (1, 3)
+    width: list[int] = Field(default_factory=lambda: [16, 32, 64, 128], min_length=1)
+    kernel: list[int] = Field(default_factory=lambda: [3, 5], min_length=1)
+    blocks: list[Literal["plain", "residual"]] = Field(default_factory=lambda: ["plain", "residual"], min_length=1)
+    activation: list[str] = Field(default_factory=lambda: ["relu", "gelu", "tanh"], min_length=1)
+    batchnorm: list[bool] = Field(default_factory=lambda: [False, True], min_length=1)
+    dropout: list[float] = Field(default_factory=lambda: [0.0], min_length=1)
+
+    @model_validator(mode="after")
+    def _sane(self) -> NasSpec:
+        from lamina.nn.layers import ACTIVATIONS
+
+        if not 1 <= self.depth[0] <= self.depth[1]:
+            raise ValueError(f"tune.nas.depth must be [min, max] with 1 <= min <= max; got {list(self.depth)}")
+        for name in self.activation:
+            if name not in ACTIVATIONS:
+                raise ValueError(f"tune.nas.activation must hold activation layers ({', '.join(sorted(ACTIVATIONS))}); "
+                                 f"got {name!r}.{did_you_mean(name, ACTIVATIONS)}")
+        return self
+
+
+class TuneSpec(Spec):
+    """Hyperparameter / architecture search over this config (``lamina tune``).
+
+    ``params`` maps dotted config paths (``train.optimizer.lr``) to search ranges;
+    ``nas`` searches a layer chain; ``objectives`` adds model size or latency to the
+    monitored ``metric`` (multi-objective, Pareto front).
+    """
+
+    metric: str = "auto"
+    direction: Literal["auto", "maximize", "minimize"] = "auto"
+    objectives: list[Literal["metric", "params", "latency"]] = Field(default_factory=lambda: ["metric"], min_length=1)
+    sampler: Literal["tpe", "random", "grid", "cmaes", "nsga2"] = "tpe"
+    pruner: Literal["none", "median", "halving", "hyperband"] = "none"
+    trials: int = Field(20, gt=0)
+    seed: int = 0
+    startup_trials: int = Field(5, ge=0)
+    warmup_epochs: int = Field(2, ge=0)
+    params: dict[str, ParamSpec] = Field(default_factory=dict)
+    nas: NasSpec | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TuneSpec:
+        if self.objectives[0] != "metric" or len(set(self.objectives)) != len(self.objectives):
+            raise ValueError(f"tune.objectives must start with 'metric' and not repeat; got {self.objectives}")
+        if len(self.objectives) > 1 and self.pruner != "none":
+            raise ValueError("tune.pruner must be 'none' with several tune.objectives (optuna cannot prune multi-objective studies)")
+        if len(self.objectives) > 1 and self.sampler in ("cmaes", "grid"):
+            raise ValueError(f"tune.sampler must be tpe, random or nsga2 with several tune.objectives; got {self.sampler!r}")
+        if not self.params and self.nas is None:
+            raise ValueError("tune needs tune.params (fields to search) or tune.nas (a layer-chain space)")
+        return self
+
+
 class RunSpec(Spec):
     """Everything one training run needs; saved resolved as the run folder's config.yaml."""
 
@@ -245,10 +374,12 @@ class RunSpec(Spec):
     model: ModelSpec
     train: TrainSpec = Field(default_factory=TrainSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
+    continual: ContinualSpec | None = None
+    tune: TuneSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data with every default filled in (what config.yaml holds)."""
-        return self.model_dump(mode="json")
+        """Plain data with every default filled in (what config.yaml holds); no tune section unless set."""
+        return self.model_dump(mode="json", exclude={"tune"} if self.tune is None else None)
 
 
 def validate_section(

@@ -84,9 +84,12 @@ INITIALIZERS: Registry[Any] = Registry("model.init")
 # Modules whose import fills the registries above. Feature folders add theirs here.
 _BUILTIN_MODULES = (
     "lamina.nn.layers",
+    "lamina.nn.sequence",
+    "lamina.nn.attention",
     "lamina.nn.init",
     "lamina.nn.models",
     "lamina.data.builtin",
+    "lamina.data.synthetic",
     "lamina.train.optim",
     "lamina.train.losses",
     "lamina.evaluate.metrics",

@@ -22,6 +22,7 @@ from lamina.data.readers import read_csv, read_npz
 from lamina.errors import DataError, LaminaError, RunFolderError
 from lamina.files import atomic_write_text, load_tensors, read_json
 from lamina.nn.build import ChainModel, build_model
+from lamina.nn.int8 import is_int8_file, load_int8
 from lamina.train.loop import model_outputs, resolve_device
 
 PREDICT_BATCH = 256
@@ -65,17 +66,21 @@ class Run:
     folder: RunFolder
     spec: RunSpec
     preprocessor: Preprocessor
-    model: ChainModel
+    model: torch.nn.Module
 
     @property
     def task(self) -> str:
         """binary | multiclass | regression."""
         return self.preprocessor.target.task
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model lives (CPU for a model without float parameters, such as an int8 one)."""
+        return next(self.model.parameters(), torch.empty(0)).device
+
     def outputs(self, x: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Raw model outputs (logits, or scaled values) for preprocessed inputs."""
-        device = next(self.model.parameters()).device
-        return model_outputs(self.model, torch.as_tensor(x), PREDICT_BATCH, device)
+        return model_outputs(self.model, torch.as_tensor(x), PREDICT_BATCH, self.device)
 
     def predict(self, raw: np.ndarray) -> list[dict[str, Any]]:
         """Predictions for raw (unpreprocessed) array inputs, one dict per sample."""
@@ -151,6 +156,8 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
         raise RunFolderError(f"{folder.weights} is missing; the run has no trained weights (did training finish?)")
     built = build_model(spec.model, tuple(prep.inputs.shape), prep.target.n_outputs)
     weights = load_tensors(folder.weights)
+    if is_int8_file(folder.weights):  # written by lamina compress --quantize dynamic (CPU only)
+        return Run(folder, spec, prep, load_int8(built.model, weights, str(folder.weights)))
     expected = built.model.state_dict()
     missing = sorted(set(expected) - set(weights))
     extra = sorted(set(weights) - set(expected))

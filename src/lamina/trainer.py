@@ -139,7 +139,15 @@ def _train(spec: RunSpec, folder: RunFolder | None, progress: str, extra_callbac
         es = spec.train.early_stopping
         es_mode = es.mode if es.mode != "auto" else ("max" if higher_is_better(es.monitor) else "min")
         callbacks.append(EarlyStopping(es.monitor, es_mode, es.patience, es.min_delta))
+    if spec.train.adversarial is not None:
+        callbacks.append(adversarial_training(spec, data))
     callbacks += extra_callbacks or []
+    diagnosis = None
+    if spec.train.diagnose:
+        from lamina.diagnose.monitor import Monitor
+
+        diagnosis = Monitor(spec.train.diagnose_every)
+        callbacks.append(diagnosis)
     callbacks.append(checkpoints)  # last: the checkpoint holds every other callback's state after the epoch
 
     started = time.perf_counter()
@@ -148,7 +156,10 @@ def _train(spec: RunSpec, folder: RunFolder | None, progress: str, extra_callbac
                     batch_path=spec.data.batch_path, workers=spec.data.loader_workers, resume=checkpoint)
     except TrainingDiverged as exc:
         kept = checkpoints.newest()
-        raise TrainingDiverged(f"{exc}; the last good checkpoint is kept: {kept}" if kept else str(exc)) from None
+        message = f"{exc}; the last good checkpoint is kept: {kept}" if kept else str(exc)
+        if diagnosis is not None:
+            finish_diagnosis(folder.root, diagnosis, progress, diverged=message)
+        raise TrainingDiverged(message) from None
     seconds = time.perf_counter() - started
 
     if spec.train.restore_best and checkpoints.best is not None:
@@ -158,6 +169,8 @@ def _train(spec: RunSpec, folder: RunFolder | None, progress: str, extra_callbac
     run = load_run(folder.root, device=str(device))
     report = evaluate_run(run) if len(data.test) else {"metrics": {}}
     write_json(folder.summary, summary(spec, data, built.params, state, seconds, checkpoints, report))
+    if diagnosis is not None:
+        finish_diagnosis(folder.root, diagnosis, progress)
     return run
 
 
@@ -173,6 +186,26 @@ def _resume_checkpoint(folder: RunFolder, spec: RunSpec, data: Prepared, progres
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
     return checkpoint
+
+
+def adversarial_training(spec: RunSpec, data: Prepared) -> Callback:
+    """The callback for ``train.adversarial``: attacks kept inside the valid range of the run's preprocessing."""
+    from lamina.robust.bounds import valid_range
+    from lamina.robust.training import adversarial_callback
+
+    if data.task == "regression":
+        raise ConfigError("train.adversarial needs a classification task (binary or multiclass); got regression")
+    bounds = valid_range(data.preprocessor, spec.data.scale, data.train.x)
+    return adversarial_callback(spec.train.adversarial, bounds, spec.seed)
+
+
+def finish_diagnosis(root: Path, monitor: Callback, progress: str, diverged: str | None = None) -> None:
+    """Write monitor.json and diagnosis.json and print the findings (unless progress is 'none')."""
+    from lamina.diagnose.run import format_diagnosis, write_diagnosis
+
+    diagnosis = write_diagnosis(root, monitor.record(), diverged)
+    if progress != "none":
+        print(format_diagnosis(diagnosis), file=sys.stderr)
 
 
 def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: float, checkpoints: Checkpoints,

@@ -21,13 +21,18 @@ def test_dataset_prepares_disjoint_deterministic_splits(name: str) -> None:
     assert sum(len(r) for r in rows) == len(np.unique(np.concatenate(rows)))
     assert all(np.array_equal(r, s.rows) for r, s in zip(rows, [b.train, b.val, b.test]))
     assert torch.equal(a.train.x, b.train.x)
-    assert a.train.x.dtype == torch.float32 and tuple(a.train.x.shape[1:]) == a.input_shape
+    tokens = a.preprocessor.inputs.kind == "tokens"
+    assert a.train.x.dtype == (torch.int64 if tokens else torch.float32) and tuple(a.train.x.shape[1:]) == a.input_shape
     assert torch.isfinite(a.train.x).all()
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_dataset_scaling_is_fitted_on_train_only(name: str) -> None:
     data = prepare_data(DataSpec(dataset=name, view="flat"))
+    if data.preprocessor.inputs.kind == "tokens":  # token ids are not scaled; they must index the vocabulary
+        vocab = len(data.preprocessor.inputs.vocab)
+        assert int(data.train.x.min()) >= 0 and int(data.train.x.max()) < vocab
+        return
     x = data.train.x.reshape(len(data.train), -1).double()
     assert abs(float(x.mean())) < 1e-4
     assert torch.allclose(x.std(dim=0, unbiased=False)[x.std(dim=0) > 0], torch.ones(1, dtype=torch.float64), atol=1e-4)

@@ -25,7 +25,7 @@ def _example_chain(name: str) -> tuple[list, tuple[int, ...]]:
 def test_layer_builds_and_infers_its_shape(name: str) -> None:
     chain, shape = _example_chain(name)
     layers, out, rows = build_chain(parse_chain(chain, "t"), shape)
-    x = torch.randn(4, *shape)
+    x = LAYERS.get(name).example_batch(4)
     assert tuple(layers.eval()(x).shape[1:]) == out
     assert rows[0].output_shape == out
 
@@ -40,7 +40,7 @@ def test_layer_round_trips_through_safetensors(name: str) -> None:
     fresh, _, _ = build_chain(parse_chain(chain, "t"), shape)
     if blob:
         fresh.load_state_dict(load(blob))
-    x = torch.randn(3, *shape)
+    x = LAYERS.get(name).example_batch(3)
     assert torch.equal(layers.eval()(x), fresh.eval()(x))
 
 
@@ -50,7 +50,7 @@ def test_loss_falls_with_layer_in_a_chain(name: str) -> None:
     chain = chain + ["flatten", {"dense": 64}, "relu", {"dense": 3}]
     layers, _, _ = build_chain(parse_chain(chain, "t"), shape)
     torch.manual_seed(1)
-    x, y = torch.randn(32, *shape), torch.randint(0, 3, (32,))
+    x, y = LAYERS.get(name).example_batch(32), torch.randint(0, 3, (32,))
     opt = torch.optim.Adam(layers.parameters(), lr=0.01)
     first = None
     for _ in range(100):

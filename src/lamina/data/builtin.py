@@ -20,6 +20,7 @@ class ArrayData:
     feature_names: list[str]
     target_names: list[str]
     class_names: list[str] | None = None
+    vocab: list[str] | None = None  # x holds token ids into this vocabulary (index 0 is padding)
 
 
 def builtin(name: str) -> Callable[[Callable[[], ArrayData]], Callable[[], ArrayData]]:

@@ -85,6 +85,7 @@ class Source:
     features: list[str] | None = None
     x: np.ndarray | None = None
     shape: list[int] | None = None
+    vocab: list[str] | None = None
 
     @property
     def rows(self) -> int:
@@ -107,7 +108,9 @@ def load_source(spec: DataSpec) -> Source:
 
 def fit_preprocessor(source: Source, train: np.ndarray, spec: DataSpec) -> Preprocessor:
     """Fit input and target transforms on the training rows only."""
-    if source.table is not None:
+    if source.vocab is not None:
+        inputs = InputPrep.for_tokens(source.shape, source.vocab)
+    elif source.table is not None:
         inputs = InputPrep.fit_table(source.table, source.features, train, set(spec.categorical), set(spec.numeric),
                                      spec.missing, "standard" if spec.scale == "auto" else spec.scale)
     else:
@@ -216,7 +219,9 @@ def _integral(y: np.ndarray) -> bool:
 
 def _array_source(data: ArrayData, spec: DataSpec, name: str) -> Source:
     sample = data.x.shape[1:]
-    if spec.view == "flat" or (spec.view == "auto" and len(sample) == 1):
+    if data.vocab is not None:
+        shape = [int(np.prod(sample))]
+    elif spec.view == "flat" or (spec.view == "auto" and len(sample) == 1):
         shape = [int(np.prod(sample))]
     elif len(sample) == 2:
         shape = [1, *map(int, sample)]
@@ -231,7 +236,7 @@ def _array_source(data: ArrayData, spec: DataSpec, name: str) -> Source:
     if task != "regression" and data.task == "regression":
         raise ConfigError(f"data.task '{task}' does not fit {name}: its targets are continuous values")
     return Source(name, data.y, task, data.target_names, data.class_names, x=data.x, features=data.feature_names,
-                  shape=shape)
+                  shape=shape, vocab=data.vocab)
 
 
 # ---------------------------------------------------------------- shared

@@ -41,7 +41,7 @@ class Column:
 class InputPrep:
     """The fitted input transform (table or array) and the model input shape it produces."""
 
-    kind: str  # "table" | "array"
+    kind: str  # "table" | "array" | "tokens"
     shape: list[int]
     missing: str = "impute"
     columns: list[Column] = field(default_factory=list)
@@ -49,6 +49,8 @@ class InputPrep:
     fill: list[float] = field(default_factory=list)
     offset: list[float] = field(default_factory=list)
     divisor: list[float] = field(default_factory=list)
+    vocab: list[str] = field(default_factory=list)
+    tokenizer: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------ fitting
 
@@ -105,6 +107,11 @@ class InputPrep:
             offsets, divisors = [p[0] for p in pairs], [p[1] for p in pairs]
         return cls("array", shape, missing, feature_names=names, fill=fill.tolist(), offset=offsets, divisor=divisors)
 
+    @classmethod
+    def for_tokens(cls, shape: list[int], vocab: list[str], tokenizer: dict[str, Any] | None = None) -> InputPrep:
+        """Token-id inputs of ``shape`` (length,) into ``vocab`` (index 0 is padding): passed through unscaled."""
+        return cls("tokens", list(shape), vocab=list(vocab), tokenizer=dict(tokenizer or {}))
+
     # ------------------------------------------------------------ applying
 
     def transform_table(self, table: Table) -> np.ndarray:
@@ -136,6 +143,8 @@ class InputPrep:
         """Apply the fitted transform to raw arrays of ``(N, *sample_shape)`` or ``(N, features)``."""
         if self.kind == "table":
             raise DataError(f"{where}: this run was trained on CSV columns; give predictions a CSV file")
+        if self.kind == "tokens":
+            return _token_ids(np.asarray(x), self.shape, len(self.vocab), where)
         x = np.asarray(x)
         if x.dtype.kind not in "biuf":
             raise DataError(f"{where} holds {x.dtype} values; the model needs numbers")
@@ -212,6 +221,18 @@ class Preprocessor:
             return cls(InputPrep(**inputs), TargetPrep(**data["target"]))
         except (AttributeError, KeyError, TypeError) as exc:
             raise RunFolderError(f"{where} is not a lamina preprocessing file (bad or missing {exc})") from None
+
+
+def _token_ids(x: np.ndarray, shape: list[int], vocab: int, where: str) -> np.ndarray:
+    """Check that ``x`` holds integer token ids of the trained length and vocabulary; return them as int64."""
+    if x.dtype.kind not in "iu":
+        raise DataError(f"{where} holds {x.dtype} values; this model takes integer token ids (0 is padding)")
+    if x.ndim != 1 + len(shape) or tuple(x.shape[1:]) != tuple(shape):
+        raise DataError(f"{where}: each sample must be {tuple(shape)} token ids; got samples of shape {x.shape[1:]}")
+    if x.size and (x.min() < 0 or x.max() >= vocab):
+        raise DataError(f"{where} holds token id {int(x.max() if x.max() >= vocab else x.min())}; "
+                        f"ids must lie in [0, {vocab})")
+    return x.astype(np.int64)
 
 
 def _scaling(values: np.ndarray, scale: str) -> tuple[float, float]:

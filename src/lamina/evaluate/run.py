@@ -22,8 +22,7 @@ def evaluate_run(run: Run | str | Path, split: str = "test") -> dict[str, Any]:
         run = load_run(run)
     data = prepare_data(run.spec.data, fitted=run.preprocessor)
     part = getattr(data, split)
-    device = next(run.model.parameters()).device
-    outputs = model_outputs(run.model, part.x, PREDICT_BATCH, device)
+    outputs = model_outputs(run.model, part.x, PREDICT_BATCH, run.device)
     names = resolve_metrics(run.spec.eval.metrics, run.task)
     metrics = score(outputs, part.y, run.preprocessor.target, names)
     rows = [{"row": int(r), **p} for r, p in zip(part.rows, prediction_rows(outputs, run.preprocessor))]

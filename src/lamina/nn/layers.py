@@ -43,6 +43,13 @@ class LayerType:
     example_input: Shape = (8,)
     example_args: dict[str, Any] = field(default_factory=dict)
     doc: str = ""
+    tokens: int | None = None  # takes integer token ids below this vocabulary size, not float features
+
+    def example_batch(self, n: int) -> torch.Tensor:
+        """A random batch of ``n`` example inputs: token ids for token layers, normal floats otherwise."""
+        if self.tokens is not None:
+            return torch.randint(1, self.tokens, (n, *self.example_input))  # (n, T) ids; 0 is padding
+        return torch.randn(n, *self.example_input)
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ def layer(
     ranks: tuple[int, ...] | None = None,
     example_input: Shape = (8,),
     example_args: dict[str, Any] | None = None,
+    tokens: int | None = None,
 ) -> Callable[[Callable[[Shape, Any], nn.Module]], Callable[[Shape, Any], nn.Module]]:
     """Register a builder ``(input_shape, args) -> module`` as the layer ``name``."""
 
@@ -69,7 +77,7 @@ def layer(
         doc = (build.__doc__ or "").strip().splitlines()[0] if build.__doc__ else ""
         LAYERS.add(
             name,
-            LayerType(name, args or Args, build, primary, ranks, example_input, example_args or {}, doc),
+            LayerType(name, args or Args, build, primary, ranks, example_input, example_args or {}, doc, tokens),
             doc,
         )
         return build
@@ -146,21 +154,21 @@ def build_chain(calls: list[LayerCall], input_shape: Shape, depth: int = 0) -> t
             )
         module = call.layer.build(shape, call.args)
         sub_rows = getattr(module, "summary_rows", [])
-        out = infer_shape(module, shape, call.path)
+        out = infer_shape(module, shape, call.path, torch.long if call.layer.tokens is not None else torch.float32)
         rows.append(LayerInfo(call.path, call.layer.name, out, count_params(module), depth))
         rows.extend(LayerInfo(r.path, r.name, r.output_shape, r.params, depth + 1) for r in sub_rows)
         modules.append(module)
         shape = out
-    return nn.Sequential(*modules), shape, rows
+    return Chain(*modules), shape, rows
 
 
-def infer_shape(module: nn.Module, shape: Shape, where: str) -> Shape:
-    """Run a zero batch of two through ``module`` (eval mode, no grad) to find its output shape."""
+def infer_shape(module: nn.Module, shape: Shape, where: str, dtype: torch.dtype = torch.float32) -> Shape:
+    """Run a zero batch of two (of ``dtype``: token layers take integer ids) through ``module`` to find its output shape."""
     was_training = module.training
     module.eval()
     try:
         with torch.no_grad():
-            out = module(torch.zeros((2, *shape)))
+            out = module(torch.zeros((2, *shape), dtype=dtype))
     except (RuntimeError, ValueError, IndexError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ShapeError(f"{where} cannot take input of shape {shape}: {first}") from None
@@ -177,6 +185,23 @@ def count_params(module: nn.Module) -> int:
 
 
 # ---------------------------------------------------------------- modules
+
+
+class Chain(nn.Sequential):
+    """Layers run in order, threading a sequence padding mask from the layer that makes it to those that use it.
+
+    A module with ``padding_mask(x)`` (an embedding with a padding index) defines the mask from its
+    input; modules with ``takes_mask = True`` (recurrent layers, attention, sequence pooling) receive it
+    as ``mask`` (B, T), True at padded positions. Other modules see only the tensor.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mask = None
+        for module in self:
+            if hasattr(module, "padding_mask"):
+                mask = module.padding_mask(x)  # (B, T) bool or None
+            x = module(x, mask=mask) if getattr(module, "takes_mask", False) else module(x)
+        return x
 
 
 class GlobalAvgPool(nn.Module):

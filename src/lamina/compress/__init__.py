@@ -1,0 +1,1 @@
+"""Compression: pruning, int8 quantization, distillation, and the size/latency/accuracy comparison."""

@@ -1,0 +1,175 @@
+"""``lamina compress``: distill, prune and/or quantize a run into a new run folder, and compare the two.
+
+The steps run in that order, each optional: a student config trained from the
+run as teacher, pruning (structured, or unstructured global/per layer; one
+shot or in ``steps`` rounds, each followed by fine-tuning), then dynamic int8
+quantization. The new folder holds an ordinary config.yaml (a pruned chain is
+written out with its new widths), preprocess.json, model.safetensors (int8
+weights carry a format marker) and compression.json with the comparison table
+and the per-layer sparsity report; :func:`lamina.load_run` rebuilds it.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from lamina.config import ModelSpec, RunSpec, load_config, save_config
+from lamina.data.prepare import Prepared, prepare_data
+from lamina.errors import ConfigError
+from lamina.evaluate.metrics import resolve_metrics
+from lamina.files import save_tensors, write_json
+from lamina.nn.build import ChainModel, chain_items
+from lamina.nn.int8 import INT8_FORMAT, int8_tensors, quantize_dynamic_int8
+from lamina.nn.layers import parse_chain
+from lamina.runs import PREDICT_BATCH, Run, RunFolder, load_run
+from lamina.train.callbacks import Callback, Progress
+from lamina.train.loop import State, fit, model_outputs, resolve_device, score
+from lamina.trainer import seed_everything, train
+
+from lamina.compress.distill import Distill
+from lamina.compress.measure import latency, stored_params
+from lamina.compress.pruning import make_permanent, prune_structured, prune_unstructured, sparsity_report
+
+PRUNE_MODES = ("structured", "global", "layer")
+QUANTIZE_MODES = ("dynamic",)
+
+
+@dataclass
+class CompressOptions:
+    """What to do; every step is optional but at least one must be asked for."""
+
+    prune: float | None = None
+    prune_mode: str = "structured"
+    steps: int = 1
+    finetune_epochs: int = 5
+    quantize: str | None = None
+    distill: str | Path | None = None
+    temperature: float = 4.0
+    alpha: float = 0.7
+    name: str | None = None
+    seed: int = 0
+    progress: str = "auto"
+
+    def check(self) -> None:
+        """Refuse impossible combinations with one message each."""
+        if self.prune is None and self.quantize is None and self.distill is None:
+            raise ConfigError("compress needs at least one of --prune AMOUNT, --quantize dynamic, --distill STUDENT.yaml")
+        if self.prune_mode not in PRUNE_MODES:
+            raise ConfigError(f"--prune-mode must be one of {', '.join(PRUNE_MODES)}; got {self.prune_mode!r}")
+        if self.quantize is not None and self.quantize not in QUANTIZE_MODES:
+            raise ConfigError(f"--quantize must be one of {', '.join(QUANTIZE_MODES)}; got {self.quantize!r}")
+        if self.steps < 1 or self.finetune_epochs < 0:
+            raise ConfigError(f"--steps must be >= 1 and --finetune-epochs >= 0; got {self.steps}, {self.finetune_epochs}")
+
+
+class KeepBest(Callback):
+    """Remember the weights of the epoch with the lowest validation (or training) loss, in memory."""
+
+    def __init__(self) -> None:
+        self.best: float | None = None
+        self.weights: dict[str, torch.Tensor] | None = None
+
+    def on_epoch_end(self, state: State) -> None:
+        value = state.logs.get("val_loss", state.logs["train_loss"])
+        if self.best is None or value < self.best:
+            self.best = value
+            self.weights = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
+
+
+def finetune(model: nn.Module, data: Prepared, spec: RunSpec, epochs: int, seed: int, progress: str) -> None:
+    """Train ``model`` for ``epochs`` more epochs with the run's own settings, keeping its best epoch."""
+    if epochs == 0:
+        return
+    train_spec = spec.train.model_copy(update={"epochs": epochs, "early_stopping": None})
+    best = KeepBest()
+    seed_everything(seed)
+    fit(model, data, train_spec, [Progress(progress), best], resolve_device(spec.train.device), seed=seed,
+        batch_path=spec.data.batch_path, workers=spec.data.loader_workers)
+    if best.weights is not None:
+        model.load_state_dict(best.weights)
+
+
+def compress(run_path: str | Path, options: CompressOptions) -> Path:
+    """Compress the run at ``run_path`` into a new run folder; returns that folder."""
+    options.check()
+    original = load_run(run_path)
+    spec = original.spec.model_copy(deep=True)
+    spec.name = options.name or f"{spec.name}-compressed"
+    data = prepare_data(spec.data, fitted=original.preprocessor)
+    model: nn.Module = copy.deepcopy(original.model)
+    report: dict[str, Any] = {"source": Path(run_path).name, "steps": []}
+
+    if options.distill is not None:
+        student = distill(original, options, spec.name)
+        spec, model = student.spec.model_copy(deep=True), copy.deepcopy(student.model)
+        report["steps"].append({"distill": {"student": Path(options.distill).name, "temperature": options.temperature,
+                                            "alpha": options.alpha}})
+    if options.prune is not None:
+        spec, model = prune(model, spec, data, options)
+        report["steps"].append({"prune": {"amount": options.prune, "mode": options.prune_mode, "steps": options.steps,
+                                          "finetune_epochs": options.finetune_epochs}})
+        report["sparsity"] = sparsity_report(model)
+    folder = RunFolder.create(spec.runs_dir, spec.name)
+    save_config(spec, folder.config)
+    write_json(folder.preprocess, original.preprocessor.to_json())
+    if options.quantize == "dynamic":
+        save_tensors(folder.weights, int8_tensors(quantize_dynamic_int8(model)), metadata={"format": INT8_FORMAT})
+        report["steps"].append({"quantize": "dynamic int8 (linear layers)"})
+    else:
+        save_tensors(folder.weights, model.state_dict())
+    compressed = load_run(folder.root)
+    report["comparison"] = [compare(original, "original"), compare(compressed, "compressed")]
+    write_json(folder.root / "compression.json", report)
+    return folder.root
+
+
+def distill(teacher: Run, options: CompressOptions, name: str) -> Run:
+    """Train the student config on the teacher's data, with the teacher's soft targets in the loss."""
+    student = load_config(options.distill)
+    student.data = teacher.spec.data.model_copy(deep=True)
+    student.name, student.runs_dir = name, teacher.spec.runs_dir
+    return train(student, progress=options.progress,
+                 extra_callbacks=[Distill(copy.deepcopy(teacher.model), options.temperature, options.alpha)])
+
+
+def prune(model: nn.Module, spec: RunSpec, data: Prepared, options: CompressOptions) -> tuple[RunSpec, nn.Module]:
+    """Prune in ``options.steps`` rounds (fine-tuning after each); structured pruning rewrites the chain."""
+    per_step = 1 - (1 - options.prune) ** (1 / options.steps)
+    shape, n_out = data.input_shape, data.n_outputs
+    for step in range(options.steps):
+        if options.prune_mode == "structured":
+            calls = parse_chain(chain_items(spec.model, shape, n_out), "model.layers")
+            pruned = prune_structured(calls, model.layers, shape, per_step)
+            spec = spec.model_copy(deep=True)
+            spec.model = ModelSpec(layers=pruned.items, init=spec.model.init)
+            model = ChainModel(pruned.model, shape, (n_out,))
+        else:
+            prune_unstructured(model, per_step, options.prune_mode)  # of the weights still unpruned
+        finetune(model, data, spec, options.finetune_epochs, options.seed + step, options.progress)
+    make_permanent(model)
+    return spec, model
+
+
+def compare(run: Run, label: str) -> dict[str, Any]:
+    """One row of the comparison table: stored values, file size, CPU latency at batch 1 and 256, test score."""
+    data = prepare_data(run.spec.data, fitted=run.preprocessor)
+    outputs = model_outputs(run.model, data.test.x, PREDICT_BATCH, run.device)
+    metrics = score(outputs, data.test.y, run.preprocessor.target, resolve_metrics(run.spec.eval.metrics, run.task))
+    metric = "accuracy" if "accuracy" in metrics else next((k for k in metrics if k != "confusion_matrix"), None)
+    shape = tuple(run.preprocessor.inputs.shape)
+    with torch.inference_mode():
+        return {
+            "model": label,
+            "params": stored_params(run.folder.weights),
+            "file_bytes": run.folder.weights.stat().st_size,
+            "latency_b1_ms": round(latency(run.model.cpu(), shape, 1) * 1e3, 4),
+            "latency_b256_ms": round(latency(run.model.cpu(), shape, 256) * 1e3, 4),
+            "metric": metric,
+            "score": metrics.get(metric) if metric else None,
+        }

@@ -1,0 +1,1 @@
+"""Continual learning: task sequences, strategies (naive, EWC, replay, LwF) and forgetting metrics."""

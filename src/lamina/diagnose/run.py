@@ -1,0 +1,52 @@
+"""Diagnosis of a run folder: monitor.json (the samples) in, diagnosis.json (the findings) out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lamina.diagnose.detectors import detect
+from lamina.errors import RunFolderError
+from lamina.files import read_json, write_json
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    """The epoch logs of metrics.jsonl (empty when training stopped before the first epoch ended)."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def write_diagnosis(root: Path, monitor: dict[str, Any], diverged: str | None = None) -> dict[str, Any]:
+    """Save the monitor record, run the detectors on it and the epoch logs, and write diagnosis.json."""
+    write_json(root / "monitor.json", monitor)
+    history = read_history(root / "metrics.jsonl")
+    findings = [f.to_json() for f in detect(monitor, history)]
+    diagnosis = {"healthy": not findings, "findings": findings, "diverged": diverged,
+                 "samples": len(monitor.get("samples", [])), "epochs": len(history)}
+    write_json(root / "diagnosis.json", diagnosis)
+    return diagnosis
+
+
+def diagnose_run(path: str | Path) -> dict[str, Any]:
+    """Re-read a finished run's monitor.json and metrics.jsonl, run the detectors again, rewrite diagnosis.json."""
+    root = Path(path)
+    if not (root / "config.yaml").is_file():
+        raise RunFolderError(f"{root} is not a run folder: config.yaml is missing")
+    if not (root / "monitor.json").is_file():
+        raise RunFolderError(f"{root}/monitor.json is missing; train with train.diagnose: true to record one")
+    previous = read_json(root / "diagnosis.json") if (root / "diagnosis.json").is_file() else {}
+    return write_diagnosis(root, read_json(root / "monitor.json"), previous.get("diverged"))
+
+
+def format_diagnosis(diagnosis: dict[str, Any]) -> str:
+    """The findings as plain lines, each with its remedy, for the end of training and `lamina diagnose`."""
+    if diagnosis["healthy"]:
+        return f"diagnosis: no problems found ({diagnosis['samples']} monitor samples, {diagnosis['epochs']} epochs)"
+    lines = [f"diagnosis: {len(diagnosis['findings'])} problem(s) found"]
+    for f in diagnosis["findings"]:
+        lines.append(f"  - {f['message']}")
+        lines.append(f"    remedy: {f['remedy']}")
+    lines.append("  (lamina train CONFIG --remedy applies the remedies and retrains)")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Interpretability through captum: saliency, integrated gradients, Grad-CAM, SHAP."""

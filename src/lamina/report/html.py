@@ -1,0 +1,118 @@
+"""The run's report.html: one offline page (no scripts, no CDN) with its images in figures/.
+
+It gathers what the run folder holds: summary.json (settings, timings),
+evaluation.json (test metrics, confusion matrix), metrics.jsonl (learning
+curves), monitor.json (gradient flow), diagnosis.json (findings and remedies)
+and any attribution images under explanations/ (written by ``lamina explain``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from lamina.errors import RunFolderError
+from lamina.files import atomic_write_text, read_json
+from lamina.report import figures
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; margin-top: 2rem; }
+table { border-collapse: collapse; margin: 0.5rem 0; } td, th { border: 1px solid #ccc; padding: 0.25rem 0.6rem; }
+th { background: #f3f3f3; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.5rem 0; }
+.finding { border-left: 4px solid #d9822b; padding: 0.3rem 0.8rem; margin: 0.6rem 0; background: #fff8f0; }
+.healthy { border-left: 4px solid #2b8a3e; padding: 0.3rem 0.8rem; background: #f0fff4; }
+.muted { color: #666; }
+"""
+
+
+def _read(path: Path) -> Any:
+    return read_json(path) if path.is_file() else None
+
+
+def _history(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _table(rows: list[tuple[str, Any]], header: tuple[str, str] = ("", "")) -> str:
+    head = f"<tr><th>{escape(header[0])}</th><th>{escape(header[1])}</th></tr>" if any(header) else ""
+    body = "".join(
+        f"<tr><td>{escape(str(k))}</td><td class='num'>{escape(f'{v:.4f}' if isinstance(v, float) else str(v))}</td></tr>"
+        for k, v in rows)
+    return f"<table>{head}{body}</table>"
+
+
+def _image(src: str, alt: str) -> str:
+    return f"<img src='{escape(src)}' alt='{escape(alt)}'>"
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Draw the run's figures into figures/ and write report.html beside them; returns the page's path."""
+    root = Path(run_dir)
+    summary = _read(root / "summary.json")
+    if summary is None:
+        raise RunFolderError(f"{root}/summary.json is missing; the report needs a finished run")
+    evaluation = _read(root / "evaluation.json") or {}
+    monitor = _read(root / "monitor.json")
+    diagnosis = _read(root / "diagnosis.json")
+    history = _history(root / "metrics.jsonl")
+    out = root / "figures"
+    out.mkdir(exist_ok=True)
+    parts = [f"<h1>{escape(summary['name'])}</h1>",
+             f"<p class='muted'>{escape(summary['task'])} on {escape(str(summary['data']))}; "
+             f"{summary['params']:,} parameters; {summary['epochs_run']} epochs in {summary['train_seconds']:.1f}s</p>"]
+
+    metrics = {k: v for k, v in summary.get("test", {}).items() if k != "confusion_matrix"}
+    parts.append("<h2>Test metrics</h2>")
+    parts.append(_table(list(metrics.items()), ("metric", "value")) if metrics else "<p>No test split.</p>")
+    parts.append(_table([("samples (train / val / test)", " / ".join(str(v) for v in summary["samples"].values())),
+                         ("best epoch", f"{summary['best_epoch']} ({summary['monitor']})"),
+                         ("stopped early", summary["stopped_early"])]))
+
+    if history:
+        figures.learning_curves(history, out / "learning_curves.png")
+        parts += ["<h2>Learning curves</h2>", _image("figures/learning_curves.png", "learning curves")]
+    matrix = summary.get("test", {}).get("confusion_matrix")
+    if matrix:
+        figures.confusion_matrix(matrix, evaluation.get("classes") or [str(i) for i in range(len(matrix))],
+                                 out / "confusion_matrix.png")
+        parts += ["<h2>Confusion matrix</h2>", _image("figures/confusion_matrix.png", "confusion matrix")]
+
+    parts.append("<h2>Diagnosis</h2>")
+    parts.append(_diagnosis(diagnosis))
+    if monitor and monitor.get("samples"):
+        figures.gradient_flow(monitor, out / "gradient_flow.png")
+        parts.append(_image("figures/gradient_flow.png", "gradient flow"))
+
+    attributions = sorted((root / "explanations").glob("*.png")) if (root / "explanations").is_dir() else []
+    if attributions:
+        parts.append("<h2>Example attributions</h2>")
+        for png in attributions:
+            shutil.copyfile(png, out / f"attr_{png.name}")
+            parts.append(_image(f"figures/attr_{png.name}", png.stem))
+
+    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(summary['name'])} report"
+            f"</title><style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
+    path = root / "report.html"
+    atomic_write_text(path, page)
+    return path
+
+
+def _diagnosis(diagnosis: dict[str, Any] | None) -> str:
+    if diagnosis is None:
+        return "<p class='muted'>No diagnosis (trained with train.diagnose: false).</p>"
+    if diagnosis["healthy"]:
+        return (f"<div class='healthy'>No problems found ({diagnosis['samples']} monitor samples over "
+                f"{diagnosis['epochs']} epochs).</div>")
+    items = []
+    for f in diagnosis["findings"]:
+        evidence = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in f["evidence"].items())
+        items.append(f"<div class='finding'><b>{escape(f['name'])}</b>: {escape(f['message'])}<br>"
+                     f"<b>remedy</b>: {escape(f['remedy'])}<br><span class='muted'>evidence: {escape(evidence)}</span></div>")
+    return "".join(items) + "<p class='muted'>lamina train CONFIG --remedy applies these remedies and retrains.</p>"

@@ -1,0 +1,171 @@
+"""The HTTP prediction service: POST /predict, GET /health, GET /metadata, and OpenAPI docs.
+
+The model is loaded once, at start-up, from the run folder (the torch
+weights, or for the onnxruntime backend the run's model.onnx written by
+``lamina export``); nothing is fetched or unpickled. Bodies over ``max_bytes``
+get 413, unparsable JSON 400, and any value of the wrong type, shape or
+finiteness 422 naming the field; responses never contain filesystem paths.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from lamina.errors import LaminaError, RunFolderError
+from lamina.runs import Run, load_run, prediction_rows
+from lamina.serve.payload import PayloadError, model_inputs
+
+MAX_BYTES = 8 * 1024 * 1024
+MAX_INSTANCES = 4096
+BACKENDS = ("torch", "onnx")
+
+
+class PredictRequest(BaseModel):
+    """A batch of samples: each an array (nested lists or flat features) or a record of named values."""
+
+    model_config = ConfigDict(extra="forbid")
+    instances: list[list[Any] | dict[str, float | str | None]] = Field(min_length=1, max_length=MAX_INSTANCES)
+
+
+class PredictResponse(BaseModel):
+    """One prediction per instance: the class and class probabilities, or the predicted values."""
+
+    predictions: list[dict[str, float | str]]
+
+
+class TorchBackend:
+    """Runs the run's torch model (in eval mode, no autograd)."""
+
+    name = "torch"
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        torch.set_grad_enabled(False)
+
+    def outputs(self, x: np.ndarray) -> torch.Tensor:
+        """Model outputs for preprocessed inputs."""
+        return self.run.outputs(x)
+
+
+class OnnxBackend:
+    """Runs the run's model.onnx with onnxruntime (the fastest at small batches)."""
+
+    name = "onnx"
+
+    def __init__(self, run: Run, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        path = run.folder.root / "model.onnx"
+        if not path.is_file():
+            raise RunFolderError(f"{path} is missing; write it first with: lamina export {run.folder.root} --format onnx")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(path.read_bytes(), options, providers=["CPUExecutionProvider"])
+
+    def outputs(self, x: np.ndarray) -> torch.Tensor:
+        """Model outputs for preprocessed inputs."""
+        return torch.from_numpy(self.session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0])
+
+
+class Predictor:
+    """The in-process core of the service: validate instances, preprocess, run the backend, label outputs."""
+
+    def __init__(self, run: Run, backend: str = "torch") -> None:
+        if backend not in BACKENDS:
+            raise LaminaError(f"--backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+        self.run = run
+        self.backend = TorchBackend(run) if backend == "torch" else OnnxBackend(run)
+
+    def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
+        """Predictions for raw instances (as in a request body), or a PayloadError naming the bad field."""
+        try:
+            x = model_inputs(instances, self.run.preprocessor.inputs)
+        except PayloadError:
+            raise
+        except LaminaError as exc:
+            raise PayloadError(["instances"], str(exc)) from None
+        return prediction_rows(self.backend.outputs(x), self.run.preprocessor)
+
+    def metadata(self) -> dict[str, Any]:
+        """What a client needs to call the model: task, input schema, outputs, limits (no paths)."""
+        inputs = self.run.preprocessor.inputs
+        target = self.run.preprocessor.target
+        schema: dict[str, Any] = {"kind": inputs.kind, "shape": list(inputs.shape)}
+        if inputs.kind == "table":
+            schema["columns"] = [{"name": c.name, "type": "number" if c.kind == "numeric" else "category",
+                                  **({"categories": c.categories} if c.kind != "numeric" else {})}
+                                 for c in inputs.columns]
+        else:
+            schema["features"] = list(inputs.feature_names)
+        return {"name": self.run.spec.name, "task": target.task, "input": schema,
+                "outputs": {"names": target.names, "classes": target.classes},
+                "backend": self.backend.name, "max_instances": MAX_INSTANCES}
+
+
+def create_app(run: Run | str | Path, backend: str = "torch", max_bytes: int = MAX_BYTES):
+    """The FastAPI application serving ``run`` (loaded now, once)."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+
+    predictor = Predictor(run if isinstance(run, Run) else load_run(run), backend)
+    app = FastAPI(title=f"lamina: {predictor.run.spec.name}", version="1",
+                  description="Predictions from a lamina run. POST /predict with {\"instances\": [...]}.")
+
+    def problem(status: int, loc: list[Any], message: str) -> JSONResponse:
+        return JSONResponse({"detail": [{"loc": loc, "msg": message}]}, status_code=status)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        """Liveness: the model is loaded and the service answers."""
+        return {"status": "ok"}
+
+    @app.get("/metadata")
+    def metadata() -> dict[str, Any]:
+        """The model's task, input schema (names, types, shape), outputs and request limits."""
+        return {**predictor.metadata(), "max_bytes": max_bytes}
+
+    @app.post("/predict", response_model=PredictResponse, openapi_extra={"requestBody": {
+        "required": True, "content": {"application/json": {"schema": PredictRequest.model_json_schema()}}}},
+        responses={400: {"description": "Body is not JSON"}, 413: {"description": "Body too large"},
+                   422: {"description": "A field has the wrong type, shape or a non-finite value"}})
+    async def predict(request: Request) -> Any:
+        """Predict for a batch of instances (arrays or records), with the run's preprocessing applied."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            return problem(413, ["body"], f"the body is {declared} bytes; the limit is {max_bytes}")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_bytes:
+                return problem(413, ["body"], f"the body exceeds the limit of {max_bytes} bytes")
+        try:
+            raw = json.loads(body)
+        except (ValueError, RecursionError):
+            return problem(400, ["body"], "the body must be JSON: {\"instances\": [...]}")
+        from pydantic import ValidationError
+
+        try:
+            parsed = PredictRequest.model_validate(raw)
+        except ValidationError as exc:
+            errors = [{"loc": ["body", *e["loc"]], "msg": e["msg"]} for e in exc.errors(include_url=False)[:5]]
+            return JSONResponse({"detail": errors}, status_code=422)
+        try:
+            rows = predictor.predict(parsed.instances)
+        except PayloadError as exc:
+            return problem(exc.status, exc.loc, str(exc))
+        return {"predictions": rows}
+
+    return app
+
+
+def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000, backend: str = "torch",
+          max_bytes: int = MAX_BYTES) -> None:
+    """Run the service with uvicorn until interrupted (binds loopback unless ``host`` says otherwise)."""
+    import uvicorn
+
+    uvicorn.run(create_app(run, backend, max_bytes), host=host, port=port, log_level="warning")

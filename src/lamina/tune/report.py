@@ -1,0 +1,117 @@
+"""What a finished study leaves behind: the best config as YAML, report.json and figures.
+
+``best.yaml`` is a complete run config (no tune section) ready for ``lamina train``.
+For several objectives the Pareto front's configs go to ``pareto/`` and its plot to
+``figures/pareto.png``. Figures are optuna's matplotlib plots saved as PNG.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import Any
+
+from lamina.config import parse_run_spec, save_config
+from lamina.files import atomic_write_bytes, write_json
+
+
+def trial_rows(study: Any) -> list[dict[str, Any]]:
+    """One plain row per trial: number, state, values, params, epochs, parameter count, test scores."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        rows.append({
+            "number": t.number,
+            "state": t.state.name.lower(),
+            "values": t.values,
+            "params": t.params,
+            "epochs": t.user_attrs.get("epochs"),
+            "model_params": t.user_attrs.get("params"),
+            "test": t.user_attrs.get("test", {}),
+            "note": t.user_attrs.get("note", ""),
+        })
+    return rows
+
+
+def best_trials(study: Any) -> list[Any]:
+    """The best trial (one objective) or the Pareto front sorted by the metric (several)."""
+    from optuna.trial import TrialState
+
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return []
+    if len(study.directions) == 1:
+        return [study.best_trial]
+    reverse = study.directions[0].name.lower() == "maximize"
+    return sorted(study.best_trials, key=lambda t: t.values[0], reverse=reverse)
+
+
+def write_report(study: Any, out: Path, names: list[str]) -> dict[str, Any]:
+    """Write best.yaml, pareto/*.yaml, report.json and figures/*.png into ``out``; return the report."""
+    out.mkdir(parents=True, exist_ok=True)
+    best = best_trials(study)
+    rows = trial_rows(study)
+    several = len(study.directions) > 1
+    if best:
+        save_config(parse_run_spec(best[0].user_attrs["config"], f"trial {best[0].number} config"), out / "best.yaml")
+    for t in best if several else []:
+        save_config(parse_run_spec(t.user_attrs["config"], f"trial {t.number} config"), out / "pareto" / f"trial-{t.number}.yaml")
+    report = {
+        "study": study.study_name,
+        "objectives": names,
+        "directions": [d.name.lower() for d in study.directions],
+        "trials": len(rows),
+        "states": {s: sum(r["state"] == s for r in rows) for s in sorted({r["state"] for r in rows})},
+        "epochs_total": sum(r["epochs"] or 0 for r in rows if r["state"] in ("complete", "pruned")),
+        "best": [_summary(t) for t in best[:1]],
+        "pareto_front": [_summary(t) for t in best] if several else [],
+        "best_config": str(out / "best.yaml") if best else None,
+        "figures": write_figures(study, out / "figures", names),
+        "rows": rows,
+    }
+    write_json(out / "report.json", report)
+    return report
+
+
+def _summary(t: Any) -> dict[str, Any]:
+    return {"number": t.number, "values": t.values, "params": t.params, "model_params": t.user_attrs.get("params"),
+            "epochs": t.user_attrs.get("epochs"), "test": t.user_attrs.get("test", {})}
+
+
+def write_figures(study: Any, folder: Path, names: list[str]) -> list[str]:
+    """Optimization history, parameter importance, parallel coordinates (and the Pareto front) as PNGs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna
+    from optuna.visualization import matplotlib as plots
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    folder.mkdir(parents=True, exist_ok=True)
+    several = len(study.directions) > 1
+    target = {"target": (lambda t: t.values[0]), "target_name": names[0]} if several else {"target_name": names[0]}
+    figures = {
+        "history": lambda: plots.plot_optimization_history(study, **target),
+        "importance": lambda: plots.plot_param_importances(study, **target),
+        "parallel": lambda: plots.plot_parallel_coordinate(study, **target),
+    }
+    if several:
+        figures["pareto"] = lambda: plots.plot_pareto_front(study, target_names=names)
+    written = []
+    for name, draw in figures.items():
+        try:
+            ax = draw()
+        except (ValueError, RuntimeError, ZeroDivisionError) as exc:  # too few finished trials, or no varying parameter
+            warnings.warn(f"tune: skipped the {name} figure ({exc})", stacklevel=2)
+            continue
+        fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+        fig.set_size_inches(9, 5.5)
+        fig.tight_layout()
+        path = folder / f"{name}.png"
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110)
+        atomic_write_bytes(path, buffer.getvalue())
+        plt.close(fig)
+        written.append(str(path))
+    return written
+
