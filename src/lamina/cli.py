@@ -246,7 +246,7 @@ def continual(
 ) -> None:
     """Learn a task sequence (split by class, or permuted inputs) and report forgetting.
 
-    Example: lamina continual examples/digits_continual.yaml --strategy replay
+    Example: lamina continual examples/digits_mlp.yaml --strategy replay --set continual.tasks=5
     """
     from rich.table import Table
 

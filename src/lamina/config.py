@@ -27,6 +27,14 @@ def _checked(lookup: Any, *args: Any) -> Any:
         raise ValueError(str(exc)) from None
 
 
+def _known_metric_names(names: list[str] | str, field: str) -> list[str] | str:
+    """Check each name of a metric list against the metric registry ('auto' passes through)."""
+    if isinstance(names, list):
+        for name in names:
+            _checked(registry.METRICS.get, name, field)
+    return names
+
+
 class Spec(BaseModel):
     """Base of every spec: unknown keys are errors, assignments are validated."""
 
@@ -229,10 +237,7 @@ class TrainSpec(Spec):
     @field_validator("epoch_metrics")
     @classmethod
     def _known_epoch_metrics(cls, names: list[str] | str) -> list[str] | str:
-        if isinstance(names, list):
-            for name in names:
-                _checked(registry.METRICS.get, name, "train.epoch_metrics")
-        return names
+        return _known_metric_names(names, "train.epoch_metrics")
 
     @field_validator("loss")
     @classmethod
@@ -250,10 +255,7 @@ class EvalSpec(Spec):
     @field_validator("metrics")
     @classmethod
     def _known_metrics(cls, names: list[str] | str) -> list[str] | str:
-        if isinstance(names, list):
-            for name in names:
-                _checked(registry.METRICS.get, name, "eval.metrics")
-        return names
+        return _known_metric_names(names, "eval.metrics")
 
 
 class ContinualSpec(Spec):
