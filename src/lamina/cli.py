@@ -265,6 +265,8 @@ def continual(
         table.add_row(f"task {i + 1}", *(f"{a:.3f}" for a in row))
     console.print(table)
     console.print(f"average accuracy {result.average_accuracy:.4f}  backward transfer {result.backward_transfer:+.4f}")
+    for line in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
     console.print(f"run folder: {result.folder}", markup=False)
 
 

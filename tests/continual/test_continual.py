@@ -17,17 +17,18 @@ def test_metrics_by_hand() -> None:
     assert backward_transfer(matrix) == pytest.approx(-0.4)
 
 
-def _config(tmp_path: Path, scenario: str) -> dict:
-    return {"name": "cl", "runs_dir": str(tmp_path), "data": {"dataset": "digits", "view": "flat"},
+def _config(tmp_path: Path, scenario: str, seed: int = 0) -> dict:
+    return {"name": "cl", "seed": seed, "runs_dir": str(tmp_path), "data": {"dataset": "digits", "view": "flat"},
             "model": {"arch": "mlp", "hidden": [256, 128]},
-            "train": {"epochs": 10, "batch_size": 32, "optimizer": {"lr": 0.01}, "tensorboard": False},
+            "train": {"epochs": 10, "batch_size": 32, "optimizer": {"lr": 0.003}, "tensorboard": False},
             "continual": {"scenario": scenario, "tasks": 5}}
 
 
 def test_class_split_replay_beats_naive(tmp_path: Path) -> None:
-    torch.manual_seed(0)
     naive = run_continual(_config(tmp_path, "class_split"), "naive", progress="none")
     replay = run_continual(_config(tmp_path, "class_split"), "replay", progress="none", buffer_size=200)
+    # every task was learned right after its training, so the low naive score is forgetting, not failure to learn
+    assert naive.warnings == [] and replay.warnings == []
     assert naive.average_accuracy <= 0.40
     assert replay.average_accuracy >= 0.70
     assert (naive.folder / "continual.json").is_file() and (naive.folder / "figures" / "continual-naive.png").is_file()
@@ -35,12 +36,16 @@ def test_class_split_replay_beats_naive(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_permuted_ewc_beats_naive(tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    naive = run_continual(_config(tmp_path, "permuted"), "naive", progress="none")
-    ewc = run_continual(_config(tmp_path, "permuted"), "ewc", progress="none", ewc_lambda=1000)
-    lwf = run_continual(_config(tmp_path, "permuted"), "lwf", progress="none")
-    assert ewc.average_accuracy - naive.average_accuracy >= 0.10
-    assert len(lwf.matrix) == 5
+    """Averaged over two seeds (one run's margin varies by a few points between CPUs); LwF forgets less too."""
+    ewc_margins, lwf_margins = [], []
+    for seed in (0, 1):
+        naive = run_continual(_config(tmp_path, "permuted", seed), "naive", progress="none").average_accuracy
+        ewc = run_continual(_config(tmp_path, "permuted", seed), "ewc", progress="none", ewc_lambda=1000)
+        lwf = run_continual(_config(tmp_path, "permuted", seed), "lwf", progress="none")
+        ewc_margins.append(ewc.average_accuracy - naive)
+        lwf_margins.append(lwf.average_accuracy - naive)
+    assert sum(ewc_margins) / 2 >= 0.10, ewc_margins
+    assert sum(lwf_margins) / 2 >= 0.05, lwf_margins
 
 
 def test_bad_strategy_is_a_config_error(tmp_path: Path) -> None:

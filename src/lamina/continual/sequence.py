@@ -14,13 +14,14 @@ The run folder holds config.yaml, preprocess.json, the final model.safetensors
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from lamina.config import ContinualSpec, RunSpec, save_config, validate_section
+from lamina.continual.health import logit_gap, task_warnings
 from lamina.continual.strategies import make_strategy
 from lamina.continual.tasks import Task, make_tasks
 from lamina.data.prepare import prepare_data
@@ -41,6 +42,7 @@ class ContinualResult:
     tasks: list[str]
     matrix: list[list[float]]
     folder: Path
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def average_accuracy(self) -> float:
@@ -56,7 +58,7 @@ class ContinualResult:
         """Plain data for continual.json."""
         return {"strategy": self.strategy, "scenario": self.scenario, "tasks": self.tasks,
                 "accuracy_matrix": self.matrix, "average_accuracy": self.average_accuracy,
-                "backward_transfer": self.backward_transfer, "folder": str(self.folder)}
+                "backward_transfer": self.backward_transfer, "warnings": self.warnings, "folder": str(self.folder)}
 
 
 def average_accuracy(matrix: list[list[float]]) -> float:
@@ -111,18 +113,25 @@ def run_continual(config: RunSpec | dict[str, Any] | str | Path, strategy: str |
     chosen = make_strategy(cont, spec.seed)
     say = _printer(progress)
     matrix: list[list[float]] = []
+    warnings: list[str] = []
     started = time.perf_counter()
     for index, task in enumerate(tasks):
         chosen.before_task(built.model, task, index)
+        gap = logit_gap(built.model, task, data.n_outputs, device)
         callbacks: list[Callback] = [chosen]
         if progress in ("bar", "auto"):
             callbacks.insert(0, Progress("auto" if progress == "auto" else "bar"))
-        fit(built.model, task.prepared(data), spec.train, callbacks, device, seed=spec.seed + index,
+        state = fit(built.model, task.prepared(data), spec.train, callbacks, device, seed=spec.seed + index,
             batch_path=spec.data.batch_path, workers=spec.data.loader_workers)
         chosen.after_task(built.model, task, index, device)
         matrix.append([task_accuracy(built.model, other, device) for other in tasks])
         say(f"after {task.name}: " + "  ".join(f"{a:.3f}" for a in matrix[-1]))
-    result = ContinualResult(cont.strategy, cont.scenario, [t.name for t in tasks], matrix, folder.root)
+        found = task_warnings(built.model, task, matrix[-1][index], state.history, gap, spec.train.optimizer.lr,
+                              device)
+        for line in found:
+            say(f"warning: {line}")
+        warnings += found
+    result = ContinualResult(cont.strategy, cont.scenario, [t.name for t in tasks], matrix, folder.root, warnings)
 
     save_tensors(folder.weights, built.model.state_dict())
     report = result.to_json() | {"seconds": round(time.perf_counter() - started, 3), "settings": cont.model_dump()}
