@@ -127,6 +127,8 @@ def _train(spec: RunSpec, folder: RunFolder | None, progress: str,
 def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra_callbacks: list[Callback] | None,
                    world: World) -> Run | None:
     """One process's part of :func:`_train`: all of it in a single process; rank 0 alone writes the run."""
+    if spec.train.threads is not None:
+        torch.set_num_threads(spec.train.threads)
     seed_everything(spec.seed)
     data = prepare_data(spec.data)
     built = build_model(spec.model, data.input_shape, data.n_outputs)

@@ -36,6 +36,7 @@ from lamina.train.callbacks import EVENTS, Callback, StopTraining, handlers
 from lamina.train.distributed import current_world, gather_rows, rank_slice, shard_weights, sum_over_ranks, wrap
 from lamina.train.losses import loss_for
 from lamina.train.optim import make_optimizer, make_schedule
+from lamina.train.speed import compiled
 
 
 class TrainingDiverged(LaminaError):
@@ -111,6 +112,8 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
     shares = combine(accumulation_shares(len(data.train), spec.batch_size, k),
                      shard_weights(len(data.train), spec.batch_size, world))
     net = wrap(model, device)  # DistributedDataParallel under several processes
+    if spec.compile:
+        net = compiled(net)
     params = list(model.parameters())
     penalized = [p for p in params if p.dim() > 1]  # weights, not biases or norm scales
     regularized = bool(spec.l1 or spec.l2)  # when off, skip adding 0.0 (an extra autograd node every step)
