@@ -72,16 +72,29 @@ def train(
     set_: list[str] = SetOption,
     progress: str = ProgressOption,
     resume_: bool = typer.Option(False, "--resume", help="Continue this config's interrupted run from its newest valid checkpoint."),
+    nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes on this machine (torchrun; gloo on CPU, nccl on GPU)."),
 ) -> None:
     """Train the run a config describes; prints test metrics and the run folder.
 
-    Example: lamina train examples/digits_cnn.yaml --set train.epochs=5
+    Example: lamina train examples/digits_cnn.yaml --set train.epochs=5 --nproc 2
     """
+    import os
+
     from lamina.config import load_config
     from lamina.trainer import train as train_run
 
-    run = train_run(load_config(config, set_ or []), progress=progress, resume=resume_)
-    _show_results(run.folder.root)
+    spec = load_config(config, set_ or [])  # a bad config fails here, before any process starts
+    if nproc != 1 and "WORLD_SIZE" not in os.environ:
+        from lamina.train.distributed import launch
+
+        argv = ["train", str(config), *(f"--set={item}" for item in set_ or []), f"--progress={progress}"]
+        code = launch(nproc, argv + (["--resume"] if resume_ else []))
+        if code:
+            raise typer.Exit(code)
+        return
+    run = train_run(spec, progress=progress, resume=resume_)
+    if run is not None:  # rank 0 of several processes, or the only one
+        _show_results(run.folder.root)
 
 
 @app.command()

@@ -228,6 +228,8 @@ class TrainSpec(Spec):
     epoch_metrics: list[str] | Literal["auto"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    compile: bool = False  # torch.compile the training forward; falls back to eager with a message
+    threads: int | None = Field(None, gt=0)  # torch intra-op threads for this run (None: torch's default)
     tensorboard: bool = True
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
     adversarial: AdversarialSpec | None = None

@@ -31,6 +31,7 @@ from lamina.train.callbacks import (
     check_monitor,
 )
 from lamina.train.checkpoint import Checkpoint, Checkpoints, load_best_weights, resume_point, versions
+from lamina.train.distributed import World, join_from_environment, leave, process_device
 from lamina.train.loop import State, TrainingDiverged, fit, resolve_device
 
 
@@ -66,8 +67,11 @@ def build(config: RunSpec | dict[str, Any] | str | Path) -> Built:
 
 
 def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
-          extra_callbacks: list[Callback] | None = None, resume: bool = False) -> Run:
+          extra_callbacks: list[Callback] | None = None, resume: bool = False) -> Run | None:
     """Train the run a config describes and return it loaded from its new run folder.
+
+    Started by torchrun (WORLD_SIZE > 1), each process trains its share of every batch
+    (see lamina.train.distributed); rank 0 writes the run and returns it, the others return None.
 
     ``progress`` is 'auto' (a bar on a terminal, lines otherwise), 'bar', 'plain' or 'none';
     ``extra_callbacks`` join the built-in ones (see lamina.train.callbacks for the events).
@@ -110,30 +114,49 @@ def unfinished_run(runs_dir: str | Path, name: str) -> RunFolder | None:
     return folder if folder.config.is_file() else None
 
 
-def _train(spec: RunSpec, folder: RunFolder | None, progress: str, extra_callbacks: list[Callback] | None) -> Run:
+def _train(spec: RunSpec, folder: RunFolder | None, progress: str,
+           extra_callbacks: list[Callback] | None) -> Run | None:
     """Train into a new run folder (``folder`` None) or continue the run in ``folder``."""
+    world = join_from_environment(resolve_device(spec.train.device))
+    try:
+        return _train_process(spec, folder, progress if world.main else "none", extra_callbacks, world)
+    finally:
+        leave()
+
+
+def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra_callbacks: list[Callback] | None,
+                   world: World) -> Run | None:
+    """One process's part of :func:`_train`: all of it in a single process; rank 0 alone writes the run."""
+    if spec.train.threads is not None:
+        torch.set_num_threads(spec.train.threads)
     seed_everything(spec.seed)
     data = prepare_data(spec.data)
     built = build_model(spec.model, data.input_shape, data.n_outputs)
+    if world.distributed:
+        torch.manual_seed(spec.seed + world.rank)  # the same initial weights, but each rank its own dropout
     available = monitors(data, spec.train.epoch_metrics)
     monitor = spec.train.monitor if spec.train.monitor in available or len(data.val) else "train_loss"
     check_monitor(monitor, available, "train.monitor")
     if spec.train.early_stopping is not None:
         check_monitor(spec.train.early_stopping.monitor, available, "train.early_stopping.monitor")
-    device = resolve_device(spec.train.device)
+    device = process_device(resolve_device(spec.train.device), world)
 
     checkpoint = None
-    if folder is None:
-        folder = RunFolder.create(spec.runs_dir, spec.name)
-    else:
+    if folder is not None:
         checkpoint = _resume_checkpoint(folder, spec, data, progress)
-    save_config(spec, folder.config)
-    write_json(folder.preprocess, data.preprocessor.to_json())
+    elif world.main:
+        folder = RunFolder.create(spec.runs_dir, spec.name)
+    if world.main:
+        save_config(spec, folder.config)
+        write_json(folder.preprocess, data.preprocessor.to_json())
 
-    mode = "max" if higher_is_better(monitor) else "min"
-    checkpoints = Checkpoints(folder.checkpoints, spec.train.checkpoint, monitor, mode, spec.to_dict())
-    callbacks: list[Callback] = [Progress(progress), MetricsLog(folder.metrics), LossLog(folder.losses)]
-    if spec.train.tensorboard:
+    callbacks: list[Callback] = []
+    checkpoints = None
+    if world.main:
+        mode = "max" if higher_is_better(monitor) else "min"
+        checkpoints = Checkpoints(folder.checkpoints, spec.train.checkpoint, monitor, mode, spec.to_dict())
+        callbacks += [Progress(progress), MetricsLog(folder.metrics), LossLog(folder.losses)]
+    if spec.train.tensorboard and world.main:
         callbacks.append(TensorBoardLog(folder.tensorboard))
     if spec.train.early_stopping is not None:
         es = spec.train.early_stopping
@@ -143,24 +166,28 @@ def _train(spec: RunSpec, folder: RunFolder | None, progress: str, extra_callbac
         callbacks.append(adversarial_training(spec, data))
     callbacks += extra_callbacks or []
     diagnosis = None
-    if spec.train.diagnose:
+    if spec.train.diagnose and world.main:
         from lamina.diagnose.monitor import Monitor
 
         diagnosis = Monitor(spec.train.diagnose_every)
         callbacks.append(diagnosis)
-    callbacks.append(checkpoints)  # last: the checkpoint holds every other callback's state after the epoch
+    if checkpoints is not None:
+        callbacks.append(checkpoints)  # last: the checkpoint holds every other callback's state after the epoch
 
     started = time.perf_counter()
     try:
         state = fit(built.model, data, spec.train, callbacks, device, seed=spec.seed,
                     batch_path=spec.data.batch_path, workers=spec.data.loader_workers, resume=checkpoint)
     except TrainingDiverged as exc:
-        kept = checkpoints.newest()
+        kept = checkpoints.newest() if checkpoints is not None else None
         message = f"{exc}; the last good checkpoint is kept: {kept}" if kept else str(exc)
         if diagnosis is not None:
             finish_diagnosis(folder.root, diagnosis, progress, diverged=message)
         raise TrainingDiverged(message) from None
     seconds = time.perf_counter() - started
+    if not world.main:
+        return None
+    leave()  # rank 0 alone evaluates and writes the run
 
     if spec.train.restore_best and checkpoints.best is not None:
         built.model.load_state_dict(load_best_weights(folder.checkpoints))
@@ -168,7 +195,8 @@ def _train(spec: RunSpec, folder: RunFolder | None, progress: str, extra_callbac
     save_tensors(folder.weights, built.model.state_dict())
     run = load_run(folder.root, device=str(device))
     report = evaluate_run(run) if len(data.test) else {"metrics": {}}
-    write_json(folder.summary, summary(spec, data, built.params, state, seconds, checkpoints, report))
+    write_json(folder.summary, summary(spec, data, built.params, state, seconds, checkpoints, report)
+               | {"processes": world.size})
     if diagnosis is not None:
         finish_diagnosis(folder.root, diagnosis, progress)
     return run

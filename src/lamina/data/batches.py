@@ -5,6 +5,10 @@ slices batches by index (a fresh permutation each epoch): no per-sample
 collation, which is what dominates small-data training time in a DataLoader.
 The DataLoader path serves data that should stay in host memory or stream.
 
+Under data-parallel training (``world`` > 1) every rank draws the same order and
+keeps its strided share of each global batch, so ``batch_size`` stays the
+global batch and the batches are the same as in one process.
+
 Both can resume an epoch part-way: each records the state its generator had
 when the epoch's order was drawn (``epoch_rng``), and :meth:`resume` makes the
 next epoch draw that same order again and start after the batches already done.
@@ -15,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 
 
 class Resumable:
@@ -43,12 +47,13 @@ class MemoryBatches(Resumable):
     """Batches sliced from tensors held on ``device``; reshuffled each epoch when ``shuffle``."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool,
-                 generator: torch.Generator | None, device: torch.device) -> None:
+                 generator: torch.Generator | None, device: torch.device, rank: int = 0, world: int = 1) -> None:
         self.x = x.to(device)
         self.y = y.to(device)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
+        self.rank, self.world = rank, world
 
     def __len__(self) -> int:
         return (len(self.x) + self.batch_size - 1) // self.batch_size
@@ -59,21 +64,26 @@ class MemoryBatches(Resumable):
         if self.shuffle:
             order = torch.randperm(n, generator=self.generator).to(self.x.device)
             for start in range(first, n, self.batch_size):
-                index = order[start : start + self.batch_size]
+                index = order[start : start + self.batch_size][self.rank :: self.world]
                 yield self.x[index], self.y[index]
         else:
             for start in range(first, n, self.batch_size):
-                yield self.x[start : start + self.batch_size], self.y[start : start + self.batch_size]
+                share = slice(start + self.rank, start + self.batch_size, self.world)
+                yield self.x[share], self.y[share]
 
 
 class LoaderBatches(Resumable):
     """Batches from a torch DataLoader (host memory, optional worker processes), moved to ``device``."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool,
-                 generator: torch.Generator | None, device: torch.device, workers: int = 0) -> None:
+                 generator: torch.Generator | None, device: torch.device, workers: int = 0,
+                 rank: int = 0, world: int = 1) -> None:
         self.generator = generator
-        self.loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle,
-                                 generator=generator, num_workers=workers, pin_memory=device.type == "cuda")
+        dataset = TensorDataset(x, y)
+        order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        batches = RankShare(BatchSampler(order, batch_size, drop_last=False), rank, world)
+        self.loader = DataLoader(dataset, batch_sampler=batches, num_workers=workers,
+                                 pin_memory=device.type == "cuda")
         self.device = device
 
     def __len__(self) -> int:
@@ -87,11 +97,29 @@ class LoaderBatches(Resumable):
             yield xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
 
 
+class RankShare:
+    """A batch sampler's global batches, each cut down to one rank's strided share."""
+
+    def __init__(self, batches: BatchSampler, rank: int, world: int) -> None:
+        self.batches, self.rank, self.world = batches, rank, world
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for batch in self.batches:
+            yield batch[self.rank :: self.world]
+
+
 def make_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool, device: torch.device,
-                 path: str = "auto", seed: int = 0, workers: int = 0) -> MemoryBatches | LoaderBatches:
-    """Pick the batch path ('auto' = in memory unless the split exceeds 1 GiB) and build it."""
+                 path: str = "auto", seed: int = 0, workers: int = 0, rank: int = 0,
+                 world: int = 1) -> MemoryBatches | LoaderBatches:
+    """Pick the batch path ('auto' = in memory unless the split exceeds 1 GiB) and build it.
+
+    ``rank`` and ``world`` give this process's share of every batch under data-parallel training.
+    """
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     big = x.element_size() * x.nelement() > 1 << 30
     if path == "loader" or (path == "auto" and big):
-        return LoaderBatches(x, y, batch_size, shuffle, generator, device, workers)
-    return MemoryBatches(x, y, batch_size, shuffle, generator, device)
+        return LoaderBatches(x, y, batch_size, shuffle, generator, device, workers, rank, world)
+    return MemoryBatches(x, y, batch_size, shuffle, generator, device, rank, world)

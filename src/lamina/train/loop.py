@@ -33,8 +33,10 @@ from lamina.data.preprocess import TargetPrep
 from lamina.errors import LaminaError
 from lamina.evaluate.metrics import compute_metrics, outputs_to_preds, resolve_epoch_metrics
 from lamina.train.callbacks import EVENTS, Callback, StopTraining, handlers
+from lamina.train.distributed import current_world, gather_rows, rank_slice, shard_weights, sum_over_ranks, wrap
 from lamina.train.losses import loss_for
 from lamina.train.optim import make_optimizer, make_schedule
+from lamina.train.speed import compiled
 
 
 class TrainingDiverged(LaminaError):
@@ -98,15 +100,20 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
     model.to(device)
     loss_fn = loss_for(spec, data.task)
     metric_names = resolve_epoch_metrics(spec.epoch_metrics, data.task)
+    world = current_world()
     batches = make_batches(data.train.x, data.train.y, spec.batch_size, True, device,
-                           path=batch_path, seed=seed, workers=workers)
+                           path=batch_path, seed=seed, workers=workers, rank=world.rank, world=world.size)
     k = spec.accumulate_steps
     optimizer = make_optimizer(model.parameters(), spec.optimizer)
     scheduler = make_schedule(optimizer, spec.schedule, spec.epochs, -(-len(batches) // k))
     scaler = torch.amp.GradScaler(device.type, enabled=spec.precision == "fp16")  # a pass-through unless fp16
     state = State(model, optimizer, scheduler, spec, spec.epochs, len(batches), loss_fn, device, data,
                   batches, scaler, callbacks)
-    shares = accumulation_shares(len(data.train), spec.batch_size, k)
+    shares = combine(accumulation_shares(len(data.train), spec.batch_size, k),
+                     shard_weights(len(data.train), spec.batch_size, world))
+    net = wrap(model, device)  # DistributedDataParallel under several processes
+    if spec.compile:
+        net = compiled(net)
     params = list(model.parameters())
     penalized = [p for p in params if p.dim() > 1]  # weights, not biases or norm scales
     regularized = bool(spec.l1 or spec.l2)  # when off, skip adding 0.0 (an extra autograd node every step)
@@ -131,7 +138,7 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
                 state.xb, state.yb = xb, yb
                 emit("on_batch_start")
                 with autocast:
-                    state.outputs = model(state.xb).float()
+                    state.outputs = net(state.xb).float()
                     loss = loss_fn(state.outputs, state.yb)
                 state.loss = loss
                 state.objective = loss + penalty(penalized, spec.l1, spec.l2) if regularized else loss
@@ -156,7 +163,8 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
                 emit("on_batch_end")
             losses = torch.stack(state.batch_losses)
             sizes = torch.tensor(state.batch_sizes, dtype=torch.float32, device=device)
-            train_loss = float(losses @ sizes) / sum(state.batch_sizes)
+            total, count = sum_over_ranks(torch.stack([losses.float() @ sizes, sizes.sum()]).cpu()).tolist()
+            train_loss = total / count
             state.loss_log.append(losses.cpu())
             state.batch, state.batch_losses, state.batch_sizes = 0, [], []
             logs = {"epoch": epoch + 1, "train_loss": train_loss}
@@ -187,6 +195,13 @@ def accumulation_shares(n: int, batch_size: int, k: int) -> list[float] | None:
         group = sizes[first : first + k]
         shares += [size / sum(group) for size in group]
     return shares
+
+
+def combine(first: list[float] | None, second: list[float] | None) -> list[float] | None:
+    """Per-batch loss weights multiplied together (None stands for all ones)."""
+    if first is None or second is None:
+        return first or second
+    return [a * b for a, b in zip(first, second)]
 
 
 def check_finite(state: State, params: list[torch.Tensor]) -> None:
@@ -262,7 +277,8 @@ def validate(model: nn.Module, split: Split, loss_fn: Callable, data: Prepared, 
     """Validation loss and the task's epoch metrics (``val_`` prefixed); empty when there is no val split."""
     if len(split) == 0:
         return {}
-    outputs = model_outputs(model, split.x, batch_size, device, autocast)
+    mine = rank_slice(len(split), current_world())  # all rows in a single process
+    outputs = gather_rows(model_outputs(model, split.x[mine], batch_size, device, autocast))
     logs = {"val_loss": float(loss_fn(outputs, split.y))}
     scores = score(outputs, split.y, data.preprocessor.target, metric_names)
     logs.update({f"val_{k}": v for k, v in scores.items()})
