@@ -1,0 +1,282 @@
+"""lamina against a hand-written PyTorch loop, PyTorch Lightning and Keras 3 (torch backend), side by side.
+
+Run it from the repository root (Lightning and Keras are benchmark-only extras):
+
+    .venv/bin/python -m pip install -c constraints.txt -e '.[bench]'
+    .venv/bin/python benchmarks/peers.py [--threads 1] [--rounds 5]
+
+Workloads, all on digits (1,078 training images) with Adam (lr 1e-3), batch 64 and a
+validation pass every epoch: (a) MLP 64-256-256-10 for 20 epochs, (b) CNN of two 3x3
+conv stages (16 and 32 channels, max-pooling) and a 64-unit dense layer for 15 epochs,
+(c) an LSTM (width 64) over the digits' 8 rows as an 8-step sequence for 10 epochs,
+(d) a width-1024 MLP (64-1024-1024-10) at batch 256 for 10 epochs, which shows how
+close a step gets to the machine's matmul rate. The character language model of the
+issue is not here: lamina has no language model yet.
+
+Contenders and the setup each gets (its best documented small-data setup):
+
+* **hand**: tensors in memory, ``torch.randperm`` and index slicing per epoch, the
+  model's forward, cross-entropy, ``Adam(fused=False)`` step, val loss and accuracy.
+* **lamina**: ``lamina.train.loop.fit`` with its in-memory batch path and no callbacks
+  (what ``lamina.fit`` runs, minus the run folder's files and checkpoints).
+* **lightning**: a LightningModule around the same torch module, DataLoaders over
+  in-memory TensorDatasets, ``Trainer(logger=False, enable_checkpointing=False,
+  enable_progress_bar=False, enable_model_summary=False)`` (the "lean" setup; the
+  defaults are slower).
+* **keras**: the same layers as a ``keras.Sequential`` on the torch backend,
+  ``model.fit(..., verbose=0)`` with NumPy arrays and validation data.
+
+Every contender runs in this process with ``torch.set_num_threads`` fixed (1 by default:
+at 2 threads sub-second runs are bimodal on this kind of machine). Rounds interleave the
+contenders (order rotated each round) after one untimed warm-up round; medians are
+printed with the ratio to the hand loop, the final validation accuracy, and the fraction
+of the measured float32 matmul rate (2048x2048) that the training FLOPs reach.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+from lamina.config import parse_run_spec  # noqa: E402
+from lamina.data.prepare import Prepared, prepare_data  # noqa: E402
+from lamina.train.loop import fit  # noqa: E402
+
+
+class RowsAsSequence(nn.Module):
+    """An LSTM over the 8 rows of a digit (8 steps of 8 pixels), classified from the last state."""
+
+    def __init__(self, width: int = 64) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(8, width, batch_first=True)
+        self.head = nn.Linear(width, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(x.reshape(len(x), 8, 8))  # (B, 8 steps, width)
+        return self.head(out[:, -1])
+
+
+def mlp(*widths: int) -> nn.Module:
+    """A ReLU MLP with the given layer widths (first is the input)."""
+    layers: list[nn.Module] = []
+    for a, b in zip(widths[:-2], widths[1:-1]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(widths[-2], widths[-1]))
+
+
+def cnn() -> nn.Module:
+    """Two conv stages (3x3, same padding, ReLU, 2x2 max-pool) and a dense layer."""
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(32 * 2 * 2, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def keras_model(name: str):
+    """The Keras twin of a workload's torch module (channels-last images)."""
+    import keras
+    from keras import layers
+
+    if name == "mlp":
+        body = [layers.Input((64,)), layers.Dense(256, activation="relu"), layers.Dense(256, activation="relu")]
+    elif name == "mlp1024":
+        body = [layers.Input((64,)), layers.Dense(1024, activation="relu"), layers.Dense(1024, activation="relu")]
+    elif name == "cnn":
+        body = [layers.Input((8, 8, 1)), layers.Conv2D(16, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
+                layers.Conv2D(32, 3, padding="same", activation="relu"), layers.MaxPooling2D(), layers.Flatten(),
+                layers.Dense(64, activation="relu")]
+    else:
+        body = [layers.Input((8, 8)), layers.LSTM(64)]
+    model = keras.Sequential(body + [layers.Dense(10)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    return model
+
+
+@dataclass
+class Workload:
+    """One comparison: the data view, the torch module factory, epochs and batch size."""
+
+    name: str
+    view: str
+    module: Callable[[], nn.Module]
+    epochs: int
+    batch_size: int = 64
+
+
+WORKLOADS = [
+    Workload("mlp", "flat", lambda: mlp(64, 256, 256, 10), 20),
+    Workload("cnn", "image", cnn, 15),
+    Workload("lstm", "flat", RowsAsSequence, 10),
+    Workload("mlp1024", "flat", lambda: mlp(64, 1024, 1024, 10), 10, 256),
+]
+
+
+def hand(w: Workload, data: Prepared) -> float:
+    """A plain PyTorch loop over in-memory tensors; returns the final validation accuracy."""
+    model = w.module()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = data.train.x, data.train.y
+    g = torch.Generator().manual_seed(0)
+    for _ in range(w.epochs):
+        model.train()
+        order = torch.randperm(len(x), generator=g)
+        for start in range(0, len(x), w.batch_size):
+            index = order[start : start + w.batch_size]
+            loss = F.cross_entropy(model(x[index]), y[index])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            out = model(data.val.x)
+            float(F.cross_entropy(out, data.val.y))
+            accuracy = float((out.argmax(1) == data.val.y).float().mean())
+    return accuracy
+
+
+def lamina_loop(w: Workload, data: Prepared) -> float:
+    """lamina's loop (in-memory batches, val loss and accuracy each epoch)."""
+    spec = parse_run_spec({"data": {"dataset": "digits", "view": w.view}, "model": {"arch": "mlp"},
+                           "train": {"epochs": w.epochs, "batch_size": w.batch_size, "tensorboard": False,
+                                     "optimizer": {"name": "adam", "lr": 1e-3}, "device": "cpu"}})
+    state = fit(w.module(), data, spec.train, [], torch.device("cpu"), batch_path="memory")
+    return state.history[-1]["val_accuracy"]
+
+
+def lightning_lean(w: Workload, data: Prepared) -> float:
+    """Lightning with logger, checkpointing, progress bar and model summary off."""
+    import lightning as L
+    from torch.utils.data import DataLoader, TensorDataset
+
+    class Module(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = w.module()
+            self.accuracy = 0.0
+
+        def training_step(self, batch, _):
+            x, y = batch
+            return F.cross_entropy(self.net(x), y)
+
+        def validation_step(self, batch, _):
+            x, y = batch
+            out = self.net(x)
+            self.accuracy = float((out.argmax(1) == y).float().mean())
+            return F.cross_entropy(out, y)
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=1e-3)
+
+    module = Module()
+    trainer = L.Trainer(max_epochs=w.epochs, accelerator="cpu", devices=1, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        num_sanity_val_steps=0)
+    train = DataLoader(TensorDataset(data.train.x, data.train.y), batch_size=w.batch_size, shuffle=True)
+    val = DataLoader(TensorDataset(data.val.x, data.val.y), batch_size=len(data.val))
+    trainer.fit(module, train, val)
+    return module.accuracy
+
+
+def keras_fit(w: Workload, data: Prepared) -> float:
+    """Keras 3 on the torch backend, fit on NumPy arrays."""
+    model = keras_model(w.name)
+    x, xv = data.train.x.numpy(), data.val.x.numpy()
+    if w.view == "image":
+        x, xv = x.transpose(0, 2, 3, 1), xv.transpose(0, 2, 3, 1)
+    elif w.name == "lstm":
+        x, xv = x.reshape(-1, 8, 8), xv.reshape(-1, 8, 8)
+    history = model.fit(x, data.train.y.numpy(), batch_size=w.batch_size, epochs=w.epochs,
+                        validation_data=(xv, data.val.y.numpy()), verbose=0)
+    return float(history.history["val_accuracy"][-1])
+
+
+CONTENDERS = {"hand": hand, "lamina": lamina_loop, "lightning": lightning_lean, "keras": keras_fit}
+
+
+def training_flops(w: Workload, samples: int) -> float:
+    """Matmul FLOPs of one epoch's training (forward 2x, backward 4x multiply-adds of each layer)."""
+    module, macs = w.module(), [0]
+
+    def count(layer: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        if isinstance(layer, nn.Linear):
+            macs[0] += layer.in_features * layer.out_features
+        elif isinstance(layer, nn.Conv2d):
+            macs[0] += layer.weight[0].numel() * output.shape[1] * output.shape[2] * output.shape[3]
+        elif isinstance(layer, nn.LSTM):
+            steps = inputs[0].shape[1]
+            macs[0] += steps * 4 * layer.hidden_size * (layer.input_size + layer.hidden_size)
+
+    for layer in module.modules():
+        layer.register_forward_hook(count)
+    shape = (1, 1, 8, 8) if w.view == "image" else (1, 64)
+    module(torch.zeros(shape))
+    return 6.0 * macs[0] * samples
+
+
+def matmul_rate() -> float:
+    """Measured float32 matmul FLOP/s (2048x2048, best of 5)."""
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a @ b
+    best = min(_seconds(lambda: a @ b) for _ in range(5))
+    return 2 * 2048**3 / best
+
+
+def _seconds(job: Callable[[], object]) -> float:
+    began = time.perf_counter()
+    job()
+    return time.perf_counter() - began
+
+
+def main() -> None:
+    """Time every contender on every workload and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--only", default=",".join(w.name for w in WORKLOADS))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    import logging
+
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    rate = matmul_rate()
+    print(f"torch {torch.__version__}, {args.threads} thread(s), median of {args.rounds} rounds; "
+          f"float32 matmul {rate / 1e9:.0f} GFLOP/s")
+    print(f"{'workload':9} {'contender':10} {'s/epoch':>8} {'x hand':>7} {'val acc':>8} {'% matmul':>9}")
+    for w in WORKLOADS:
+        if w.name not in args.only.split(","):
+            continue
+        data = prepare_data(parse_run_spec({"data": {"dataset": "digits", "view": w.view},
+                                                 "model": {"arch": "mlp"}}).data)
+        for job in CONTENDERS.values():  # warm-up: imports, allocator, kernels
+            torch.manual_seed(0)
+            job(w, data)
+        times: dict[str, list[float]] = {name: [] for name in CONTENDERS}
+        accuracy: dict[str, float] = {}
+        names = list(CONTENDERS)
+        for r in range(args.rounds):
+            for name in names[r % len(names):] + names[: r % len(names)]:
+                torch.manual_seed(r)
+                began = time.perf_counter()
+                accuracy[name] = CONTENDERS[name](w, data)
+                times[name].append((time.perf_counter() - began) / w.epochs)
+        flops = training_flops(w, len(data.train))
+        base = statistics.median(times["hand"])
+        for name in CONTENDERS:
+            t = statistics.median(times[name])
+            print(f"{w.name:9} {name:10} {t:8.4f} {t / base:7.2f} {accuracy[name]:8.3f} {100 * flops / t / rate:8.1f}%",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
