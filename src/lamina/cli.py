@@ -88,7 +88,7 @@ def train(
         from lamina.train.distributed import launch
 
         argv = ["train", str(config), *(f"--set={item}" for item in set_ or []), f"--progress={progress}"]
-        code = launch(nproc, argv + (["--resume"] if resume_ else []))
+        code = launch(nproc, argv + (["--resume"] if resume_ else []), spec)
         if code:
             raise typer.Exit(code)
         return

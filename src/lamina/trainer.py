@@ -156,8 +156,8 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
         mode = "max" if higher_is_better(monitor) else "min"
         checkpoints = Checkpoints(folder.checkpoints, spec.train.checkpoint, monitor, mode, spec.to_dict())
         callbacks += [Progress(progress), MetricsLog(folder.metrics), LossLog(folder.losses)]
-    if spec.train.tensorboard and world.main:
-        callbacks.append(TensorBoardLog(folder.tensorboard))
+        if spec.train.tensorboard:
+            callbacks.append(TensorBoardLog(folder.tensorboard))
     if spec.train.early_stopping is not None:
         es = spec.train.early_stopping
         es_mode = es.mode if es.mode != "auto" else ("max" if higher_is_better(es.monitor) else "min")
@@ -195,8 +195,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     save_tensors(folder.weights, built.model.state_dict())
     run = load_run(folder.root, device=str(device))
     report = evaluate_run(run) if len(data.test) else {"metrics": {}}
-    write_json(folder.summary, summary(spec, data, built.params, state, seconds, checkpoints, report)
-               | {"processes": world.size})
+    write_json(folder.summary, summary(spec, data, built.params, state, seconds, checkpoints, report, world.size))
     if diagnosis is not None:
         finish_diagnosis(folder.root, diagnosis, progress)
     return run
@@ -237,8 +236,8 @@ def finish_diagnosis(root: Path, monitor: Callback, progress: str, diverged: str
 
 
 def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: float, checkpoints: Checkpoints,
-            report: dict[str, Any]) -> dict[str, Any]:
-    """The content of summary.json: final metrics, timings, sizes and versions."""
+            report: dict[str, Any], processes: int = 1) -> dict[str, Any]:
+    """The content of summary.json: final metrics, timings, sizes, process count and versions."""
     return {
         "name": spec.name,
         "task": data.task,
@@ -253,6 +252,7 @@ def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: f
         "best_epoch": checkpoints.best_epoch,
         "best_value": checkpoints.best,
         "restored_best": spec.train.restore_best and checkpoints.best is not None,
+        "processes": processes,
         "train_seconds": round(seconds, 3),
         "seconds_per_epoch": round(seconds / max(1, len(state.history)), 4),
         "final_epoch": state.history[-1] if state.history else {},

@@ -102,7 +102,15 @@ def test_shard_weights_make_the_global_mean() -> None:
         mine = [len(range(rank, s, 2)) for s in sizes]
         assert weights == pytest.approx([m * 2 / s for m, s in zip(mine, sizes)])
     assert shard_weights(137, 64, World()) is None
-    with pytest.raises(ConfigError, match="train.batch_size"):
+    with pytest.raises(ConfigError, match="train.batch_size must leave at least 2 samples"):
         shard_weights(129, 64, World(0, 2))  # a last batch of one row cannot feed two processes
     blocks = [rank_slice(10, World(r, 3)) for r in range(3)]
     assert [list(range(10))[b] for b in blocks] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+
+
+def test_a_batch_size_that_starves_a_process_is_refused_before_launch(tmp_path: Path) -> None:
+    config = _config(tmp_path, "odd", batch_size=66)  # 265 training rows: the last batch holds 1
+    done = _launch(config, 2)
+    assert done.returncode == 2
+    assert done.stderr.count("train.batch_size must leave at least 2 samples") == 1, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "runs").exists()

@@ -30,6 +30,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from lamina.config import RunSpec
+from lamina.data.prepare import prepare_data
 from lamina.errors import ConfigError
 
 
@@ -109,16 +111,21 @@ def shard_weights(n: int, batch_size: int, world: World) -> list[float] | None:
     """
     if not world.distributed:
         return None
+    check_shards(n, batch_size, world.size)
     weights = []
     for start in range(0, n, batch_size):
         size = min(batch_size, n - start)
-        mine = len(range(world.rank, size, world.size))
-        if size < world.size:
-            raise ConfigError(f"train.batch_size: the last batch holds {size} samples, fewer than the {world.size} "
-                              f"processes; choose a batch size that leaves at least {world.size} "
-                              f"(the training split has {n} samples)")
-        weights.append(mine * world.size / size)
+        weights.append(len(range(world.rank, size, world.size)) * world.size / size)
     return weights
+
+
+def check_shards(n: int, batch_size: int, processes: int) -> None:
+    """Refuse a batch size whose last batch of ``n`` training rows leaves a process without a sample."""
+    last = n % batch_size or batch_size
+    if last < processes:
+        raise ConfigError(f"train.batch_size must leave at least {processes} samples in the last batch for "
+                          f"{processes} processes; got {batch_size}, whose last batch of the {n} training "
+                          f"samples holds {last}")
 
 
 def sum_over_ranks(values: torch.Tensor) -> torch.Tensor:
@@ -151,13 +158,16 @@ def rank_slice(n: int, world: World) -> slice:
     return slice(min(n, world.rank * per), min(n, (world.rank + 1) * per))
 
 
-def launch(nproc: int, argv: list[str]) -> int:
+def launch(nproc: int, argv: list[str], spec: RunSpec) -> int:
     """Run ``lamina <argv>`` in ``nproc`` processes on this machine through torch.distributed.run.
 
-    Returns the launcher's exit code. For several machines, run torchrun yourself (see the README).
+    ``spec``'s data is prepared here first, so a bad data file or batch size is reported once,
+    before any process starts. Returns the launcher's exit code. For several machines, run
+    torchrun yourself (see the README).
     """
     if nproc < 1:
         raise ConfigError(f"--nproc must be a positive integer; got {nproc}")
+    check_shards(len(prepare_data(spec.data).train), spec.train.batch_size, nproc)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
                "-m", "lamina.cli", *argv]
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc))))
