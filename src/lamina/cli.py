@@ -81,8 +81,12 @@ def train(
     import os
 
     from lamina.config import load_config
+    from lamina.lm.config import is_language_config, read_raw_config
     from lamina.trainer import train as train_run
 
+    if is_language_config(read_raw_config(config, set_ or [])):
+        _train_language_model(config, set_ or [], progress, resume_ or nproc != 1)
+        return
     spec = load_config(config, set_ or [])  # a bad config fails here, before any process starts
     if nproc != 1 and "WORLD_SIZE" not in os.environ:
         from lamina.train.distributed import launch
@@ -410,6 +414,47 @@ def _tune_results(report: dict[str, Any]) -> None:
     console.print(f"best config: {report['best_config']}", markup=False)
     for path in report["figures"]:
         console.print(f"figure: {path}", markup=False)
+
+
+def _train_language_model(config: Path, overrides: list[str], progress: str, unsupported: bool) -> None:
+    from lamina.errors import ConfigError
+    from lamina.files import read_json
+    from lamina.lm.train import as_lm_spec, train_lm
+
+    if unsupported:
+        raise ConfigError("language-model runs (task: language_model) train in one process and do not resume; "
+                          "drop --nproc and --resume")
+    root = train_lm(as_lm_spec(config, overrides), progress=progress)
+    done = read_json(root / "summary.json")
+    val = done["val"]
+    _console().print(f"validation: loss {val['loss']:.4f} nats/token, perplexity {val['perplexity']:.3f}, "
+                     f"{val['bits_per_char']:.4f} bits/char (unigram baseline {done['unigram_val_loss']:.4f})")
+    _console().print(f"trained {done['steps']} steps in {done['train_seconds']:.1f}s ({done['params']:,} parameters)")
+    _console().print(f"run folder: {root}", markup=False)
+
+
+@app.command()
+@friendly
+def generate(
+    run: Path = typer.Argument(..., help="A language-model run folder."),
+    prompt: str = typer.Option(..., "--prompt", help="Text to continue."),
+    tokens: int = typer.Option(200, "--tokens", help="How many tokens to generate."),
+    temperature: float = typer.Option(0.8, "--temperature", help="Sampling temperature; 0 is greedy."),
+    top_k: int = typer.Option(None, "--top-k", help="Sample only among the k most likely tokens."),
+    top_p: float = typer.Option(None, "--top-p", help="Sample only among the most likely tokens holding this much probability."),
+    n: int = typer.Option(1, "--n", help="How many samples."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the sampling."),
+) -> None:
+    """Generate text from a language-model run, continuing a prompt.
+
+    Example: lamina generate runs/shakespeare-char --prompt "ROMEO:" --tokens 300 --top-k 20
+    """
+    from lamina.lm.generate import generate_text
+
+    for i, text in enumerate(generate_text(run, prompt, tokens, temperature, top_k, top_p, n, seed)):
+        if n > 1:
+            typer.echo(f"--- sample {i + 1} ---")
+        typer.echo(text)
 
 
 def _show_results(root: Path) -> None:
