@@ -99,3 +99,17 @@ def test_bad_text_files_are_named(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe" * 100)
     with pytest.raises(DataError, match="not UTF-8"):
         load_corpus(binary, 0.1, 8)
+
+
+def test_train_command_runs_a_language_model_config(tmp_path: Path) -> None:
+    text = tmp_path / "text.txt"
+    text.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:20_000], encoding="utf-8")
+    config = tmp_path / "lm.yaml"
+    config.write_text(f"task: language_model\nname: cli-lm\nruns_dir: {tmp_path / 'runs'}\ndata: {{path: {text}}}\n"
+                      "model: {layers: 1, heads: 2, width: 32, context: 16}\ntrain: {steps: 10, eval_every: 5}\n")
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", str(config), "--set", "train.batch_size=8", "--progress", "none"])
+    assert result.exit_code == 0, result.output
+    assert "bits/char" in result.output and (tmp_path / "runs" / "cli-lm" / "model.safetensors").is_file()
+    bad = runner.invoke(app, ["train", str(config), "--set", "model.heads=3"])
+    assert bad.exit_code == 2 and "model.width must be divisible by model.heads" in bad.output
