@@ -141,8 +141,8 @@ class MiniLM:
 
     def tokenize(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Word-piece ids, attention mask and token types (B, T), padded to the longest text."""
-        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-            raise DataError("the sentence encoder takes a list of strings")
+        if isinstance(texts, str) or not texts or not all(isinstance(t, str) for t in texts):
+            raise DataError("the sentence encoder takes a non-empty list of strings")
         encodings = self.tokenizer.encode_batch(list(texts))
         steps = max(len(e.ids) for e in encodings)
         ids, mask, types = (torch.zeros(len(texts), steps, dtype=torch.long) for _ in range(3))
