@@ -18,6 +18,7 @@ def test_the_property_is_checked_by_code() -> None:
     assert 150 < cheerful < 250 and all(line.rstrip(".").split()[-1] in CHEERFUL + GLOOMY for line in lines)
 
 
+@pytest.mark.slow
 def test_dpo_raises_the_preferred_fraction_and_keeps_perplexity(tmp_path: Path) -> None:
     torch.set_num_threads(1)
     result = cheerful_task(tmp_path, seed=0)
