@@ -113,3 +113,11 @@ def test_train_command_runs_a_language_model_config(tmp_path: Path) -> None:
     assert "bits/char" in result.output and (tmp_path / "runs" / "cli-lm" / "model.safetensors").is_file()
     bad = runner.invoke(app, ["train", str(config), "--set", "model.heads=3"])
     assert bad.exit_code == 2 and "model.width must be divisible by model.heads" in bad.output
+
+
+def test_example_config_is_valid() -> None:
+    from lamina.lm.train import as_lm_spec
+
+    root = Path(__file__).resolve().parents[2]
+    spec = as_lm_spec(root / "examples" / "language" / "shakespeare_char_lm.yaml")
+    assert (spec.model.layers, spec.model.heads, spec.model.width, spec.model.context) == (4, 4, 128, 64)
