@@ -277,3 +277,26 @@ def generate(run: GenerativeRun | str | Path, n: int = GRID, seed: int = 0) -> d
     result["grid"] = str(figures.image_grid(samples, out_dir / f"samples-{n}-seed{seed}.png",
                                             f"{n} {run.settings.model} samples", labels))
     return result
+
+
+def score_anomalies(run: GenerativeRun | str | Path, input_path: str | Path,
+                    output: str | Path | None = None) -> dict[str, Any]:
+    """Reconstruction-error anomaly scores for an input file's rows, flagged against the run's validation threshold.
+
+    Writes a CSV (columns score, anomaly) and returns its path with the threshold and the flagged count.
+    """
+    if not isinstance(run, GenerativeRun):
+        run = load_generative(run)
+    if not isinstance(run.model, AutoEncoder):
+        raise ConfigError(f"anomaly scores need an autoencoder run; {run.folder.root} is a {run.settings.model} run")
+    saved = read_json(run.folder.summary) if run.folder.summary.is_file() else {}
+    if "anomaly" not in saved:
+        raise RunFolderError(f"{run.folder.root} has no anomaly threshold: train it with generative.normal_classes set")
+    path = Path(input_path)
+    if not path.is_file():
+        raise DataError(f"input file {path} does not exist")
+    scores = reconstruction_errors(run.model, torch.from_numpy(_read_inputs(run, path)))
+    threshold = float(saved["anomaly"]["threshold"])
+    target = Path(output) if output else run.folder.root / "anomaly" / f"{path.stem}.csv"
+    write_rows_csv(target, [{"score": float(s), "anomaly": int(s > threshold)} for s in scores.tolist()])
+    return {"scores": str(target), "threshold": threshold, "rows": len(scores), "flagged": int((scores > threshold).sum())}
