@@ -495,11 +495,11 @@ def anomaly(run: Path = typer.Argument(..., help="An autoencoder run trained wit
 @app.command()
 @friendly
 def segment(runs_dir: str = typer.Option("runs", help="Where the run folder goes."),
-            epochs: int = typer.Option(12, "--epochs"), size: int = typer.Option(24, "--size", help="Image side (multiple of 4)."),
+            epochs: int = typer.Option(16, "--epochs"), size: int = typer.Option(24, "--size", help="Image side (multiple of 4)."),
             train_images: int = typer.Option(500, "--train-images"), progress: str = ProgressOption) -> None:
     """Train a small U-Net on the synthetic shapes set; prints pixel accuracy and IoU per class.
 
-    Example: lamina segment --epochs 12
+    Example: lamina segment --epochs 16
     """
     from lamina.segment.train import SegmentationSettings, train_segmentation
 
