@@ -99,3 +99,24 @@ def test_embed_refuses_a_bad_input(anomaly_run, tmp_path):
     result = CliRunner().invoke(app, ["embed", anomaly_run["folder"], "--input", str(bad)])
     assert result.exit_code == 2
     assert "64 values" in result.output
+
+
+def test_denoising_autoencoder_cleans_noisy_inputs_better_than_a_plain_one():
+    import torch
+
+    from lamina.config import DataSpec
+    from lamina.data.prepare import prepare_data
+    from lamina.nn.models.autoencoder import AutoEncoder
+    from lamina.train.reconstruction import fit_autoencoder
+
+    data = prepare_data(DataSpec(dataset="digits"))
+    noisy = (data.test.x + 0.3 * torch.randn(data.test.x.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    errors = {}
+    for noise in (0.0, 0.3):
+        torch.manual_seed(0)
+        model = AutoEncoder((1, 8, 8), "dense", latent=16, width=16)
+        fit_autoencoder(model, data.train.x, data.val.x, epochs=25, batch_size=32, lr=0.003, noise=noise)
+        with torch.no_grad():
+            errors[noise] = float((model.eval()(noisy) - data.test.x).pow(2).mean())
+    print(f"MSE to clean digits from noisy inputs: plain {errors[0.0]:.4f}, denoising {errors[0.3]:.4f}")
+    assert errors[0.3] < 0.9 * errors[0.0]

@@ -66,7 +66,7 @@ def coverage(judge: torch.nn.Module, samples: torch.Tensor, classes: list[str], 
     counts = torch.bincount(predicted, minlength=len(classes)).double()
     share = counts / counts.sum()
     nonzero = share[share > 0]
-    entropy = float(-(nonzero * nonzero.log()).sum())
+    entropy = float(-(nonzero * nonzero.log()).sum()) + 0.0  # + 0.0 turns -0.0 (one class) into 0.0
     return Coverage(share.tolist(), int((share >= min_share).sum()), entropy, list(classes))
 
 
