@@ -120,3 +120,9 @@ def test_denoising_autoencoder_cleans_noisy_inputs_better_than_a_plain_one():
             errors[noise] = float((model.eval()(noisy) - data.test.x).pow(2).mean())
     print(f"MSE to clean digits from noisy inputs: plain {errors[0.0]:.4f}, denoising {errors[0.3]:.4f}")
     assert errors[0.3] < 0.9 * errors[0.0]
+
+
+def test_evaluate_names_the_commands_for_a_generative_run(anomaly_run):
+    result = CliRunner().invoke(app, ["evaluate", anomaly_run["folder"]])
+    assert result.exit_code == 2
+    assert "is a generative (autoencoder) run" in result.output

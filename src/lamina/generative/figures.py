@@ -32,21 +32,30 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def image_grid(images: torch.Tensor, path: Path, title: str, labels: list[str] | None = None) -> Path:
-    """Images (N, C, H, W) in [0, 1] tiled in a near-square grid, each with an optional label."""
+    """Images (N, C, H, W) in [0, 1] tiled into one near-square picture, each with an optional label.
+
+    One tiled array and one ``imshow`` rather than a subplot per image: a 64-image grid draws in a fraction
+    of the time.
+    """
     plt = _pyplot()
-    n = len(images)
+    pictures = images.detach().cpu().float().clamp(0, 1)
+    n, c, h, w = pictures.shape
     cols = math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 0.9 + 0.5), squeeze=False)
-    for i, ax in enumerate(axes.ravel()):
-        ax.axis("off")
-        if i < n:
-            picture = images[i].detach().cpu().float().clamp(0, 1).numpy()
-            picture = picture[0] if picture.shape[0] == 1 else np.transpose(picture[:3], (1, 2, 0))
-            ax.imshow(picture, cmap="gray", vmin=0, vmax=1)
-            if labels:
-                ax.set_title(labels[i], fontsize=7)
-    fig.suptitle(title, fontsize=9)
+    pad = 1
+    canvas = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), np.float32)
+    for i in range(n):
+        top, left = pad + (i // cols) * (h + pad), pad + (i % cols) * (w + pad)
+        tile = pictures[i].numpy()
+        canvas[top : top + h, left : left + w] = np.transpose(tile[:3] if c >= 3 else np.repeat(tile[:1], 3, 0), (1, 2, 0))
+    fig, ax = plt.subplots(figsize=(max(3.0, cols * 0.8), max(3.0, rows * 0.8) + 0.4))
+    ax.imshow(canvas, interpolation="nearest")
+    for i, label in enumerate(labels or []):
+        top, left = pad + (i // cols) * (h + pad), pad + (i % cols) * (w + pad)
+        ax.text(left - 0.5, top - 0.5, label, fontsize=7, color="red", va="top", ha="left",
+                bbox={"facecolor": "white", "alpha": 0.75, "pad": 0.5, "linewidth": 0})
+    ax.axis("off")
+    ax.set_title(title, fontsize=9)
     return _save(fig, path)
 
 
