@@ -126,3 +126,15 @@ def test_evaluate_names_the_commands_for_a_generative_run(anomaly_run):
     result = CliRunner().invoke(app, ["evaluate", anomaly_run["folder"]])
     assert result.exit_code == 2
     assert "is a generative (autoencoder) run" in result.output
+
+
+def test_generative_command_trains_the_example_and_train_refuses_it(tmp_path):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "generative" / "digits_autoencoder.yaml"
+    result = CliRunner().invoke(app, ["generative", str(example), "--set", "train.epochs=1",
+                                      "--set", f"runs_dir={tmp_path}", "--progress", "none"])
+    assert result.exit_code == 0, result.output
+    assert "PCA with 8 components" in result.output and "AUROC" in result.output
+    refused = CliRunner().invoke(app, ["train", str(example)])
+    assert refused.exit_code == 2 and "lamina generative" in refused.output

@@ -153,9 +153,9 @@ def train_generative(config: RunSpec | dict[str, Any] | str | Path, progress: st
         figures.image_grid(samples[:GRID], figures_dir / "samples.png",
                            f"{g.model} samples (judge's labels; {out['coverage']['covered']}/{len(classes)} classes)",
                            names)
-    elif g.model == "gan":
+    elif g.model in ("vae", "gan"):  # no class labels to judge by: the grid alone
         figures.image_grid(model.sample(GRID, torch.Generator().manual_seed(spec.seed)), figures_dir / "samples.png",
-                           "GAN samples")
+                           f"{g.model} samples")
     if g.model == "gan":
         figures.gan_losses(state.steps, figures_dir / "gan_losses.png")
     write_json(folder.summary, out)
