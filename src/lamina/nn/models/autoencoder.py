@@ -41,7 +41,7 @@ def conv_decoder(shape: tuple[int, int, int], width: int, latent: int, norm: boo
     c, h, w = shape
 
     def block(cin: int, cout: int) -> list[nn.Module]:
-        return [nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1), *( [nn.BatchNorm2d(cout)] if norm else []),
+        return [nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1), *([nn.BatchNorm2d(cout)] if norm else []),
                 nn.ReLU()]
 
     return nn.Sequential(

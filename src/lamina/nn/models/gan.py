@@ -30,6 +30,7 @@ class Generator(nn.Module):
                                      nn.Linear(8 * width, size), nn.Unflatten(1, self.shape))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Samples for noise ``z`` (B, noise)."""
         return torch.sigmoid(self.net(z))  # (B, *shape)
 
     @torch.no_grad()
@@ -60,6 +61,7 @@ class Discriminator(nn.Module):
                                      nn.Linear(8 * width, 4 * width), nn.LeakyReLU(0.2), nn.Linear(4 * width, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One real-vs-fake logit per sample."""
         return self.net(x).squeeze(1)  # (B,)
 
 

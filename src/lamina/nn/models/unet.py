@@ -40,6 +40,7 @@ class UNet(nn.Module):
         self.pool = nn.MaxPool2d(2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-pixel class logits for images ``x``."""
         d1 = self.down1(x)  # (B, w, H, W)
         d2 = self.down2(self.pool(d1))  # (B, 2w, H/2, W/2)
         b = self.bottom(self.pool(d2))  # (B, 4w, H/4, W/4)
