@@ -88,6 +88,8 @@ def train(
         _train_language_model(config, set_ or [], progress, resume_ or nproc != 1)
         return
     spec = load_config(config, set_ or [])  # a bad config fails here, before any process starts
+    if spec.generative is not None:
+        raise LaminaError(f"{config} has a generative: section; train it with: lamina generative {config}")
     if nproc != 1 and "WORLD_SIZE" not in os.environ:
         from lamina.train.distributed import launch
 
@@ -416,6 +418,35 @@ def _tune_results(report: dict[str, Any]) -> None:
         console.print(f"figure: {path}", markup=False)
 
 
+@app.command()
+@friendly
+def generative(config: Path = typer.Argument(..., help="A run config (YAML) with a generative: section."),
+               set_: list[str] = SetOption, progress: str = ProgressOption) -> None:
+    """Train an autoencoder, denoising autoencoder, VAE or GAN; prints reconstruction, anomaly and coverage figures.
+
+    Example: lamina generative examples/digits_vae.yaml --set train.epochs=20
+    """
+    from lamina.config import load_config
+    from lamina.generative.run import train_generative
+
+    result = train_generative(load_config(config, set_ or []), progress=progress)
+    console = _console()
+    if "test_mse" in result:
+        console.print(f"test reconstruction MSE {result['test_mse']:.5f} (PCA with {result['latent']} components: "
+                      f"{result['pca_test_mse']:.5f})")
+    if "anomaly" in result:
+        a, p = result["anomaly"], result["pca_anomaly"]
+        console.print(f"anomalies: AUROC {a['auroc']:.4f} AUPRC {a['auprc']:.4f} (PCA: {p['auroc']:.4f}, {p['auprc']:.4f}); "
+                      f"threshold {a['threshold']:.5f}: precision {a['precision']:.3f} recall {a['recall']:.3f}")
+    if "coverage" in result:
+        c = result["coverage"]
+        console.print(f"samples cover {c['covered']}/{c['classes']} classes; entropy {c['entropy']:.3f} of "
+                      f"{c['max_entropy']:.3f} (judge accuracy {result['judge_accuracy']:.3f})")
+    for line in result.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
+    console.print(f"run folder: {result['folder']}", markup=False)
+
+
 def _train_language_model(config: Path, overrides: list[str], progress: str, unsupported: bool) -> None:
     from lamina.errors import ConfigError
     from lamina.files import read_json
@@ -435,26 +466,94 @@ def _train_language_model(config: Path, overrides: list[str], progress: str, uns
 
 @app.command()
 @friendly
-def generate(
-    run: Path = typer.Argument(..., help="A language-model run folder."),
-    prompt: str = typer.Option(..., "--prompt", help="Text to continue."),
-    tokens: int = typer.Option(200, "--tokens", help="How many tokens to generate."),
-    temperature: float = typer.Option(0.8, "--temperature", help="Sampling temperature; 0 is greedy."),
-    top_k: int = typer.Option(None, "--top-k", help="Sample only among the k most likely tokens."),
-    top_p: float = typer.Option(None, "--top-p", help="Sample only among the most likely tokens holding this much probability."),
-    n: int = typer.Option(1, "--n", help="How many samples."),
-    seed: int = typer.Option(0, "--seed", help="Random seed of the sampling."),
-) -> None:
-    """Generate text from a language-model run, continuing a prompt.
+def embed(run: Path = typer.Argument(..., help="An autoencoder or VAE run folder."),
+          input_: Path = typer.Option(..., "--input", help="A .npz (array x) or .csv of raw inputs."),
+          output: Path = typer.Option(None, "--output", help="Where the CSV of codes goes (default: RUN/embeddings/).")) -> None:
+    """Write the latent codes (z0, z1, ...) of each input row as CSV.
 
-    Example: lamina generate runs/shakespeare-char --prompt "ROMEO:" --tokens 300 --top-k 20
+    Example: lamina embed runs/digits-ae --input new_digits.npz
     """
-    from lamina.lm.generate import generate_text
+    from lamina.generative.run import embed as embed_rows
 
-    for i, text in enumerate(generate_text(run, prompt, tokens, temperature, top_k, top_p, n, seed)):
-        if n > 1:
-            typer.echo(f"--- sample {i + 1} ---")
-        typer.echo(text)
+    _console().print(f"codes: {embed_rows(run, input_, output)}", markup=False)
+
+
+@app.command()
+@friendly
+def generate(
+    run: Path = typer.Argument(..., help="A language-model, VAE or GAN run folder."),
+    n: int = typer.Option(None, "--n", help="How many samples (default: 1 text, 64 images)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (the same seed gives the same samples)."),
+    prompt: str = typer.Option(None, "--prompt", help="Language models: the text to continue."),
+    tokens: int = typer.Option(200, "--tokens", help="Language models: how many tokens to generate."),
+    temperature: float = typer.Option(0.8, "--temperature", help="Language models: sampling temperature; 0 is greedy."),
+    top_k: int = typer.Option(None, "--top-k", help="Language models: sample only among the k most likely tokens."),
+    top_p: float = typer.Option(None, "--top-p", help="Language models: sample among the most likely tokens holding this much probability."),
+) -> None:
+    """Sample from a run: text continuing --prompt for a language model; an image grid (PNG) and NPZ for a VAE or GAN.
+
+    Examples: lamina generate runs/shakespeare-char --prompt "ROMEO:" --tokens 300 --top-k 20
+              lamina generate runs/digits-gan --n 64
+    """
+    from lamina.lm.generate import generate_text, is_language_run
+
+    if is_language_run(run):
+        if prompt is None:
+            raise LaminaError(f"{run} is a language-model run: give the text to continue with --prompt")
+        texts = generate_text(run, prompt, tokens, temperature, top_k, top_p, n or 1, seed)
+        for i, text in enumerate(texts):
+            if len(texts) > 1:
+                typer.echo(f"--- sample {i + 1} ---")
+            typer.echo(text)
+        return
+    if prompt is not None:
+        raise LaminaError(f"--prompt applies to language-model runs; {run} is not one")
+    _generate_images(run, n or 64, seed)
+
+
+def _generate_images(run: Path, n: int, seed: int) -> None:
+    from lamina.generative.run import generate as generate_samples
+
+    result = generate_samples(run, n, seed)
+    console = _console()
+    if "coverage" in result:
+        c = result["coverage"]
+        console.print(f"{n} samples cover {c['covered']}/{c['classes']} classes; entropy {c['entropy']:.3f} of {c['max_entropy']:.3f}")
+    console.print(f"grid: {result['grid']}\nsamples: {result['npz']}", markup=False)
+
+
+@app.command()
+@friendly
+def anomaly(run: Path = typer.Argument(..., help="An autoencoder run trained with generative.normal_classes."),
+            input_: Path = typer.Option(..., "--input", help="A .npz (array x) or .csv of raw inputs."),
+            output: Path = typer.Option(None, "--output", help="Where the CSV of scores goes (default: RUN/anomaly/).")) -> None:
+    """Score rows by reconstruction error and flag those above the threshold chosen on validation data.
+
+    Example: lamina anomaly runs/digits-anomaly --input new_digits.npz
+    """
+    from lamina.generative.run import score_anomalies
+
+    result = score_anomalies(run, input_, output)
+    _console().print(f"{result['flagged']} of {result['rows']} rows above threshold {result['threshold']:.5f}; "
+                     f"scores: {result['scores']}", markup=False)
+
+
+@app.command()
+@friendly
+def segment(runs_dir: str = typer.Option("runs", help="Where the run folder goes."),
+            epochs: int = typer.Option(16, "--epochs"), size: int = typer.Option(24, "--size", help="Image side (multiple of 4)."),
+            train_images: int = typer.Option(500, "--train-images"), progress: str = ProgressOption) -> None:
+    """Train a small U-Net on the synthetic shapes set; prints pixel accuracy and IoU per class.
+
+    Example: lamina segment --epochs 16
+    """
+    from lamina.segment.train import SegmentationSettings, train_segmentation
+
+    result = train_segmentation(SegmentationSettings(epochs=epochs, size=size, train=train_images), runs_dir, progress)
+    test = result["test"]
+    per_class = "  ".join(f"{k} {v:.3f}" for k, v in test["iou"].items())
+    _console().print(f"test pixel accuracy {test['pixel_accuracy']:.4f}  mean IoU {test['mean_iou']:.4f}\n"
+                     f"IoU: {per_class}\nrun folder: {result['folder']}", markup=False)
 
 
 def _show_results(root: Path) -> None:

@@ -25,6 +25,16 @@ class LanguageRun:
     model: GPT
 
 
+def is_language_run(run: str | Path) -> bool:
+    """Whether ``run`` is a run folder whose config.yaml says ``task: language_model`` (so ``generate`` samples text)."""
+    from lamina.config import parse_yaml
+
+    config = RunFolder(run).config
+    if not config.is_file():
+        return False
+    return is_language_config(parse_yaml(config.read_text(encoding="utf-8", errors="replace"), str(config), RunFolderError))
+
+
 def load_language_run(run: str | Path) -> LanguageRun:
     """Rebuild a language-model run (config.yaml, preprocess.json, model.safetensors); no pickle involved."""
     from lamina.config import parse_yaml
