@@ -23,7 +23,7 @@ def test_dpo_raises_the_preferred_fraction_and_keeps_perplexity(tmp_path: Path) 
     torch.set_num_threads(1)
     result = cheerful_task(tmp_path, seed=0)
     print(result)
-    assert result["reward_pair_accuracy"] >= 0.85  # measured 0.97
-    assert result["preferred_after"] >= result["preferred_before"] + 0.30  # measured 0.44 -> 0.955
+    assert result["reward_pair_accuracy"] >= 0.85  # measured 1.0 (32 held-out pairs)
+    assert result["preferred_after"] >= result["preferred_before"] + 0.30  # measured 0.445 -> 0.93
     ratio = result["val_perplexity_tuned"] / result["val_perplexity_reference"]
-    assert ratio <= 1.25, result  # measured 1.08
+    assert ratio <= 1.25, result  # measured 1.083 (1.334 -> 1.444)
