@@ -86,6 +86,7 @@ _BUILTIN_MODULES = (
     "lamina.nn.layers",
     "lamina.nn.sequence",
     "lamina.nn.attention",
+    "lamina.nn.tabular",
     "lamina.nn.init",
     "lamina.nn.models",
     "lamina.data.builtin",

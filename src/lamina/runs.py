@@ -154,7 +154,8 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
     prep = Preprocessor.from_json(read_json(folder.preprocess), str(folder.preprocess))
     if not folder.weights.is_file():
         raise RunFolderError(f"{folder.weights} is missing; the run has no trained weights (did training finish?)")
-    built = build_model(spec.model, tuple(prep.inputs.shape), prep.target.n_outputs)
+    built = build_model(spec.model, tuple(prep.inputs.shape), prep.target.n_outputs,
+                        prep.inputs.vocab_size, prep.inputs.category_sizes)
     weights = load_tensors(folder.weights)
     if is_int8_file(folder.weights):  # written by lamina compress --quantize dynamic (CPU only)
         return Run(folder, spec, prep, load_int8(built.model, weights, str(folder.weights)))

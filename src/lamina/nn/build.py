@@ -48,10 +48,18 @@ def chain_items(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int) -
     return preset.chain(options, tuple(input_shape), n_outputs)
 
 
-def build_model(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int) -> Built:
-    """Build and initialize the model; the output must be ``(n_outputs,)`` for the task."""
+def build_model(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int, vocab: int | None = None,
+                categories: list[list[int]] | None = None) -> Built:
+    """Build and initialize the model; the output must be ``(n_outputs,)`` for the task.
+
+    What the data knows flows in here so users never type it: ``vocab`` (token inputs: the vocabulary
+    size, filled into embedding layers) and ``categories`` (categorical columns encoded for embeddings:
+    their input positions and sizes, which put a category_embedding layer first).
+    """
     path = "model.layers" if spec.layers is not None else f"model.arch '{spec.arch}' layers"
-    calls = parse_chain(chain_items(spec, input_shape, n_outputs), path)
+    items = with_data_facts(chain_items(spec, input_shape, n_outputs), vocab, categories)
+    calls = parse_chain(items, path)
+    check_input_kind(calls, input_shape, vocab)
     layers, out_shape, rows = build_chain(calls, tuple(input_shape))
     if out_shape != (n_outputs,):
         raise ShapeError(
@@ -61,3 +69,38 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int) -
     model = ChainModel(layers, tuple(input_shape), out_shape)
     INITIALIZERS.get(spec.init, "model.init")(model)
     return Built(model, rows)
+
+
+def with_data_facts(items: list, vocab: int | None, categories: list[list[int]] | None) -> list:
+    """The chain with the data's vocabulary size set on embeddings that leave it out, and category embeddings first."""
+    out = []
+    for item in items:
+        if vocab is not None and isinstance(item, dict) and len(item) == 1 and "embedding" in item:
+            value = item["embedding"]
+            args = dict(value) if isinstance(value, dict) else {"dim": value}
+            args.setdefault("vocab", vocab)
+            item = {"embedding": args}
+        out.append(item)
+    first = out[0] if out else None
+    first_name = first if isinstance(first, str) else next(iter(first)) if isinstance(first, dict) and first else None
+    if categories and first_name != "category_embedding":
+        out.insert(0, {"category_embedding": {"categories": categories}})
+    elif categories and isinstance(first, dict) and isinstance(first[first_name], dict):
+        out[0] = {first_name: {"categories": categories, **first[first_name]}}
+    return out
+
+
+def check_input_kind(calls: list, input_shape: tuple[int, ...], vocab: int | None) -> None:
+    """Refuse a model whose first layer expects token ids for numeric data, or numeric features for token ids."""
+    first = calls[0]
+    takes_tokens = first.layer.tokens is not None
+    if takes_tokens and vocab is None:
+        raise ShapeError(
+            f"{first.path} takes integer token ids, but the data gives numeric features of shape {tuple(input_shape)}. "
+            "A text model needs text data: set data.text (a CSV text column) or use a token dataset such as recall"
+        )
+    if vocab is not None and not takes_tokens:
+        raise ShapeError(
+            f"the data gives token ids (a vocabulary of {vocab}), but {first.path} takes numeric features. "
+            "Start model.layers with an embedding layer, or use model.arch: sequence"
+        )

@@ -14,13 +14,13 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from lamina.errors import DataError
+from lamina.errors import DataError, ShapeError
 from lamina.nn.layers import Args, Shape, layer
 
 
 class EmbeddingArgs(Args):
     dim: int = Field(gt=0)
-    vocab: int = Field(gt=1)
+    vocab: int | None = Field(None, gt=1)  # None: the data's vocabulary size (see build_model)
     padding_index: int | None = Field(0, ge=0)
 
 
@@ -127,6 +127,9 @@ class SeqPool(nn.Module):
        example_args={"dim": 4, "vocab": 10}, tokens=10)
 def embedding(shape: Shape, a: EmbeddingArgs) -> nn.Module:
     """Token ids (length,) -> vectors (length, dim); the padding index (0 by default) is masked downstream."""
+    if a.vocab is None:
+        raise ShapeError("embedding needs vocab: token data sets it (data.text or a token dataset); "
+                         "for a chain built by hand give {embedding: {dim: ..., vocab: ...}}")
     return Embedding(a.vocab, a.dim, a.padding_index)
 
 
