@@ -257,5 +257,6 @@ def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: f
         "seconds_per_epoch": round(seconds / max(1, len(state.history)), 4),
         "final_epoch": state.history[-1] if state.history else {},
         "test": report["metrics"],
+        **({"baseline": report["baseline"]} if "baseline" in report else {}),
         "versions": versions(),
     }

@@ -20,7 +20,7 @@ class SequenceOptions(Options):
     cell: Literal["rnn", "lstm", "gru", "transformer"] = "lstm"
     embed_dim: int = Field(32, gt=0)
     units: int = Field(64, gt=0)
-    layers: int = Field(1, gt=0)
+    depth: int = Field(1, gt=0)  # stacked recurrent layers or Transformer blocks
     bidirectional: bool = False
     dropout: float = Field(0.0, ge=0, lt=1)
     heads: int = Field(4, gt=0)
@@ -45,14 +45,14 @@ def sequence_chain(o: SequenceOptions, input_shape: tuple[int, ...], n_outputs: 
     if o.cell == "transformer":
         chain.append({"embedding": {"dim": o.units}} if tokens else {"dense": o.units})
         chain.append({"positional": {"kind": o.positional}})
-        for _ in range(o.layers):
+        for _ in range(o.depth):
             chain.append({"transformer_block": {"heads": o.heads, "ff": o.ff, "dropout": o.dropout}})
         chain.append("layernorm")
         chain.append("flatten" if o.pool == "flatten" else {"seqpool": o.pool})
     else:
         if tokens:
             chain.append({"embedding": {"dim": o.embed_dim}})
-        chain.append({o.cell: {"units": o.units, "layers": o.layers, "bidirectional": o.bidirectional,
+        chain.append({o.cell: {"units": o.units, "layers": o.depth, "bidirectional": o.bidirectional,
                                "dropout": o.dropout}})
     for units in o.dense:
         chain += [{"dense": units}, "relu"]
