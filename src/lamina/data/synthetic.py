@@ -67,24 +67,26 @@ FILLER_WORDS = ["the", "a", "movie", "film", "plot", "actors", "story", "was", "
 
 
 def review_texts(n: int = 1200, seed: int = 0) -> tuple[list[str], list[str]]:
-    """Generated movie reviews and their labels (pos/neg) by a learnable rule with negation.
+    """Generated movie reviews and their labels (pos/neg) by a learnable rule that needs word interactions.
 
-    Each review mixes 6-24 filler words with 1 or 3 opinion words, each preceded by "not" with
-    probability 0.3, which flips it. The label is the sign of the opinions' sum (an odd count: no ties).
+    Each review mixes 4-16 filler words with 1 or 3 opinion words; the sign of the opinions' sum (an odd
+    count: no ties) is the sentiment, flipped when the review also holds the word "not" (in 30% of
+    them, anywhere). A linear bag of words (one weight per word) cannot express the flip and gets
+    the flipped reviews wrong; a sequence model has to combine "not" with the opinions.
     """
     rng = np.random.default_rng(seed)
     texts, labels = [], []
     for _ in range(n):
-        words = list(rng.choice(FILLER_WORDS, rng.integers(6, 25)))
+        words = list(rng.choice(FILLER_WORDS, rng.integers(4, 17)))
         score = 0
         for _ in range(int(rng.choice([1, 3]))):
             positive = rng.random() < 0.5
-            opinion = [str(rng.choice(POSITIVE_WORDS if positive else NEGATIVE_WORDS))]
-            sign = 1 if positive else -1
-            if rng.random() < 0.3:
-                opinion, sign = ["not", *opinion], -sign
-            words.insert(int(rng.integers(0, len(words) + 1)), " ".join(opinion))  # "not" stays with its word
-            score += sign
+            words.insert(int(rng.integers(0, len(words) + 1)),
+                         str(rng.choice(POSITIVE_WORDS if positive else NEGATIVE_WORDS)))
+            score += 1 if positive else -1
+        if rng.random() < 0.3:
+            words.insert(int(rng.integers(0, len(words) + 1)), "not")
+            score = -score
         texts.append(" ".join(words).capitalize() + ".")
         labels.append("pos" if score > 0 else "neg")
     return texts, labels
