@@ -32,7 +32,7 @@ def main() -> None:
     write(HERE / "reviews.csv", ["review", "sentiment"], [[t, y] for t, y in zip(texts, labels)])
     new, _ = review_texts(5, seed=99)
     write(HERE / "reviews_new.csv", ["review"], [[t] for t in new])
-    values = seasonal_series(720, 2, seed=3)
+    values = seasonal_series(1000, 2, seed=0)
     write(HERE / "seasonal.csv", ["hour", "north", "south"],
           [[str(i), f"{a:.3f}", f"{b:.3f}"] for i, (a, b) in enumerate(values)])
 

@@ -98,7 +98,12 @@ class Run:
             x = self.preprocessor.inputs.transform_array(read_npz(path, (key,))[key], f"{path} array '{key}'")
         else:
             raise DataError(f"input file {path} must be a .csv or .npz file; got '{suffix or 'no extension'}'")
-        return prediction_rows(self.outputs(x), self.preprocessor)
+        rows = prediction_rows(self.outputs(x), self.preprocessor)
+        if self.preprocessor.inputs.kind == "series":
+            from lamina.data.series import forecast_rows
+
+            return forecast_rows(rows, self.preprocessor.inputs)
+        return rows
 
 
 def prediction_rows(outputs: torch.Tensor, prep: Preprocessor) -> list[dict[str, Any]]:

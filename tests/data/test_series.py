@@ -63,3 +63,13 @@ def test_series_errors_name_what_is_wrong(tmp_path: Path) -> None:
     bad.write_text("v\n1\n2\noops\n" + "3\n" * 40)
     with pytest.raises(DataError, match="row 4, series column 'v': expected a number; got 'oops'"):
         prepare_data(DataSpec(path=str(bad), series={"window": 3, "columns": ["v"]}))
+
+
+def test_forecast_rows_are_in_each_series_units(tmp_path: Path) -> None:
+    from lamina.data.series import forecast_rows
+
+    path = _write(tmp_path / "s.csv", np.stack([np.arange(60.0), 100 + np.arange(60.0)], axis=1), ["a", "b"])
+    inputs = prepare_data(DataSpec(path=str(path), series={"window": 4, "horizon": 1})).preprocessor.inputs
+    rows = forecast_rows([{"t+1": 0.0}, {"t+1": 1.0}], inputs)
+    assert rows[0] == {"series": "a", "t+1": pytest.approx(inputs.offset[0])}
+    assert rows[1]["series"] == "b" and rows[1]["t+1"] == pytest.approx(inputs.offset[1] + inputs.divisor[1])

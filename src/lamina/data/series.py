@@ -113,6 +113,12 @@ def latest_windows(table: Table, inputs: InputPrep) -> np.ndarray:
     return scaled.T[:, :, None].astype(np.float32)
 
 
+def forecast_rows(rows: list[dict[str, float]], inputs: InputPrep) -> list[dict[str, object]]:
+    """Forecasts of :func:`latest_windows` (one row per series, standardized) in each series' own units."""
+    return [{"series": name, **{step: value * std + mean for step, value in row.items()}}
+            for row, name, mean, std in zip(rows, inputs.feature_names, inputs.offset, inputs.divisor)]
+
+
 def seasonal_naive(x: torch.Tensor, horizon: int, season: int) -> torch.Tensor:
     """The seasonal-naive forecast: each future step repeats the value one season earlier, (N, W, 1) -> (N, H)."""
     window = x.shape[1]
