@@ -30,7 +30,7 @@ def test_categories_become_indices_and_an_embedding_layer_comes_first(tmp_path: 
     assert prepared.preprocessor.inputs.transform_table(unseen)[0, 0] == 0.0
 
     spec = {"name": "emb", "runs_dir": str(tmp_path), "data": data, "model": {"arch": "mlp", "hidden": [16]},
-            "train": {"epochs": 25, "batch_size": 32, "optimizer": {"lr": 0.01}, "tensorboard": False}}
+            "train": {"epochs": 12, "batch_size": 32, "optimizer": {"lr": 0.01}, "tensorboard": False}}
     run = train(spec, progress="none")
     assert type(run.model.layers[0]).__name__ == "CategoryEmbedding"
     assert json.loads(run.folder.summary.read_text())["test"]["accuracy"] >= 0.9

@@ -243,10 +243,10 @@ def _array_source(data: ArrayData, spec: DataSpec, name: str) -> Source:
     sample = data.x.shape[1:]
     if data.vocab is not None:
         shape = [int(np.prod(sample))]
-    elif data.sequence:
-        shape = list(map(int, sample))
     elif spec.view == "flat" or (spec.view == "auto" and len(sample) == 1):
         shape = [int(np.prod(sample))]
+    elif data.sequence:
+        shape = list(map(int, sample))  # (steps, features), scaled by one global range like an image
     elif len(sample) == 2:
         shape = [1, *map(int, sample)]
     elif len(sample) == 3:
