@@ -37,3 +37,15 @@ def test_categories_become_indices_and_an_embedding_layer_comes_first(tmp_path: 
     again = load_run(run.folder.root)
     x = prepared.test.x
     assert torch.equal(run.outputs(x), again.outputs(x))
+
+
+def test_the_data_fills_embedding_vocab_and_category_sizes_into_hand_written_chains() -> None:
+    from lamina.nn.build import with_data_facts
+
+    chain = [{"embedding": 8}, {"gru": 4}, {"embedding": {"dim": 2, "vocab": 5}}]
+    assert with_data_facts(chain, 30, None) == [{"embedding": {"vocab": 30, "dim": 8}}, {"gru": 4},
+                                                {"embedding": {"vocab": 5, "dim": 2}}]  # a vocab given is kept
+    sizes = [[0, 4], [2, 3]]
+    assert with_data_facts(["category_embedding", {"dense": 2}], None, sizes)[0] == {
+        "category_embedding": {"categories": sizes}}
+    assert with_data_facts([{"dense": 2}], None, sizes) == [{"category_embedding": {"categories": sizes}}, {"dense": 2}]

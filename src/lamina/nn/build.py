@@ -73,21 +73,28 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int, v
 
 def with_data_facts(items: list, vocab: int | None, categories: list[list[int]] | None) -> list:
     """The chain with the data's vocabulary size set on embeddings that leave it out, and category embeddings first."""
-    out = []
-    for item in items:
-        if vocab is not None and isinstance(item, dict) and len(item) == 1 and "embedding" in item:
-            value = item["embedding"]
-            args = dict(value) if isinstance(value, dict) else {"dim": value}
-            args.setdefault("vocab", vocab)
-            item = {"embedding": args}
-        out.append(item)
-    first = out[0] if out else None
-    first_name = first if isinstance(first, str) else next(iter(first)) if isinstance(first, dict) and first else None
-    if categories and first_name != "category_embedding":
+    out = [_with_args(item, "embedding", "dim", {"vocab": vocab}) if vocab is not None else item for item in items]
+    if categories and out and _layer_name(out[0]) == "category_embedding":
+        out[0] = _with_args(out[0], "category_embedding", "dim", {"categories": categories})
+    elif categories:
         out.insert(0, {"category_embedding": {"categories": categories}})
-    elif categories and isinstance(first, dict) and isinstance(first[first_name], dict):
-        out[0] = {first_name: {"categories": categories, **first[first_name]}}
     return out
+
+
+def _layer_name(item) -> str | None:
+    """The layer name of a chain item (``relu`` or ``{dense: 8}``), None for anything else."""
+    if isinstance(item, str):
+        return item
+    return next(iter(item)) if isinstance(item, dict) and len(item) == 1 else None
+
+
+def _with_args(item, name: str, primary: str, defaults: dict) -> object:
+    """``item`` with ``defaults`` added to its arguments when it is the layer ``name``; otherwise ``item`` itself."""
+    if _layer_name(item) != name:
+        return item
+    value = None if isinstance(item, str) else item[name]
+    args = dict(value) if isinstance(value, dict) else {} if value is None else {primary: value}
+    return {name: {**defaults, **args}}
 
 
 def check_input_kind(calls: list, input_shape: tuple[int, ...], vocab: int | None) -> None:

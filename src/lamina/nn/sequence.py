@@ -57,7 +57,7 @@ class Embedding(nn.Module):
         vocab = self.embed.num_embeddings
         if ids.numel() and (int(ids.max()) >= vocab or int(ids.min()) < 0):
             raise DataError(f"token id {int(ids.max())} is outside the embedding's vocab of {vocab}; "
-                            "set the embedding's vocab (model.vocab for presets) to the data's vocabulary size")
+                            "leave the embedding's vocab out so it is taken from the data, or set it to the data's vocabulary size")
         return self.embed(ids)  # (B, T, D)
 
 
@@ -112,74 +112,6 @@ def init_gate_biases(cell: nn.RNNBase, kind: str, steps: int) -> None:
                 bias[hidden : 2 * hidden] = keep
                 if kind == "lstm":
                     bias[:hidden] = -keep
-
-
-class SeqPoolArgs(Args):
-    mode: Literal["mean", "max", "last", "first"] = "mean"
-
-
-class Embedding(nn.Module):
-    """Token ids (B, T) -> vectors (B, T, D); ids equal to ``padding_index`` map to zeros and are masked."""
-
-    def __init__(self, vocab: int, dim: int, padding_index: int | None) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(vocab, dim, padding_idx=padding_index)
-        self.padding_index = padding_index
-
-    def padding_mask(self, ids: torch.Tensor) -> torch.Tensor | None:
-        """True where the id is the padding index, (B, T); None without a padding index."""
-        return None if self.padding_index is None else ids == self.padding_index
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        if ids.is_floating_point():
-            raise DataError(
-                f"layer embedding takes integer token ids; got {ids.dtype} values. A text or token model needs "
-                "token data (a text CSV with data.text, or a token dataset), not numeric features"
-            )
-        vocab = self.embed.num_embeddings
-        if ids.numel() and (int(ids.max()) >= vocab or int(ids.min()) < 0):
-            raise DataError(f"token id {int(ids.max())} is outside the embedding's vocab of {vocab}; "
-                            "set the embedding's vocab (model.vocab for presets) to the data's vocabulary size")
-        return self.embed(ids)  # (B, T, D)
-
-
-class Recurrent(nn.Module):
-    """A stacked (optionally bidirectional) rnn/lstm/gru over (B, T, C); padded steps are packed away."""
-
-    takes_mask = True
-
-    def __init__(self, kind: str, features: int, a: RecurrentArgs, steps: int) -> None:
-        super().__init__()
-        cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind]
-        self.cell = cls(features, a.units, num_layers=a.layers, batch_first=True, bidirectional=a.bidirectional,
-                        dropout=a.dropout if a.layers > 1 else 0.0)
-        self.return_sequences = a.return_sequences
-        self.directions = 2 if a.bidirectional else 1
-        if kind in ("lstm", "gru"):
-            init_gate_biases(self.cell, kind, steps)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        steps = x.shape[1]
-        if mask is not None and bool(mask.any()):
-            lengths = (~mask).sum(dim=1).clamp(min=1).cpu()  # (B,)
-            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-            out, state = self.cell(packed)
-            out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=steps)  # (B, T, H*dirs)
-        else:
-            out, state = self.cell(x)  # (B, T, H*dirs)
-        if self.return_sequences:
-            return out
-        h = state[0] if isinstance(state, tuple) else state  # (layers*dirs, B, H)
-        return torch.cat(list(h[-self.directions:]), dim=-1)  # (B, H*dirs): last valid step of each direction
-
-
-def init_forget_bias(lstm: nn.LSTM) -> None:
-    """Start the forget gates open (bias 1, Jozefowicz et al. 2015) so memory is kept until learned otherwise."""
-    with torch.no_grad():
-        for name, bias in lstm.named_parameters():
-            if name.startswith("bias_ih"):
-                hidden = bias.shape[0] // 4
-                bias[hidden : 2 * hidden].fill_(1.0)  # gate order: input, forget, cell, output
 
 
 class SeqPool(nn.Module):
