@@ -16,7 +16,6 @@ through the encoder's final state, which is what attention relieves.
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import torch
@@ -116,7 +115,6 @@ class TransformerSeq2Seq(Seq2Seq):
         if a.dim % a.heads:
             raise ShapeError(f"model.dim {a.dim} must be divisible by model.heads; got heads={a.heads}")
         self.source_length = a.source_length
-        self.scale = math.sqrt(a.dim)
         self.embed = nn.Embedding(a.vocab, a.dim, padding_idx=0)
         self.positions = Positional("sinusoidal", max(a.source_length, target_length), a.dim)
         block = BlockArgs(heads=a.heads, ff=a.ff, dropout=a.dropout, norm=a.norm)
@@ -130,7 +128,7 @@ class TransformerSeq2Seq(Seq2Seq):
         self.out = nn.Linear(a.dim, a.vocab)
 
     def _embed(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.drop(self.positions(self.embed(ids) * self.scale))  # (B, T, D)
+        return self.drop(self.positions(self.embed(ids)))  # (B, T, D): unit-scale embeddings, so positions count
 
     def encode(self, source: torch.Tensor) -> Memory:
         mask = source == 0  # (B, S)
