@@ -23,7 +23,8 @@ class ViTOptions(Options):
 
 
 @preset("vit", ViTOptions, {"data": {"dataset": "digits", "view": "image"},
-                            "model": {"arch": "vit", "dim": 32, "depth": 2, "heads": 2, "dropout": 0.0}})
+                            "model": {"arch": "vit", "dim": 32, "depth": 2, "heads": 2, "dropout": 0.0},
+                            "train": {"batch_size": 32}})
 def vit(o: ViTOptions, input_shape: tuple[int, ...], n_outputs: int) -> Chain:
     """Vision transformer: patches (optionally after a conv stem) -> [class token] -> learned positions -> blocks."""
     if len(input_shape) != 3:
