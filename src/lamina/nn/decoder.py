@@ -16,9 +16,9 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from lamina.errors import ShapeError
 from lamina.nn.attention import causal_mask
 from lamina.nn.layers import Args, Shape, layer
-from lamina.errors import ShapeError
 
 
 class DecoderArgs(Args):

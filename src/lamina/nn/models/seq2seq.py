@@ -51,15 +51,12 @@ class Seq2SeqLayerArgs(Seq2SeqArgs, Args):
 
 
 class Seq2Seq(nn.Module):
-    """What both kinds share: the split of the input into source and decoder input, and teacher forcing."""
+    """What both kinds share: the split of the input into source and decoder input, and teacher forcing.
+
+    Subclasses define ``encode(source) -> Memory`` and ``decode(memory, prefix) -> logits (B, t, V)``.
+    """
 
     source_length: int
-
-    def encode(self, source: torch.Tensor) -> Memory:
-        raise NotImplementedError
-
-    def decode(self, memory: Memory, prefix: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         source, decoder_in = x[:, : self.source_length], x[:, self.source_length :]  # (B, S), (B, T)
