@@ -90,8 +90,13 @@ class Run:
         return generate(self.model, source.to(self.device), self.preprocessor.target.length,
                         self.spec.eval.decoding, self.spec.eval.beam_width).cpu()
 
-    def predict(self, raw: np.ndarray) -> list[dict[str, Any]]:
-        """Predictions for raw (unpreprocessed) array inputs, one dict per sample."""
+    def predict(self, raw: np.ndarray | list[str]) -> list[dict[str, Any]]:
+        """Predictions for raw (unpreprocessed) array inputs, one dict per sample; seq2seq takes source strings."""
+        if self.task == "seq2seq":
+            from lamina.data.pairs import encode_sources
+
+            ids = encode_sources(self.preprocessor, [str(text) for text in raw])
+            return prediction_rows(self.decode(ids), self.preprocessor)
         x = self.preprocessor.inputs.transform_array(raw, "input array")
         return prediction_rows(self.outputs(x), self.preprocessor)
 

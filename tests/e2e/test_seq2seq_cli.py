@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from lamina.cli import app
 from lamina.data.pairs import digit_pairs
+from lamina.runs import load_run
 
 runner = CliRunner()
 
@@ -46,3 +47,4 @@ def test_train_evaluate_and_predict_a_csv_of_pairs(tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(result.output)))
     assert len(rows) == 4
     assert sum(r["target"] == s[::-1] for r, s in zip(rows, sources)) >= 3
+    assert load_run(run).predict(sources) == [{"target": r["target"]} for r in rows]  # the Python API agrees
