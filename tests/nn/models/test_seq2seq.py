@@ -22,6 +22,7 @@ def _train(tmp_path: Path, name: str, model: dict, epochs: int, dataset: str = "
     return json.loads(run.folder.summary.read_text())
 
 
+@pytest.mark.slow
 def test_transformer_reverses_unseen_sequences_of_length_ten(tmp_path: Path) -> None:
     summary = _train(tmp_path, "reverse", {"kind": "transformer", "dim": 32, "depth": 2, "heads": 4, "ff": 64}, 4,
                      optimizer={"lr": 0.003}, schedule={"name": "cosine", "warmup_epochs": 1})

@@ -31,6 +31,7 @@ def test_patch_must_divide_the_image() -> None:
         build_model(spec.model, (1, 8, 8), 10)
 
 
+@pytest.mark.slow
 def test_vit_reaches_93_percent_on_digits(tmp_path: Path) -> None:
     """The example as written: 2x2 patches, width 64, 4 blocks, AdamW + cosine, 30 epochs (measured 98.1%)."""
     spec = load_config(EXAMPLES / "digits_vit.yaml", [f"runs_dir={tmp_path}", "train.tensorboard=false"])
