@@ -30,7 +30,7 @@ from lamina.trainer import seed_everything
 
 REGIMES = {"full": (0.2, 0.0), "small": (0.7, 0.0), "noisy": (0.2, 0.3)}  # test fraction, label noise
 TEACHER = {"arch": "cnn", "channels": [16, 32], "dense": [64]}
-STUDENT = {"arch": "cnn", "channels": [4, 8], "dense": [16]}
+STUDENT = {"arch": "cnn", "channels": [8, 16], "dense": [30]}
 
 
 def spec_for(model: dict, test: float, epochs: int, seed: int):
@@ -98,9 +98,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--regimes", default="full,small,noisy")
     parser.add_argument("--temperatures", default="4")
-    parser.add_argument("--alphas", default="0.7")
-    parser.add_argument("--mixups", default="0,1")
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--alphas", default="0.5")
+    parser.add_argument("--mixups", default="0")
+    parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--seeds", default="0,1,2")
     args = parser.parse_args()
     torch.set_num_threads(1)
