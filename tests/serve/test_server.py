@@ -119,6 +119,7 @@ BAD = {
     "wrong type": (json.dumps({"instances": [[0.0] * 63 + ["seven"]]}).encode(), 422, "instances[0][63]"),
     "NaN": (b'{"instances": [[' + b"0, " * 10 + b"NaN" + b", 0" * 53 + b"]]}", 422, "instances[0][10]"),
     "infinite": (b'{"instances": [[' + b"0, " * 5 + b"Infinity" + b", 0" * 58 + b"]]}", 422, "instances[0][5]"),
+    "huge integer": (b'{"instances": [[' + b"0, " * 3 + b"9" * 400 + b", 0" * 60 + b"]]}", 422, "instances[0][3]"),
     "unknown record field": (b'{"instances": [{"pixel_99": 1}]}', 422, "pixel_99"),
     "empty batch": (b'{"instances": []}', 422, "instances"),
 }
@@ -169,7 +170,7 @@ def from_schema(schema: dict, defs: dict) -> st.SearchStrategy:
     return scalars.get(kind, st.one_of(*scalars.values()))
 
 
-FEATURES = [f"pixel_{i}" for i in range(64)]
+FEATURES = [f"pixel_{r}_{c}" for r in range(8) for c in range(8)]  # the digits run's feature names
 GENERATED = settings(max_examples=1000, deadline=None, derandomize=True, database=None,
                      suppress_health_check=list(HealthCheck))
 

@@ -37,7 +37,10 @@ def _number(value: Any, loc: list[Any]) -> float:
     """A finite JSON number (booleans and strings are refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise PayloadError(loc, f"{_loc_text(loc)} must be a number; got {type(value).__name__} {value!r:.40}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range
+        number = math.inf
     if not math.isfinite(number):
         raise PayloadError(loc, f"{_loc_text(loc)} must be a finite number; got {value}")
     return number
