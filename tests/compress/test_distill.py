@@ -64,8 +64,7 @@ def test_distillation_loss_is_zero_when_the_student_matches_the_teacher() -> Non
 
 
 @pytest.mark.parametrize("kwargs, message", [({"temperature": 0}, "temperature must be positive"),
-                                             ({"alpha": 1.5}, "alpha must be between 0 and 1"),
-                                             ({"mixup": -1}, "mixup must be >= 0")])
+                                             ({"alpha": 1.5}, "alpha must be between 0 and 1")])
 def test_bad_distillation_settings_are_refused(kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Distill(torch.nn.Linear(2, 2), **kwargs)
