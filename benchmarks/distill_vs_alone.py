@@ -30,7 +30,7 @@ from lamina.trainer import seed_everything
 
 REGIMES = {"full": (0.2, 0.0), "small": (0.7, 0.0), "noisy": (0.2, 0.3)}  # test fraction, label noise
 TEACHER = {"arch": "cnn", "channels": [16, 32], "dense": [64]}
-STUDENT = {"arch": "cnn", "channels": [8, 16], "dense": [30]}
+STUDENT = {"arch": "cnn", "channels": [8, 16], "dense": [28]}
 
 
 def spec_for(model: dict, test: float, epochs: int, seed: int):
