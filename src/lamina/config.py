@@ -107,7 +107,7 @@ class DataSpec(Spec):
     x_key: str = "x"
     y_key: str = "y"
     view: Literal["auto", "image", "flat"] = "auto"
-    task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
+    task: Literal["auto", "binary", "multiclass", "regression", "seq2seq"] = "auto"
     categorical: list[str] = Field(default_factory=list)
     categorical_encoding: Literal["onehot", "embedding"] = "onehot"
     numeric: list[str] = Field(default_factory=list)
@@ -299,6 +299,8 @@ class EvalSpec(Spec):
     """Which metrics are reported on the test split ("auto" picks them by task)."""
 
     metrics: list[str] | Literal["auto"] = "auto"
+    decoding: Literal["greedy", "beam"] = "greedy"  # seq2seq: how test sequences are generated
+    beam_width: int = Field(4, gt=0)
 
     @field_validator("metrics")
     @classmethod

@@ -10,6 +10,7 @@ import torch
 
 from lamina.config import DataSpec
 from lamina.data.builtin import ArrayData
+from lamina.data.pairs import is_pairs, prepare_pairs
 from lamina.data.preprocess import InputPrep, Preprocessor, TargetPrep
 from lamina.data.readers import Table, is_missing, parse_float, read_csv, read_npz
 from lamina.data.splits import split_indices
@@ -66,6 +67,11 @@ class Prepared:
         """[[input position, category count], ...] of categorical columns encoded for embeddings, else None."""
         return self.preprocessor.inputs.category_sizes
 
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of one model output: (n_outputs,), or (target length, vocabulary) for seq2seq."""
+        return self.preprocessor.target.output_shape
+
 
 def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared:
     """Load the data the spec names and return train/val/test tensors.
@@ -78,6 +84,8 @@ def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared
         from lamina.data.series import prepare_series
 
         return prepare_series(spec, fitted)
+    if is_pairs(spec):
+        return prepare_pairs(spec, fitted)
     source = load_source(spec)
     labels = source.y if source.task != "regression" and spec.split.stratify else None
     train, val, test = split_indices(source.rows, labels, spec.split.val, spec.split.test, spec.split.seed)

@@ -136,9 +136,7 @@ class InputPrep:
 
     def transform_table(self, table: Table) -> np.ndarray:
         """Apply the fitted transform to a table holding (at least) the training columns."""
-        if self.kind == "tokens":
-            if not self.tokenizer:
-                raise DataError(f"{table.source}: this run was trained on token ids, not a CSV text column")
+        if self.kind == "tokens" and self.tokenizer.get("kind") in ("word", "char"):  # a text column (data.text)
             from lamina.data.text import encode_table
 
             return encode_table(table, self.vocab, self.tokenizer, self.shape[0])
@@ -202,18 +200,24 @@ class InputPrep:
 class TargetPrep:
     """The fitted target transform: class names, or per-output mean and std for regression."""
 
-    task: str  # "binary" | "multiclass" | "regression"
+    task: str  # "binary" | "multiclass" | "regression" | "seq2seq"
     names: list[str]
-    classes: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)  # seq2seq: the token vocabulary
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
+    length: int = 0  # seq2seq: target tokens per sample, <eos> included
 
     @property
     def n_outputs(self) -> int:
-        """Width of the model's output layer."""
-        if self.task == "multiclass":
+        """Width of the model's output layer (seq2seq: per target step, the vocabulary size)."""
+        if self.task in ("multiclass", "seq2seq"):
             return len(self.classes)
         return 1 if self.task == "binary" else len(self.names)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of one sample's model output: (n_outputs,), or (target length, vocabulary) for seq2seq."""
+        return (self.length, len(self.classes)) if self.task == "seq2seq" else (self.n_outputs,)
 
     def encode(self, y: np.ndarray, where: str) -> np.ndarray:
         """Class indices (int64) or standardized values (float32, shape (N, outputs))."""

@@ -114,6 +114,15 @@ def init_gate_biases(cell: nn.RNNBase, kind: str, steps: int) -> None:
                     bias[:hidden] = -keep
 
 
+def init_forget_bias(lstm: nn.LSTM) -> None:
+    """Start the forget gates open (bias 1, Jozefowicz et al. 2015) so memory is kept until learned otherwise."""
+    with torch.no_grad():
+        for name, bias in lstm.named_parameters():
+            if name.startswith("bias_ih"):
+                hidden = bias.shape[0] // 4
+                bias[hidden : 2 * hidden].fill_(1.0)  # gate order: input, forget, cell, output
+
+
 class SeqPool(nn.Module):
     """(B, T, C) -> (B, C) by mean, max, first or last step, skipping padded steps."""
 
