@@ -233,6 +233,7 @@ class TrainSpec(Spec):
     tensorboard: bool = True
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
     adversarial: AdversarialSpec | None = None
+    augment: list[Any] = Field(default_factory=list)  # steps of lamina.data.augment, e.g. [{shift: 1}, {noise: 0.05}]
     diagnose: bool = False
     diagnose_every: int = Field(10, gt=0)
 
@@ -240,6 +241,14 @@ class TrainSpec(Spec):
     @classmethod
     def _known_epoch_metrics(cls, names: list[str] | str) -> list[str] | str:
         return _known_metric_names(names, "train.epoch_metrics")
+
+    @field_validator("augment")
+    @classmethod
+    def _known_augment(cls, items: list[Any]) -> list[Any]:
+        from lamina.data.augment import parse_pipeline
+
+        _checked(parse_pipeline, items, "train.augment")
+        return items
 
     @field_validator("loss")
     @classmethod

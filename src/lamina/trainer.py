@@ -162,6 +162,10 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
         es = spec.train.early_stopping
         es_mode = es.mode if es.mode != "auto" else ("max" if higher_is_better(es.monitor) else "min")
         callbacks.append(EarlyStopping(es.monitor, es_mode, es.patience, es.min_delta))
+    if spec.train.augment:
+        from lamina.train.augmenting import Augmentation
+
+        callbacks.append(Augmentation(spec.train.augment, spec.seed))
     if spec.train.adversarial is not None:
         callbacks.append(adversarial_training(spec, data))
     callbacks += extra_callbacks or []
