@@ -50,8 +50,14 @@ def chain_items(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int) -
 
 def build_model(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int) -> Built:
     """Build and initialize the model; the output must be ``(n_outputs,)`` for the task."""
-    path = "model.layers" if spec.layers is not None else f"model.arch '{spec.arch}' layers"
-    calls = parse_chain(chain_items(spec, input_shape, n_outputs), path)
+    if spec.backbone is not None:
+        from lamina.nn.backbone import backbone_chain
+
+        items, path = backbone_chain(spec.backbone, spec.layers, tuple(input_shape), n_outputs)
+    else:
+        path = "model.layers" if spec.layers is not None else f"model.arch '{spec.arch}' layers"
+        items = chain_items(spec, input_shape, n_outputs)
+    calls = parse_chain(items, path)
     layers, out_shape, rows = build_chain(calls, tuple(input_shape))
     if out_shape != (n_outputs,):
         raise ShapeError(
