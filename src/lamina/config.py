@@ -255,6 +255,21 @@ class LrGroupSpec(Spec):
         return self
 
 
+class SelfSupSpec(Spec):
+    """Self-supervised pretraining for ``lamina pretrain`` (see lamina.transfer.selfsup).
+
+    ``simclr``: contrastive (NT-Xent at ``temperature`` over a ``projection``-wide head) between two
+    ``train.augment`` views. ``denoise``: reconstruct inputs with a ``mask`` share of features zeroed
+    and Gaussian ``noise`` added.
+    """
+
+    method: Literal["simclr", "denoise"] = "simclr"
+    temperature: float = Field(0.5, gt=0)
+    projection: int = Field(64, gt=0)
+    mask: float = Field(0.5, ge=0, lt=1)
+    noise: float = Field(0.1, ge=0)
+
+
 class TrainSpec(Spec):
     """The training loop's settings."""
 
@@ -282,6 +297,7 @@ class TrainSpec(Spec):
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
     adversarial: AdversarialSpec | None = None
     lr_groups: list[LrGroupSpec] = Field(default_factory=list)  # earlier entries win where layers overlap
+    selfsup: SelfSupSpec | None = None  # used by lamina pretrain
     augment: list[Any] = Field(default_factory=list)  # steps of lamina.data.augment, e.g. [{shift: 1}, {noise: 0.05}]
     diagnose: bool = False
     diagnose_every: int = Field(10, gt=0)

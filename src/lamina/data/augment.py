@@ -193,9 +193,9 @@ def _chosen(n: int, p: float, like: torch.Tensor, generator: torch.Generator) ->
 
 
 def _warp(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    """Resample images by per-sample affine maps (B, 2, 3) in normalized coordinates; edges repeat outward."""
+    """Resample images by per-sample affine maps (B, 2, 3) in normalized coordinates; outside is 0 (background)."""
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
