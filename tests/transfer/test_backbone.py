@@ -11,6 +11,7 @@ from sklearn.datasets import load_digits
 
 from lamina.errors import ConfigError
 from lamina.files import load_tensors
+from lamina.runs import load_run
 from lamina.trainer import train
 
 BACKBONE_CNN = {"arch": "cnn", "channels": [8, 16], "dense": [32]}  # conv bn relu pool conv bn relu pool flatten dense relu dense
@@ -101,9 +102,20 @@ def test_discriminative_rates_scale_the_backbone_update(pretrained: Path, tmp_pa
     assert head and all(torch.allclose(slow[k], head_plain[k], atol=1e-6) for k in head)
 
 
-def test_cut_by_name_and_bad_cut(pretrained: Path, tmp_path: Path) -> None:
+def test_cut_by_name_and_the_run_folder_alone_rebuilds_the_model(pretrained: Path, tmp_path: Path) -> None:
     run = train(new_task(tmp_path, {"run": str(pretrained), "cut": "flatten"}, epochs=1), progress="none")
     assert run.spec.model.backbone.layers[-1] == "flatten"
+    inputs = torch.rand(4, 1, 8, 8)
+    expected = run.outputs(inputs)
+    hidden = pretrained.with_name("moved-away")
+    pretrained.rename(hidden)  # the backbone run is not needed to load the new one
+    try:
+        assert torch.allclose(load_run(run.folder.root).outputs(inputs), expected)
+    finally:
+        hidden.rename(pretrained)
+
+
+def test_bad_cut_and_bad_group_are_named(pretrained: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="model.backbone.cut must name one of"):
         train(new_task(tmp_path, {"run": str(pretrained), "cut": "lstm"}), progress="none")
     with pytest.raises(ConfigError, match="train.lr_groups layers 'backbone.9'"):

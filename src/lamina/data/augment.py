@@ -38,7 +38,8 @@ class StepArgs(BaseModel):
 
 
 class ShiftArgs(StepArgs):
-    pixels: int = Field(1, ge=1)
+    pixels: float = Field(1, gt=0)
+    subpixel: bool = False
 
 
 class CropArgs(StepArgs):
@@ -223,12 +224,17 @@ def _pairing(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 @step("shift", ShiftArgs, "pixels", "image")
 def shift(x: torch.Tensor, a: ShiftArgs, g: torch.Generator) -> torch.Tensor:
-    """Translate images by up to ``pixels`` in each direction (random crop of an edge-padded image)."""
+    """Translate images by up to ``pixels`` each way: whole pixels (a random crop of a zero-padded image),
+    or with ``subpixel`` any fraction (bilinear), which on small images mimics a different sampling phase."""
     n, _, h, w = x.shape
     theta = _identity(x)
     keep = _chosen(n, a.p, x, g)
-    theta[:, 0, 2] = torch.randint(-a.pixels, a.pixels + 1, (n,), device=x.device, generator=g) * 2.0 / w * keep
-    theta[:, 1, 2] = torch.randint(-a.pixels, a.pixels + 1, (n,), device=x.device, generator=g) * 2.0 / h * keep
+    for row, size in ((0, w), (1, h)):
+        if a.subpixel:
+            offset = _uniform(n, -a.pixels, a.pixels, x, g)
+        else:
+            offset = torch.randint(-int(a.pixels), int(a.pixels) + 1, (n,), device=x.device, generator=g).to(x.dtype)
+        theta[:, row, 2] = offset * 2.0 / size * keep
     return _warp(x, theta)
 
 
