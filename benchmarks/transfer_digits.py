@@ -11,8 +11,23 @@ is the test set, and three ways of learning are compared (same steps for all):
 * scratch: the same CNN, randomly initialized;
 * features: the 0-4 CNN frozen (cut before its last layer, features cached), a new linear head;
 * fine-tune (naive): the whole 0-4 CNN (cut before its last layer) and a new linear head at one rate;
-* new head at flatten: the 0-4 CNN's conv stages only, a new dense-relu-dense head, all trained at one rate;
-* fine-tune (recipe): lamina's recipe, see RECIPE below.
+* fine-tune (recipe): lamina's recipe, see RECIPE below;
+* recipe + unfreezing: the recipe with gradual unfreezing and discriminative rates added.
+
+Measured (3 seeds, 100 full-batch steps, 2 busy cores; mean test accuracy %):
+
+    method                           k=1           k=2           k=5          k=10
+    scratch                   60.5 ± 3.9    85.0 ± 1.6    91.9 ± 1.2    93.7 ± 0.6
+    features                  41.9 ± 6.7    59.7 ± 6.9    74.0 ± 2.4    80.4 ± 2.2
+    fine-tune (naive)         56.2 ± 1.8    82.5 ± 6.8    89.4 ± 2.1    92.9 ± 0.3
+    fine-tune (recipe)        65.2 ± 6.2    86.0 ± 1.4    92.2 ± 1.4    93.8 ± 0.4
+    recipe + unfreezing       64.0 ± 5.8    84.1 ± 0.7    91.2 ± 1.5    93.6 ± 0.6
+
+What it took: dropping the 0-4 CNN's dense layers (they encode the 0-4 classes) and learning a
+new dense-relu-dense head on its conv stages, fine-tuning everything at one rate. Gradual
+unfreezing and discriminative rates did not help here: every variant tried (unfreezing every
+2, 5 or 10 epochs; backbone at 0.1x or 0.5x, first stage at 0.3x, or head at 1.5x or 3x)
+stayed 0.4-0.7 points below scratch at k=5 (and up to 0.9 at k=2).
 
 Prints one table of mean test accuracy (%) over the seeds, with the spread.
 """
@@ -53,8 +68,9 @@ def methods(backbone: str) -> dict[str, tuple[dict, dict]]:
         "scratch": (CNN, {}),
         "features": ({"backbone": {**head, "freeze": True}}, {"optimizer": {"lr": 0.01}}),
         "fine-tune (naive)": ({"backbone": {**head, "freeze": False}}, {}),
-        "new head at flatten": ({"backbone": {**head, "cut": "flatten", "freeze": False}, "layers": NEW_HEAD}, {}),
         "fine-tune (recipe)": RECIPE(head),
+        "recipe + unfreezing": ({"backbone": {**head, "cut": "flatten", "freeze": True, "unfreeze_every": 5},
+                                 "layers": NEW_HEAD}, {"lr_groups": [{"layers": "backbone", "scale": 0.5}]}),
     }
 
 
@@ -63,10 +79,8 @@ NEW_HEAD = [{"dense": 64}, "relu", {"dense": 5}]
 
 def RECIPE(head: dict) -> tuple[dict, dict]:  # noqa: N802 (the recipe is the table's point; keep it easy to find)
     """Cut at flatten (the 0-4 dense layers go: they encode 0-4 classes), a new dense-relu-dense head,
-    gradual unfreezing (the head alone for 5 steps, then one conv stage more every 5) and discriminative
-    rates (the conv stages at half the head's rate)."""
-    return ({"backbone": {**head, "cut": "flatten", "freeze": True, "unfreeze_every": 5}, "layers": NEW_HEAD},
-            {"lr_groups": [{"layers": "backbone", "scale": 0.5}]})
+    everything fine-tuned at one rate."""
+    return ({"backbone": {**head, "cut": "flatten", "freeze": False}, "layers": NEW_HEAD}, {})
 
 
 def main() -> None:
