@@ -13,6 +13,7 @@ import torch
 from lamina.config import ModelSpec, RunSpec, TrainSpec
 from lamina.data.prepare import Prepared, Split
 from lamina.nn.build import build_model
+from lamina.train.augmenting import Augmentation
 from lamina.train.loop import fit, model_outputs, resolve_device
 from lamina.transfer.setup import plan_training
 
@@ -40,12 +41,14 @@ def few_shot_data(data: Prepared, k: int, seed: int) -> Prepared:
 
 
 def few_shot_accuracy(model: ModelSpec, train: TrainSpec, data: Prepared, seed: int) -> float:
-    """Build ``model`` (a backbone one loads its pretrained weights), train it on ``data.train``, return test accuracy."""
+    """Build ``model`` (a backbone one loads its pretrained weights), train it on ``data.train`` (with
+    ``train.augment`` when set), return the accuracy on ``data.test``. No run folder is written."""
     torch.manual_seed(seed)
     spec = RunSpec(data={"dataset": "digits"}, model=model.model_copy(deep=True), train=train, seed=seed)
     built = build_model(spec.model, data.input_shape, data.n_outputs)
     device = resolve_device(train.device)
     plan = plan_training(built.model, spec, data, device)
-    fit(plan.model, plan.data, train, plan.callbacks, device, seed=seed, groups=plan.groups)
+    callbacks = plan.callbacks + ([Augmentation(train.augment, seed)] if train.augment else [])
+    fit(plan.model, plan.data, train, callbacks, device, seed=seed, groups=plan.groups)
     outputs = model_outputs(built.model, data.test.x, 512, device)  # (N, classes)
     return float((outputs.argmax(dim=1) == data.test.y.reshape(-1)).float().mean())
