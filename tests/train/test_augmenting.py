@@ -10,25 +10,27 @@ from lamina.config import DataSpec, ModelSpec, TrainSpec
 from lamina.data.prepare import prepare_data
 from lamina.transfer.fewshot import few_shot_accuracy
 
+AUGMENT = [{"shift": {"pixels": 0.5, "subpixel": True}}, {"rotate": 6}, {"noise": 0.1}, {"mixup": 0.4}]
 CONV = {"layers": [{"conv2d": 16}, "relu", {"conv2d": 16}, "relu", "flatten", {"dense": 10}]}
 
 
 def test_augmentation_raises_test_accuracy_with_200_training_digits() -> None:
-    """Same model, same 100 epochs, 3 seeds (each its own split): noise + mixup against no augmentation.
+    """Same conv net, same 100 epochs, 3 seeds (each its own split): a sub-pixel shift, a small rotation,
+    noise and mixup against no augmentation.
 
-    Measured here: 92.1% without, 93.7% with (+1.6 points; the issue's goal of +3 is not reached,
-    see the README). Asserted: at least +0.5 points on average, and no seed worse by more than a point.
+    Measured here: 92.1% without, 94.5% with (+2.4 points: +4.1, +1.2, +1.9 by seed; the issue's goal
+    of +3 is not reached, see the README). Asserted: at least +1 point on average, no seed worse.
     """
     gains = []
     for seed in range(3):
         data = prepare_data(DataSpec(dataset="digits", view="image", split={"val": 0.05, "test": 0.839, "seed": seed}))
         assert len(data.train) == 199
         plain = TrainSpec(epochs=100, batch_size=32, tensorboard=False)
-        augmented = plain.model_copy(update={"augment": [{"noise": 0.1}, {"mixup": 0.4}]})
+        augmented = plain.model_copy(update={"augment": AUGMENT})
         gains.append(100 * (few_shot_accuracy(ModelSpec(**CONV), augmented, data, seed)
                             - few_shot_accuracy(ModelSpec(**CONV), plain, data, seed)))
-    assert statistics.mean(gains) >= 0.5, gains
-    assert min(gains) > -1.0, gains
+    assert statistics.mean(gains) >= 1.0, gains
+    assert min(gains) > 0.0, gains
 
 
 def test_mixup_objective_blends_both_labels() -> None:

@@ -169,13 +169,15 @@ def check_inputs(steps: list[Step], example: torch.Tensor) -> None:
 
 
 def augment(steps: list[Step], x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, Mix | None]:
-    """Run the pipeline on one batch; returns the new inputs and the blend of the last mixing step (or None)."""
+    """Run the pipeline on one batch; returns the new inputs and the blend of the last mixing step (or None).
+
+    With two mixing steps (mixup then cutmix), the loss blends the labels of the last one only.
+    """
     mix = None
     for s in steps:
         out = s.kind.apply(x, s.args, generator)
         if isinstance(out, tuple):
-            x, new = out
-            mix = new if mix is None else Mix(new.pair, new.lam)  # a second blend replaces the first
+            x, mix = out
         else:
             x = out
     return x, mix
