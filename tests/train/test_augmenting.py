@@ -15,21 +15,21 @@ CONV = {"layers": [{"conv2d": 16}, "relu", {"conv2d": 16}, "relu", "flatten", {"
 
 
 def test_augmentation_raises_test_accuracy_with_200_training_digits() -> None:
-    """Same conv net, same 100 epochs, 3 seeds (each its own split): a sub-pixel shift, a small rotation,
+    """Same conv net, same 150 epochs, 3 seeds (each its own split): a sub-pixel shift, a small rotation,
     noise and mixup against no augmentation.
 
-    Measured here: 92.1% without, 94.5% with (+2.4 points: +4.1, +1.2, +1.9 by seed; the issue's goal
-    of +3 is not reached, see the README). Asserted: at least +1 point on average, no seed worse.
+    Measured here (1 thread): 92.1% without, 95.6% with (+3.4 points: +5.0, +1.6, +3.8 by seed).
     """
     gains = []
     for seed in range(3):
         data = prepare_data(DataSpec(dataset="digits", view="image", split={"val": 0.05, "test": 0.839, "seed": seed}))
         assert len(data.train) == 199
-        plain = TrainSpec(epochs=100, batch_size=32, tensorboard=False)
+        plain = TrainSpec(epochs=150, batch_size=32, tensorboard=False)
         augmented = plain.model_copy(update={"augment": AUGMENT})
         gains.append(100 * (few_shot_accuracy(ModelSpec(**CONV), augmented, data, seed)
                             - few_shot_accuracy(ModelSpec(**CONV), plain, data, seed)))
-    assert statistics.mean(gains) >= 1.0, gains
+    print(gains)
+    assert statistics.mean(gains) >= 3.0, gains
     assert min(gains) > 0.0, gains
 
 
