@@ -28,7 +28,6 @@ def test_augmentation_raises_test_accuracy_with_200_training_digits() -> None:
         augmented = plain.model_copy(update={"augment": AUGMENT})
         gains.append(100 * (few_shot_accuracy(ModelSpec(**CONV), augmented, data, seed)
                             - few_shot_accuracy(ModelSpec(**CONV), plain, data, seed)))
-    print(gains)
     assert statistics.mean(gains) >= 3.0, gains
     assert min(gains) > 0.0, gains
 
