@@ -4,7 +4,8 @@ Data is prepared once per worker and reused by every trial whose data section is
 same, so a trial costs only its training. A :class:`TrialReporter` callback feeds the
 monitored validation metric to optuna after every epoch and stops a trial the pruner
 gives up on; it keeps the best epoch's weights in memory, so the test metric is the
-best epoch's (as ``train.restore_best`` does in a run).
+best epoch's. The trial's config sets ``train.monitor`` to the searched metric, so
+training it again (``best.yaml``) restores that same epoch and reproduces the score.
 """
 
 from __future__ import annotations
@@ -101,6 +102,9 @@ def run_trial(trial: Any, raw: dict[str, Any], tune: TuneSpec, cache: DataCache,
     config = apply_params(raw, params, chain)
     spec = parse_run_spec(config, f"trial {trial.number} config")
     metric, direction = resolve_metric(tune, data, spec)
+    if "train.monitor" not in params:  # the config keeps the epoch the trial was scored on (see restore_best)
+        config["train"] = {**config.get("train", {}), "monitor": metric}
+        spec.train.monitor = metric
     seed_everything(spec.seed)
     built = build_model(spec.model, data.input_shape, data.n_outputs)
     reporter = TrialReporter(trial, metric, "max" if direction == "maximize" else "min", prune)
