@@ -30,10 +30,14 @@ from lamina.tune.space import apply_params, sample_params
 
 
 class TrialReporter(Callback):
-    """Report the best-so-far monitored value to the optuna trial each epoch; stop when it should be pruned."""
+    """Report the best-so-far monitored value to the optuna trial each epoch; stop when it should be pruned.
 
-    def __init__(self, trial: Any, monitor: str, mode: str, prune: bool) -> None:
-        self.trial, self.monitor, self.mode, self.prune = trial, monitor, mode, prune
+    Only single-objective studies take intermediate values (optuna refuses them with
+    several objectives), so ``report`` is False there and the callback just keeps the best epoch.
+    """
+
+    def __init__(self, trial: Any, monitor: str, mode: str, prune: bool, report: bool = True) -> None:
+        self.trial, self.monitor, self.mode, self.prune, self.report = trial, monitor, mode, prune, report
         self.best: float | None = None
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.epochs = 0
@@ -46,7 +50,7 @@ class TrialReporter(Callback):
         if improved(value, self.best, self.mode):
             self.best = value
             self.best_weights = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
-        if self.best is None:
+        if self.best is None or not self.report:
             return
         self.trial.report(self.best, self.epochs)
         if self.prune and self.trial.should_prune():
@@ -107,7 +111,8 @@ def run_trial(trial: Any, raw: dict[str, Any], tune: TuneSpec, cache: DataCache,
         spec.train.monitor = metric
     seed_everything(spec.seed)
     built = build_model(spec.model, data.input_shape, data.n_outputs)
-    reporter = TrialReporter(trial, metric, "max" if direction == "maximize" else "min", prune)
+    reporter = TrialReporter(trial, metric, "max" if direction == "maximize" else "min", prune,
+                             report=len(tune.objectives) == 1)
     callbacks: list[Callback] = [reporter]
     if spec.train.early_stopping is not None:
         es = spec.train.early_stopping
