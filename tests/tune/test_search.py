@@ -89,3 +89,16 @@ def test_retraining_best_yaml_restores_the_trials_epoch_and_reproduces_its_score
     assert summary["monitor"] == "val_accuracy" and summary["best_epoch"] < summary["epochs_run"]
     assert summary["best_value"] == pytest.approx(trial["values"][0], abs=1e-3)
     assert summary["test"]["accuracy"] == pytest.approx(trial["test"]["accuracy"], abs=0.004)
+
+
+def test_a_trial_that_repeats_a_finished_configuration_reuses_its_result_untrained(tmp_path: Path) -> None:
+    config = {**POOR_IRIS, "name": "twins", "runs_dir": str(tmp_path / "runs"), "train": {**POOR_IRIS["train"], "epochs": 3},
+              "tune": {"sampler": "random", "trials": 6, "params": {"model.hidden": {"choices": [[4], [16]]}}}}
+    rows = tune(config, out=tmp_path / "twins")["rows"]
+    trained = {str(r["params"]): r for r in rows if r["epochs"] == 3}
+    reused = [r for r in rows if r["epochs"] == 0]
+    assert len(trained) == 2 and len(reused) == 4 and all(r["state"] == "complete" for r in rows)
+    for r in reused:
+        twin = trained[str(r["params"])]
+        assert r["values"] == twin["values"] and r["test"] == twin["test"]
+        assert r["note"] == f"same configuration as trial {twin['number']}; its result reused"

@@ -6,6 +6,7 @@ monitored validation metric to optuna after every epoch and stops a trial the pr
 gives up on; it keeps the best epoch's weights in memory, so the test metric is the
 best epoch's. The trial's config sets ``train.monitor`` to the searched metric, so
 training it again (``best.yaml``) restores that same epoch and reproduces the score.
+A trial that samples the parameters of a finished trial takes its result untrained.
 """
 
 from __future__ import annotations
@@ -104,6 +105,10 @@ def run_trial(trial: Any, raw: dict[str, Any], tune: TuneSpec, cache: DataCache,
     data = cache.get(parse_run_spec(apply_params(raw, params), "trial config"))
     chain = sample_chain(trial, tune.nas, data.input_shape, data.n_outputs) if tune.nas is not None else None
     config = apply_params(raw, params, chain)
+    twin = finished_twin(trial)
+    if twin is not None:  # training is seeded, so the same configuration would score the same again
+        return Outcome(list(twin.values), False, 0, twin.user_attrs["params"], twin.user_attrs["config"],
+                       twin.user_attrs.get("test", {}), note=f"same configuration as trial {twin.number}; its result reused")
     spec = parse_run_spec(config, f"trial {trial.number} config")
     metric, direction = resolve_metric(tune, data, spec)
     if "train.monitor" not in params:  # the config keeps the epoch the trial was scored on (see restore_best)
@@ -130,6 +135,16 @@ def run_trial(trial: Any, raw: dict[str, Any], tune: TuneSpec, cache: DataCache,
         values.append(float(built.params) if objective == "params" else latency_ms(built.model, data, device))
     test = test_scores(built.model, data, spec, device) if len(data.test) else {}
     return Outcome(values, reporter.pruned, reporter.epochs, built.params, config, test)
+
+
+def finished_twin(trial: Any) -> Any:
+    """A finished trial of the same study that sampled exactly these parameters (None when there is none)."""
+    from optuna.trial import TrialState
+
+    for done in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if done.params == trial.params and "config" in done.user_attrs:
+            return done
+    return None
 
 
 def test_scores(model: torch.nn.Module, data: Prepared, spec: RunSpec, device: torch.device) -> dict[str, float]:
