@@ -151,6 +151,9 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
         raise RunFolderError(f"{folder.config} is not valid YAML ({exc})") from None
     raw = parse_yaml(text, str(folder.config), RunFolderError)
     spec = parse_run_spec(raw, str(folder.config))
+    if spec.generative is not None:
+        raise RunFolderError(f"{folder.root} is a generative ({spec.generative.model}) run: use lamina embed, "
+                             "generate or anomaly on it (its summary.json holds its test figures)")
     prep = Preprocessor.from_json(read_json(folder.preprocess), str(folder.preprocess))
     if not folder.weights.is_file():
         raise RunFolderError(f"{folder.weights} is missing; the run has no trained weights (did training finish?)")
