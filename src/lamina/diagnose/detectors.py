@@ -98,19 +98,23 @@ def vanishing_gradients(monitor: dict[str, Any], history: list[dict[str, Any]]) 
 def exploding_gradients(monitor: dict[str, Any], history: list[dict[str, Any]]) -> Finding | None:
     """The loss or gradients became non-finite, or the gradient norm grew by orders of magnitude."""
     samples = monitor.get("samples", [])
-    if not samples:
+    if not samples and not monitor.get("diverged"):
         return None
     totals = [_total_grad(s) for s in samples]
     losses = [s["loss"] for s in samples] + [h.get("train_loss", 0.0) for h in history]
     bad = next((s for s, t in zip(samples, totals) if not math.isfinite(t) or not math.isfinite(s["loss"])), None)
-    start = median(totals[: max(1, len(totals) // 10)])
+    start = median(totals[: max(1, len(totals) // 10)]) if totals else math.nan
     peak = max(_finite(totals), default=0.0)
     growth = peak / max(start, 1e-30)
-    if bad is None and all(math.isfinite(v) for v in losses) and growth < EXPLODING_GROWTH:
+    stopped = monitor.get("diverged")  # the loop's own finiteness check, on a step the monitor did not sample
+    if bad is None and not stopped and all(math.isfinite(v) for v in losses) and growth < EXPLODING_GROWTH:
         return None
     evidence: dict[str, Any] = {"first_grad_norm": start, "peak_grad_norm": peak, "growth": growth,
                                 "threshold": EXPLODING_GROWTH}
-    if bad is not None:
+    if stopped:
+        evidence["stopped"] = stopped
+        message = stopped
+    elif bad is not None:
         evidence.update(nonfinite_step=bad["step"], nonfinite_loss=str(bad["loss"]))
         message = f"training diverged: the loss became {bad['loss']} at step {bad['step']}"
     else:

@@ -56,12 +56,17 @@ def class_counts(y: torch.Tensor, task: str) -> list[int]:
 class Monitor(Callback):
     """Sample gradient, weight, update and activation statistics every ``every`` steps.
 
+    A run too short to give ``min_samples`` samples at that period is sampled
+    more often (down to every step), so the detectors always have evidence.
+
     ``samples`` holds one dict per sampled step; :meth:`record` is what
     monitor.json stores and the detectors read.
     """
 
-    def __init__(self, every: int = 10) -> None:
+    def __init__(self, every: int = 50, min_samples: int = 20) -> None:
         self.every = every
+        self.min_samples = min_samples
+        self.period = every
         self.samples: list[dict[str, Any]] = []
         self.context: dict[str, Any] = {}
         self.weights: dict[str, nn.Parameter] = {}
@@ -72,13 +77,15 @@ class Monitor(Callback):
         self.sample: dict[str, Any] | None = None
 
     def on_train_start(self, state: State) -> None:
+        steps = state.epochs * -(-state.steps_per_epoch // state.spec.accumulate_steps)
+        self.period = max(1, min(self.every, steps // self.min_samples))  # short runs still get enough samples
         self.weights = weight_layers(state.model)
         self.activations = activation_layers(state.model)
         task = state.data.task
         self.context = {
             "task": task,
             "steps_per_epoch": state.steps_per_epoch,
-            "every": self.every,
+            "every": self.period,
             "layers": list(self.weights),
             "activations": {name: type(m).__name__ for name, m in self.activations.items()},
             "class_counts": class_counts(state.data.train.y, task),
@@ -88,7 +95,7 @@ class Monitor(Callback):
 
     def sampled(self, state: State) -> bool:
         """Whether the current step is one to measure."""
-        return state.step % self.every == 0
+        return state.step % self.period == 0
 
     def on_batch_start(self, state: State) -> None:
         if not self.sampled(state):
