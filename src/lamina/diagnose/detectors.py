@@ -126,9 +126,14 @@ def exploding_gradients(monitor: dict[str, Any], history: list[dict[str, Any]]) 
 
 @detector("overfitting")
 def overfitting(monitor: dict[str, Any], history: list[dict[str, Any]]) -> Finding | None:
-    """Validation loss rises from its minimum while training loss keeps falling; the gap is wide."""
+    """Validation loss rises from its minimum while training loss keeps falling; the gap is wide.
+
+    A run that early stopping ended on val_loss and that restored its best
+    weights has this finding's remedy in place: the model it keeps is the one
+    from before the rise, so it is not flagged.
+    """
     logs = [h for h in history if "val_loss" in h and math.isfinite(h["val_loss"])]
-    if len(logs) < 5:
+    if len(logs) < 5 or ("val_loss" in monitor.get("stop_reason", "") and monitor.get("restore_best")):
         return None
     best = min(range(len(logs)), key=lambda i: logs[i]["val_loss"])
     low, end = logs[best]["val_loss"], logs[-1]

@@ -151,6 +151,8 @@ class Monitor(Callback):
         self.sample, self.before = None, {}
 
     def on_train_end(self, state: State) -> None:
+        self.context["stop_reason"] = state.stop_reason  # e.g. early stopping on val_loss
+        self.context["restore_best"] = state.spec.restore_best
         for handle in self.hooks:
             handle.remove()
         self.hooks = []

@@ -116,13 +116,14 @@ def saved_val(root: Path) -> dict[str, float]:
     return {k: v for k, v in logs.items() if k.startswith("val_")}
 
 
-def train_with_remedies(spec: RunSpec, progress: str = "auto") -> dict[str, Any]:
+def train_with_remedies(spec: RunSpec, progress: str = "auto", extra_callbacks: list[Any] | None = None) -> dict[str, Any]:
     """Train ``spec``; if the diagnosis finds problems, apply their remedies, retrain and compare.
 
     A run that diverges (non-finite loss) counts as the exploding-gradients
     finding; the remedied run then rolls back to the diverged run's last good
     checkpoint and trains its remaining epochs from there at the lower rate. The comparison (detectors and validation metrics before and after)
-    is written to the remedied run's remedy.json and returned.
+    is written to the remedied run's remedy.json and returned. ``extra_callbacks``
+    join the first run only.
     """
     from lamina.runs import RunFolder
     from lamina.train.loop import TrainingDiverged
@@ -132,7 +133,7 @@ def train_with_remedies(spec: RunSpec, progress: str = "auto") -> dict[str, Any]
     spec.train.diagnose = True  # the before/after comparison needs both diagnoses
     raw = spec.to_dict()
     try:
-        before_root = train(spec, progress=progress).folder.root
+        before_root = train(spec, progress=progress, extra_callbacks=extra_callbacks).folder.root
     except TrainingDiverged:
         before_root = latest_run(Path(spec.runs_dir), spec.name)
     before = read_json(before_root / "diagnosis.json")
@@ -145,7 +146,9 @@ def train_with_remedies(spec: RunSpec, progress: str = "auto") -> dict[str, Any]
     fixed["name"] = f"{spec.name}-remedied"
     start = rollback_point(before_root) if before.get("diverged") else None
     extra: list[Any] = []
-    if start is not None:
+    if start is not None and fixed["model"] != raw["model"]:
+        notes.append(f"not rolled back to {start.folder}: the remedies change the model, so it trains from scratch")
+    elif start is not None:
         done = start.meta.epoch
         fixed["train"]["epochs"] = max(1, int(fixed["train"].get("epochs", 20)) - done)
         notes.append(f"rolled back to the last good checkpoint {start.folder} (epoch {done}, step {start.meta.step}); "
