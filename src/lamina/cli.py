@@ -502,7 +502,7 @@ def compare(
     header, *rows = format_table(result)
     table = Table()
     for column in header:
-        table.add_column(column, justify="left" if column == "name" else "right")
+        table.add_column(column, justify="right" if column else "left")
     for row in rows:
         table.add_row(*row)
     _console().print(table)

@@ -98,6 +98,7 @@ def _page(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 def format_table(result: dict[str, Any]) -> list[list[str]]:
-    """The comparison as rows of strings (a header row first), for the terminal."""
-    columns = result["columns"]
-    return [columns] + [[_cell(row.get(c)) for c in columns] for row in result["runs"]]
+    """The comparison for the terminal: a header row of run names, then one row per quantity."""
+    runs = result["runs"]
+    return [["", *(row["name"] for row in runs)]] + [
+        [c, *(_cell(row.get(c)) for row in runs)] for c in result["columns"] if c != "name"]
