@@ -93,6 +93,16 @@ class Monitor(Callback):
             "lr": state.spec.optimizer.lr,
         }
 
+    def state_dict(self) -> dict[str, Any]:
+        """The samples so far, so a resumed run's diagnosis covers the whole run."""
+        return {"samples": self.samples}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        samples = saved.get("samples")
+        if not isinstance(samples, list) or not all(isinstance(s, dict) for s in samples):
+            raise ValueError("the monitor's saved samples must be a list of objects")
+        self.samples = samples
+
     def sampled(self, state: State) -> bool:
         """Whether the current step is one to measure."""
         return state.step % self.period == 0
