@@ -87,6 +87,10 @@ def train(
 
     spec = load_config(config, set_ or [])  # a bad config fails here, before any process starts
     if remedy:
+        if nproc != 1:
+            from lamina.errors import ConfigError
+
+            raise ConfigError(f"--remedy trains in one process; drop --nproc (got --nproc {nproc})")
         from lamina.diagnose.remedies import format_remedy, train_with_remedies
 
         report = train_with_remedies(spec, progress=progress)
