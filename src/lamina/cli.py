@@ -86,6 +86,8 @@ def train(
     from lamina.trainer import train as train_run
 
     spec = load_config(config, set_ or [])  # a bad config fails here, before any process starts
+    if spec.generative is not None:
+        raise LaminaError(f"{config} has a generative: section; train it with: lamina generative {config}")
     if remedy:
         if nproc != 1:
             from lamina.errors import ConfigError
@@ -182,7 +184,7 @@ def summary(config: Path = typer.Argument(..., help="A run config (YAML)."), set
 
     spec = load_config(config, set_ or [])
     data = prepare_data(spec.data)
-    built = build_model(spec.model, data.input_shape, data.n_outputs)
+    built = build_model(spec.model, data.input_shape, data.output_shape)
     console = _console()
     console.print(f"[bold]{spec.name}[/bold]: {spec.model.arch or 'layer chain'} on {escape(data.source)} ({data.task})")
     table = Table()
@@ -467,6 +469,35 @@ def lr_find(
 
 @app.command()
 @friendly
+def generative(config: Path = typer.Argument(..., help="A run config (YAML) with a generative: section."),
+               set_: list[str] = SetOption, progress: str = ProgressOption) -> None:
+    """Train an autoencoder, denoising autoencoder, VAE or GAN; prints reconstruction, anomaly and coverage figures.
+
+    Example: lamina generative examples/digits_vae.yaml --set train.epochs=20
+    """
+    from lamina.config import load_config
+    from lamina.generative.run import train_generative
+
+    result = train_generative(load_config(config, set_ or []), progress=progress)
+    console = _console()
+    if "test_mse" in result:
+        console.print(f"test reconstruction MSE {result['test_mse']:.5f} (PCA with {result['latent']} components: "
+                      f"{result['pca_test_mse']:.5f})")
+    if "anomaly" in result:
+        a, p = result["anomaly"], result["pca_anomaly"]
+        console.print(f"anomalies: AUROC {a['auroc']:.4f} AUPRC {a['auprc']:.4f} (PCA: {p['auroc']:.4f}, {p['auprc']:.4f}); "
+                      f"threshold {a['threshold']:.5f}: precision {a['precision']:.3f} recall {a['recall']:.3f}")
+    if "coverage" in result:
+        c = result["coverage"]
+        console.print(f"samples cover {c['covered']}/{c['classes']} classes; entropy {c['entropy']:.3f} of "
+                      f"{c['max_entropy']:.3f} (judge accuracy {result['judge_accuracy']:.3f})")
+    for line in result.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
+    console.print(f"run folder: {result['folder']}", markup=False)
+
+
+@app.command()
+@friendly
 def explain(
     run: Path = typer.Argument(..., help="A run folder."),
     method: str = typer.Option("ig", "--method", help="saliency | ig | gradcam | shap (gradient_shap, kernel_shap)."),
@@ -486,6 +517,20 @@ def explain(
     for path in result["files"]:
         typer.echo(f"wrote {path}")
     _refresh_report(run)
+
+
+@app.command()
+@friendly
+def embed(run: Path = typer.Argument(..., help="An autoencoder or VAE run folder."),
+          input_: Path = typer.Option(..., "--input", help="A .npz (array x) or .csv of raw inputs."),
+          output: Path = typer.Option(None, "--output", help="Where the CSV of codes goes (default: RUN/embeddings/).")) -> None:
+    """Write the latent codes (z0, z1, ...) of each input row as CSV.
+
+    Example: lamina embed runs/digits-ae --input new_digits.npz
+    """
+    from lamina.generative.run import embed as embed_rows
+
+    _console().print(f"codes: {embed_rows(run, input_, output)}", markup=False)
 
 
 @app.command()
@@ -519,6 +564,59 @@ def _refresh_report(run: Path) -> None:
         from lamina.report.html import write_report
 
         typer.echo(f"report: {write_report(run)}")
+
+
+@app.command()
+@friendly
+def generate(run: Path = typer.Argument(..., help="A VAE or GAN run folder."),
+             n: int = typer.Option(64, "--n", help="How many samples."),
+             seed: int = typer.Option(0, "--seed", help="Noise seed (the same seed gives the same samples).")) -> None:
+    """Sample new inputs: an image grid (PNG) and an NPZ in raw units, with class coverage when the run has a judge.
+
+    Example: lamina generate runs/digits-gan --n 64
+    """
+    from lamina.generative.run import generate as generate_samples
+
+    result = generate_samples(run, n, seed)
+    console = _console()
+    if "coverage" in result:
+        c = result["coverage"]
+        console.print(f"{n} samples cover {c['covered']}/{c['classes']} classes; entropy {c['entropy']:.3f} of {c['max_entropy']:.3f}")
+    console.print(f"grid: {result['grid']}\nsamples: {result['npz']}", markup=False)
+
+
+@app.command()
+@friendly
+def anomaly(run: Path = typer.Argument(..., help="An autoencoder run trained with generative.normal_classes."),
+            input_: Path = typer.Option(..., "--input", help="A .npz (array x) or .csv of raw inputs."),
+            output: Path = typer.Option(None, "--output", help="Where the CSV of scores goes (default: RUN/anomaly/).")) -> None:
+    """Score rows by reconstruction error and flag those above the threshold chosen on validation data.
+
+    Example: lamina anomaly runs/digits-anomaly --input new_digits.npz
+    """
+    from lamina.generative.run import score_anomalies
+
+    result = score_anomalies(run, input_, output)
+    _console().print(f"{result['flagged']} of {result['rows']} rows above threshold {result['threshold']:.5f}; "
+                     f"scores: {result['scores']}", markup=False)
+
+
+@app.command()
+@friendly
+def segment(runs_dir: str = typer.Option("runs", help="Where the run folder goes."),
+            epochs: int = typer.Option(16, "--epochs"), size: int = typer.Option(24, "--size", help="Image side (multiple of 4)."),
+            train_images: int = typer.Option(500, "--train-images"), progress: str = ProgressOption) -> None:
+    """Train a small U-Net on the synthetic shapes set; prints pixel accuracy and IoU per class.
+
+    Example: lamina segment --epochs 16
+    """
+    from lamina.segment.train import SegmentationSettings, train_segmentation
+
+    result = train_segmentation(SegmentationSettings(epochs=epochs, size=size, train=train_images), runs_dir, progress)
+    test = result["test"]
+    per_class = "  ".join(f"{k} {v:.3f}" for k, v in test["iou"].items())
+    _console().print(f"test pixel accuracy {test['pixel_accuracy']:.4f}  mean IoU {test['mean_iou']:.4f}\n"
+                     f"IoU: {per_class}\nrun folder: {result['folder']}", markup=False)
 
 
 def _show_results(root: Path) -> None:

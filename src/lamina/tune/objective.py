@@ -102,7 +102,7 @@ def run_trial(trial: Any, raw: dict[str, Any], tune: TuneSpec, cache: DataCache,
     spec = parse_run_spec(config, f"trial {trial.number} config")
     metric, direction = resolve_metric(tune, data, spec)
     seed_everything(spec.seed)
-    built = build_model(spec.model, data.input_shape, data.n_outputs)
+    built = build_model(spec.model, data.input_shape, data.output_shape)
     reporter = TrialReporter(trial, metric, "max" if direction == "maximize" else "min", prune)
     callbacks: list[Callback] = [reporter]
     if spec.train.early_stopping is not None:
