@@ -233,8 +233,8 @@ class TrainSpec(Spec):
     tensorboard: bool = True
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
     adversarial: AdversarialSpec | None = None
-    diagnose: bool = False
-    diagnose_every: int = Field(10, gt=0)
+    diagnose: bool = True  # monitors sampled every diagnose_every steps; benchmarks/diagnose_overhead.py
+    diagnose_every: int = Field(50, gt=0)  # sampled more often when a run would give under 20 samples
 
     @field_validator("epoch_metrics")
     @classmethod

@@ -102,6 +102,10 @@ class Run:
 
     def predict_file(self, path: str | Path) -> list[dict[str, Any]]:
         """Predictions for a CSV (columns named like the training features) or an NPZ (array ``x``)."""
+        return prediction_rows(self.outputs(self.read_inputs(path)), self.preprocessor)
+
+    def read_inputs(self, path: str | Path) -> np.ndarray:
+        """Model inputs from a CSV or NPZ of raw samples, through the run's saved preprocessing."""
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix == ".csv" and self.task == "seq2seq":
@@ -117,7 +121,7 @@ class Run:
             x = self.preprocessor.inputs.transform_array(read_npz(path, (key,))[key], f"{path} array '{key}'")
         else:
             raise DataError(f"input file {path} must be a .csv or .npz file; got '{suffix or 'no extension'}'")
-        return prediction_rows(self.outputs(x), self.preprocessor)
+        return x
 
 
 def prediction_rows(outputs: torch.Tensor, prep: Preprocessor) -> list[dict[str, Any]]:

@@ -198,6 +198,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     write_json(folder.summary, summary(spec, data, built.params, state, seconds, checkpoints, report, world.size))
     if diagnosis is not None:
         finish_diagnosis(folder.root, diagnosis, progress)
+    write_run_report(folder.root, progress)
     return run
 
 
@@ -233,6 +234,19 @@ def finish_diagnosis(root: Path, monitor: Callback, progress: str, diverged: str
     diagnosis = write_diagnosis(root, monitor.record(), diverged)
     if progress != "none":
         print(format_diagnosis(diagnosis), file=sys.stderr)
+
+
+def write_run_report(root: Path, progress: str) -> None:
+    """Write the run's report.html and figures/; a drawing failure is reported, never loses the finished run."""
+    from lamina.report.html import write_report
+
+    try:
+        path = write_report(root)
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"warning: report.html was not written: {exc}", file=sys.stderr)
+        return
+    if progress != "none":
+        print(f"report: {path}", file=sys.stderr)
 
 
 def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: float, checkpoints: Checkpoints,
