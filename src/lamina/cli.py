@@ -73,10 +73,12 @@ def train(
     progress: str = ProgressOption,
     resume_: bool = typer.Option(False, "--resume", help="Continue this config's interrupted run from its newest valid checkpoint."),
     nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes on this machine (torchrun; gloo on CPU, nccl on GPU)."),
+    remedy: bool = typer.Option(False, "--remedy", help="Diagnose the run, apply the named remedies, retrain, report before and after."),
 ) -> None:
     """Train the run a config describes; prints test metrics and the run folder.
 
     Example: lamina train examples/digits_cnn.yaml --set train.epochs=5 --nproc 2
+    With --remedy: lamina train examples/digits_mlp.yaml --remedy
     """
     import os
 
@@ -84,6 +86,19 @@ def train(
     from lamina.trainer import train as train_run
 
     spec = load_config(config, set_ or [])  # a bad config fails here, before any process starts
+    if spec.generative is not None:
+        raise LaminaError(f"{config} has a generative: section; train it with: lamina generative {config}")
+    if remedy:
+        if nproc != 1:
+            from lamina.errors import ConfigError
+
+            raise ConfigError(f"--remedy trains in one process; drop --nproc (got --nproc {nproc})")
+        from lamina.diagnose.remedies import format_remedy, train_with_remedies
+
+        report = train_with_remedies(spec, progress=progress)
+        typer.echo(format_remedy(report))
+        _refresh_report(Path(report.get("after", report["before"])["run"]))
+        return
     if nproc != 1 and "WORLD_SIZE" not in os.environ:
         from lamina.train.distributed import launch
 
@@ -169,7 +184,7 @@ def summary(config: Path = typer.Argument(..., help="A run config (YAML)."), set
 
     spec = load_config(config, set_ or [])
     data = prepare_data(spec.data)
-    built = build_model(spec.model, data.input_shape, data.n_outputs)
+    built = build_model(spec.model, data.input_shape, data.output_shape)
     console = _console()
     console.print(f"[bold]{spec.name}[/bold]: {spec.model.arch or 'layer chain'} on {escape(data.source)} ({data.task})")
     table = Table()
@@ -433,6 +448,198 @@ def _tune_results(report: dict[str, Any]) -> None:
     console.print(f"best config: {report['best_config']}", markup=False)
     for path in report["figures"]:
         console.print(f"figure: {path}", markup=False)
+
+
+@app.command()
+@friendly
+def diagnose(run: Path = typer.Argument(..., help="A finished (or diverged) run folder.")) -> None:
+    """Re-read a run's training monitors and epoch logs, print the problems found and their remedies.
+
+    Rewrites the run's diagnosis.json (and report.html for a finished run).
+
+    Example: lamina diagnose runs/demo-digits-cnn
+    """
+    from lamina.diagnose.run import diagnose_run, format_diagnosis
+
+    diagnosis = diagnose_run(run)
+    typer.echo(format_diagnosis(diagnosis))
+    _refresh_report(run)
+
+
+@app.command("lr-find")
+@friendly
+def lr_find(
+    config: Path = typer.Argument(..., help="A run config (YAML)."),
+    set_: list[str] = SetOption,
+    out: Path = typer.Option(Path("lr_find"), "--out", help="Folder for lr_find.png and lr_find.json."),
+    start: float = typer.Option(1e-7, "--start", help="Smallest learning rate tried."),
+    end: float = typer.Option(10.0, "--end", help="Largest learning rate tried."),
+    steps: int = typer.Option(100, "--steps", help="Training steps over the range."),
+) -> None:
+    """Learning-rate range test: train briefly at exponentially rising rates, plot the loss, suggest a rate.
+
+    Example: lamina lr-find examples/digits_cnn.yaml --out runs/lr
+    """
+    from lamina.config import load_config
+    from lamina.diagnose.lr_find import lr_find as range_test
+
+    result = range_test(load_config(config, set_ or []), start=start, end=end, steps=steps, out=out)
+    suggested = result["suggested_lr"]
+    typer.echo(f"suggested learning rate: {suggested:.3g}" if suggested else
+               "no suggestion: the loss did not fall over the range (try a wider --start/--end)")
+    typer.echo(f"plot: {out / 'lr_find.png'}")
+
+
+@app.command()
+@friendly
+def generative(config: Path = typer.Argument(..., help="A run config (YAML) with a generative: section."),
+               set_: list[str] = SetOption, progress: str = ProgressOption) -> None:
+    """Train an autoencoder, denoising autoencoder, VAE or GAN; prints reconstruction, anomaly and coverage figures.
+
+    Example: lamina generative examples/digits_vae.yaml --set train.epochs=20
+    """
+    from lamina.config import load_config
+    from lamina.generative.run import train_generative
+
+    result = train_generative(load_config(config, set_ or []), progress=progress)
+    console = _console()
+    if "test_mse" in result:
+        console.print(f"test reconstruction MSE {result['test_mse']:.5f} (PCA with {result['latent']} components: "
+                      f"{result['pca_test_mse']:.5f})")
+    if "anomaly" in result:
+        a, p = result["anomaly"], result["pca_anomaly"]
+        console.print(f"anomalies: AUROC {a['auroc']:.4f} AUPRC {a['auprc']:.4f} (PCA: {p['auroc']:.4f}, {p['auprc']:.4f}); "
+                      f"threshold {a['threshold']:.5f}: precision {a['precision']:.3f} recall {a['recall']:.3f}")
+    if "coverage" in result:
+        c = result["coverage"]
+        console.print(f"samples cover {c['covered']}/{c['classes']} classes; entropy {c['entropy']:.3f} of "
+                      f"{c['max_entropy']:.3f} (judge accuracy {result['judge_accuracy']:.3f})")
+    for line in result.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
+    console.print(f"run folder: {result['folder']}", markup=False)
+
+
+@app.command()
+@friendly
+def explain(
+    run: Path = typer.Argument(..., help="A run folder."),
+    method: str = typer.Option("ig", "--method", help="saliency | ig | gradcam | shap (gradient_shap, kernel_shap)."),
+    input_: str = typer.Option("test", "--input", help="'test' (the run's test split) or a CSV/NPZ of raw samples."),
+    count: int = typer.Option(8, "--count", help="How many samples to explain."),
+    layer: str = typer.Option(None, "--layer", help="Grad-CAM's conv layer by module name (default: the last)."),
+) -> None:
+    """Attribute a run's predictions to its inputs (captum); writes overlay PNGs or tables to RUN/explanations/.
+
+    Example: lamina explain runs/demo-digits-cnn --method gradcam --count 6
+    """
+    from lamina.explain.run import explain_run
+
+    result = explain_run(run, method, input_, count, layer)
+    if "relative_error" in result["facts"]:
+        typer.echo(f"integrated gradients completeness: relative error {result['facts']['relative_error']:.2%}")
+    for path in result["files"]:
+        typer.echo(f"wrote {path}")
+    _refresh_report(run)
+
+
+@app.command()
+@friendly
+def embed(run: Path = typer.Argument(..., help="An autoencoder or VAE run folder."),
+          input_: Path = typer.Option(..., "--input", help="A .npz (array x) or .csv of raw inputs."),
+          output: Path = typer.Option(None, "--output", help="Where the CSV of codes goes (default: RUN/embeddings/).")) -> None:
+    """Write the latent codes (z0, z1, ...) of each input row as CSV.
+
+    Example: lamina embed runs/digits-ae --input new_digits.npz
+    """
+    from lamina.generative.run import embed as embed_rows
+
+    _console().print(f"codes: {embed_rows(run, input_, output)}", markup=False)
+
+
+@app.command()
+@friendly
+def compare(
+    runs: list[Path] = typer.Argument(..., help="Two or more run folders."),
+    out: Path = typer.Option(Path("compare"), "--out", help="Folder for compare.html, curves.png and compare.json."),
+) -> None:
+    """Show finished runs' metrics side by side and overlay their learning curves.
+
+    Example: lamina compare runs/digits-mlp runs/digits-cnn --out runs/compare
+    """
+    from rich.table import Table
+
+    from lamina.report.compare import compare_runs, format_table
+
+    result = compare_runs(runs, out)
+    header, *rows = format_table(result)
+    table = Table()
+    for column in header:
+        table.add_column(column, justify="right" if column else "left")
+    for row in rows:
+        table.add_row(*row)
+    _console().print(table)
+    _console().print(f"curves: {result['curves']}; page: {out / 'compare.html'}", markup=False)
+
+
+def _refresh_report(run: Path) -> None:
+    """Redraw a finished run's report.html so it shows the newest diagnosis and explanations."""
+    if (Path(run) / "summary.json").is_file():
+        from lamina.report.html import write_report
+
+        typer.echo(f"report: {write_report(run)}")
+
+
+@app.command()
+@friendly
+def generate(run: Path = typer.Argument(..., help="A VAE or GAN run folder."),
+             n: int = typer.Option(64, "--n", help="How many samples."),
+             seed: int = typer.Option(0, "--seed", help="Noise seed (the same seed gives the same samples).")) -> None:
+    """Sample new inputs: an image grid (PNG) and an NPZ in raw units, with class coverage when the run has a judge.
+
+    Example: lamina generate runs/digits-gan --n 64
+    """
+    from lamina.generative.run import generate as generate_samples
+
+    result = generate_samples(run, n, seed)
+    console = _console()
+    if "coverage" in result:
+        c = result["coverage"]
+        console.print(f"{n} samples cover {c['covered']}/{c['classes']} classes; entropy {c['entropy']:.3f} of {c['max_entropy']:.3f}")
+    console.print(f"grid: {result['grid']}\nsamples: {result['npz']}", markup=False)
+
+
+@app.command()
+@friendly
+def anomaly(run: Path = typer.Argument(..., help="An autoencoder run trained with generative.normal_classes."),
+            input_: Path = typer.Option(..., "--input", help="A .npz (array x) or .csv of raw inputs."),
+            output: Path = typer.Option(None, "--output", help="Where the CSV of scores goes (default: RUN/anomaly/).")) -> None:
+    """Score rows by reconstruction error and flag those above the threshold chosen on validation data.
+
+    Example: lamina anomaly runs/digits-anomaly --input new_digits.npz
+    """
+    from lamina.generative.run import score_anomalies
+
+    result = score_anomalies(run, input_, output)
+    _console().print(f"{result['flagged']} of {result['rows']} rows above threshold {result['threshold']:.5f}; "
+                     f"scores: {result['scores']}", markup=False)
+
+
+@app.command()
+@friendly
+def segment(runs_dir: str = typer.Option("runs", help="Where the run folder goes."),
+            epochs: int = typer.Option(16, "--epochs"), size: int = typer.Option(24, "--size", help="Image side (multiple of 4)."),
+            train_images: int = typer.Option(500, "--train-images"), progress: str = ProgressOption) -> None:
+    """Train a small U-Net on the synthetic shapes set; prints pixel accuracy and IoU per class.
+
+    Example: lamina segment --epochs 16
+    """
+    from lamina.segment.train import SegmentationSettings, train_segmentation
+
+    result = train_segmentation(SegmentationSettings(epochs=epochs, size=size, train=train_images), runs_dir, progress)
+    test = result["test"]
+    per_class = "  ".join(f"{k} {v:.3f}" for k, v in test["iou"].items())
+    _console().print(f"test pixel accuracy {test['pixel_accuracy']:.4f}  mean IoU {test['mean_iou']:.4f}\n"
+                     f"IoU: {per_class}\nrun folder: {result['folder']}", markup=False)
 
 
 def _show_results(root: Path) -> None:

@@ -68,7 +68,7 @@ class DataSpec(Spec):
     x_key: str = "x"
     y_key: str = "y"
     view: Literal["auto", "image", "flat"] = "auto"
-    task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
+    task: Literal["auto", "binary", "multiclass", "regression", "seq2seq"] = "auto"
     categorical: list[str] = Field(default_factory=list)
     numeric: list[str] = Field(default_factory=list)
     drop: list[str] = Field(default_factory=list)
@@ -299,8 +299,8 @@ class TrainSpec(Spec):
     lr_groups: list[LrGroupSpec] = Field(default_factory=list)  # earlier entries win where layers overlap
     selfsup: SelfSupSpec | None = None  # used by lamina pretrain
     augment: list[Any] = Field(default_factory=list)  # steps of lamina.data.augment, e.g. [{shift: 1}, {noise: 0.05}]
-    diagnose: bool = False
-    diagnose_every: int = Field(10, gt=0)
+    diagnose: bool = True  # monitors sampled every diagnose_every steps; benchmarks/diagnose_overhead.py
+    diagnose_every: int = Field(50, gt=0)  # sampled more often when a run would give under 20 samples
 
     @field_validator("epoch_metrics")
     @classmethod
@@ -327,6 +327,8 @@ class EvalSpec(Spec):
     """Which metrics are reported on the test split ("auto" picks them by task)."""
 
     metrics: list[str] | Literal["auto"] = "auto"
+    decoding: Literal["greedy", "beam"] = "greedy"  # seq2seq: how test sequences are generated
+    beam_width: int = Field(4, gt=0)
 
     @field_validator("metrics")
     @classmethod
@@ -442,6 +444,31 @@ class TuneSpec(Spec):
         return self
 
 
+class GenerativeSpec(Spec):
+    """An autoencoder, VAE or GAN run (``lamina generative``); the model section is then the judge classifier.
+
+    ``latent`` is the code size (autoencoders) or the noise size (GAN). ``noise`` is the input noise std of a
+    denoising autoencoder, ``beta`` the VAE's KL weight. ``normal_classes`` trains on those classes only and
+    scores the rest as anomalies, with the threshold at ``false_alarm_rate`` of validation normals. The judge
+    (trained on real data) labels ``samples`` generated samples; a class is covered when it gets ``min_share``.
+    """
+
+    model: Literal["autoencoder", "denoising", "vae", "gan"] = "autoencoder"
+    kind: Literal["dense", "conv"] = "conv"
+    latent: int = Field(8, gt=0)
+    width: int = Field(16, gt=0)
+    noise: float = Field(0.3, ge=0)
+    beta: float = Field(1.0, ge=0)
+    gan_loss: Literal["nonsaturating", "hinge"] = "nonsaturating"
+    label_smoothing: float = Field(0.1, ge=0, lt=1)
+    normal_classes: list[str] | None = None
+    false_alarm_rate: float = Field(0.05, gt=0, lt=1)
+    judge_epochs: int = Field(30, gt=0)
+    samples: int = Field(1000, gt=0)
+    min_share: float = Field(0.025, gt=0, lt=1)
+    coverage_every: int = Field(5, gt=0)
+
+
 class RunSpec(Spec):
     """Everything one training run needs; saved resolved as the run folder's config.yaml."""
 
@@ -454,10 +481,12 @@ class RunSpec(Spec):
     eval: EvalSpec = Field(default_factory=EvalSpec)
     continual: ContinualSpec | None = None
     tune: TuneSpec | None = None
+    generative: GenerativeSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data with every default filled in (what config.yaml holds); no tune section unless set."""
-        return self.model_dump(mode="json", exclude={"tune"} if self.tune is None else None)
+        """Plain data with every default filled in (what config.yaml holds); no tune or generative section unless set."""
+        unset = {name for name in ("tune", "generative") if getattr(self, name) is None}
+        return self.model_dump(mode="json", exclude=unset or None)
 
 
 def validate_section(

@@ -63,7 +63,7 @@ def build(config: RunSpec | dict[str, Any] | str | Path) -> Built:
     """Build (untrained) the model a config describes, with shapes inferred from its data."""
     spec = as_spec(config)
     data = prepare_data(spec.data)
-    return build_model(spec.model, data.input_shape, data.n_outputs)
+    return build_model(spec.model, data.input_shape, data.output_shape)
 
 
 def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
@@ -131,7 +131,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
         torch.set_num_threads(spec.train.threads)
     seed_everything(spec.seed)
     data = prepare_data(spec.data)
-    built = build_model(spec.model, data.input_shape, data.n_outputs)
+    built = build_model(spec.model, data.input_shape, data.output_shape)
     if world.distributed:
         torch.manual_seed(spec.seed + world.rank)  # the same initial weights, but each rank its own dropout
     available = monitors(data, spec.train.epoch_metrics)
@@ -208,6 +208,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     write_json(folder.summary, summary(spec, data, built.params, state, seconds, checkpoints, report, world.size))
     if diagnosis is not None:
         finish_diagnosis(folder.root, diagnosis, progress)
+    write_run_report(folder.root, progress)
     return run
 
 
@@ -243,6 +244,19 @@ def finish_diagnosis(root: Path, monitor: Callback, progress: str, diverged: str
     diagnosis = write_diagnosis(root, monitor.record(), diverged)
     if progress != "none":
         print(format_diagnosis(diagnosis), file=sys.stderr)
+
+
+def write_run_report(root: Path, progress: str) -> None:
+    """Write the run's report.html and figures/; a drawing failure is reported, never loses the finished run."""
+    from lamina.report.html import write_report
+
+    try:
+        path = write_report(root)
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"warning: report.html was not written: {exc}", file=sys.stderr)
+        return
+    if progress != "none":
+        print(f"report: {path}", file=sys.stderr)
 
 
 def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: float, checkpoints: Checkpoints,

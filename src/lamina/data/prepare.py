@@ -10,6 +10,7 @@ import torch
 
 from lamina.config import DataSpec
 from lamina.data.builtin import ArrayData
+from lamina.data.pairs import is_pairs, prepare_pairs
 from lamina.data.preprocess import InputPrep, Preprocessor, TargetPrep
 from lamina.data.readers import Table, is_missing, parse_float, read_csv, read_npz
 from lamina.data.splits import split_indices
@@ -56,6 +57,11 @@ class Prepared:
         """Width of the model's output layer."""
         return self.preprocessor.target.n_outputs
 
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of one model output: (n_outputs,), or (target length, vocabulary) for seq2seq."""
+        return self.preprocessor.target.output_shape
+
 
 def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared:
     """Load the data the spec names and return train/val/test tensors.
@@ -64,6 +70,8 @@ def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared
     (a run's saved preprocessing), applied as it is, so evaluation sees exactly
     what training saw.
     """
+    if is_pairs(spec):
+        return prepare_pairs(spec, fitted)
     source = load_source(spec)
     labels = source.y if source.task != "regression" and spec.split.stratify else None
     train, val, test = split_indices(source.rows, labels, spec.split.val, spec.split.test, spec.split.seed)

@@ -168,18 +168,24 @@ class InputPrep:
 class TargetPrep:
     """The fitted target transform: class names, or per-output mean and std for regression."""
 
-    task: str  # "binary" | "multiclass" | "regression"
+    task: str  # "binary" | "multiclass" | "regression" | "seq2seq"
     names: list[str]
-    classes: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)  # seq2seq: the token vocabulary
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
+    length: int = 0  # seq2seq: target tokens per sample, <eos> included
 
     @property
     def n_outputs(self) -> int:
-        """Width of the model's output layer."""
-        if self.task == "multiclass":
+        """Width of the model's output layer (seq2seq: per target step, the vocabulary size)."""
+        if self.task in ("multiclass", "seq2seq"):
             return len(self.classes)
         return 1 if self.task == "binary" else len(self.names)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of one sample's model output: (n_outputs,), or (target length, vocabulary) for seq2seq."""
+        return (self.length, len(self.classes)) if self.task == "seq2seq" else (self.n_outputs,)
 
     def encode(self, y: np.ndarray, where: str) -> np.ndarray:
         """Class indices (int64) or standardized values (float32, shape (N, outputs))."""

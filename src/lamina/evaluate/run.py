@@ -15,6 +15,8 @@ from lamina.train.loop import model_outputs, score
 def evaluate_run(run: Run | str | Path, split: str = "test") -> dict[str, Any]:
     """Score the run on ``split`` (test by default); writes evaluation.json and predictions/<split>.csv.
 
+    A seq2seq run generates each target from its source (greedy or beam search, per eval.decoding).
+
     The split is rebuilt from the run's config (same seed, same rows) and
     transformed with the run's saved preprocessing, not a refitted one.
     """
@@ -22,7 +24,10 @@ def evaluate_run(run: Run | str | Path, split: str = "test") -> dict[str, Any]:
         run = load_run(run)
     data = prepare_data(run.spec.data, fitted=run.preprocessor)
     part = getattr(data, split)
-    outputs = model_outputs(run.model, part.x, PREDICT_BATCH, run.device)
+    if run.task == "seq2seq":  # generated from the source alone, not teacher-forced
+        outputs = run.decode(part.x)
+    else:
+        outputs = model_outputs(run.model, part.x, PREDICT_BATCH, run.device)
     names = resolve_metrics(run.spec.eval.metrics, run.task)
     metrics = score(outputs, part.y, run.preprocessor.target, names)
     rows = [{"row": int(r), **p} for r, p in zip(part.rows, prediction_rows(outputs, run.preprocessor))]

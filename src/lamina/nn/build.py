@@ -39,7 +39,7 @@ class Built:
         return count_params(self.model)
 
 
-def chain_items(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int) -> list:
+def chain_items(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int | tuple[int, ...]) -> list:
     """The layer items a spec stands for: the chain itself, or what its preset makes."""
     if spec.layers is not None:
         return spec.layers
@@ -48,21 +48,25 @@ def chain_items(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int) -
     return preset.chain(options, tuple(input_shape), n_outputs)
 
 
-def build_model(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int) -> Built:
-    """Build and initialize the model; the output must be ``(n_outputs,)`` for the task."""
+def build_model(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int | tuple[int, ...]) -> Built:
+    """Build and initialize the model; the output must be ``(n_outputs,)`` for the task.
+
+    ``n_outputs`` may be a whole output shape instead, such as (target length, vocabulary) for seq2seq.
+    """
+    wanted = tuple(n_outputs) if isinstance(n_outputs, tuple) else (n_outputs,)
     if spec.backbone is not None:
         from lamina.nn.backbone import backbone_chain
 
-        items, path = backbone_chain(spec.backbone, spec.layers, tuple(input_shape), n_outputs)
+        items, path = backbone_chain(spec.backbone, spec.layers, tuple(input_shape), wanted[-1])
     else:
         path = "model.layers" if spec.layers is not None else f"model.arch '{spec.arch}' layers"
-        items = chain_items(spec, input_shape, n_outputs)
+        items = chain_items(spec, input_shape, wanted[0] if len(wanted) == 1 else wanted)
     calls = parse_chain(items, path)
     layers, out_shape, rows = build_chain(calls, tuple(input_shape))
-    if out_shape != (n_outputs,):
+    if out_shape != wanted:
         raise ShapeError(
-            f"{path}: the chain outputs shape {out_shape} but the task needs ({n_outputs},); "
-            f"end the chain with {{dense: {n_outputs}}}" + (" after a flatten layer" if len(out_shape) > 1 else "")
+            f"{path}: the chain outputs shape {out_shape} but the task needs {wanted}; "
+            f"end the chain with {{dense: {wanted[-1]}}}" + (" after a flatten layer" if len(out_shape) > 1 else "")
         )
     model = ChainModel(layers, tuple(input_shape), out_shape)
     INITIALIZERS.get(spec.init, "model.init")(model)

@@ -1,0 +1,44 @@
+"""A generative run's report.html: its key figures as a table and every PNG under figures/ (offline, no scripts)."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from lamina.files import atomic_write_text
+
+SHOWN = ("model", "kind", "latent", "params", "epochs_run", "train_seconds", "test_mse", "pca_test_mse",
+         "judge_accuracy")
+
+
+def _rows(summary: dict[str, Any]) -> list[tuple[str, Any]]:
+    rows = [(k, summary[k]) for k in SHOWN if k in summary]
+    for key in ("anomaly", "pca_anomaly"):
+        if key in summary:
+            rows += [(f"{key}.{m}", summary[key][m]) for m in ("auroc", "auprc", "threshold", "precision", "recall")]
+    if "coverage" in summary:
+        c = summary["coverage"]
+        rows += [("classes covered", f"{c['covered']} of {c['classes']}"),
+                 ("class entropy (nats)", f"{c['entropy']} of {c['max_entropy']}")]
+    return rows
+
+
+def _cell(value: Any) -> str:
+    return escape(f"{value:.4g}" if isinstance(value, float) else str(value))
+
+
+def write_generative_report(root: Path, summary: dict[str, Any]) -> Path:
+    """Write ``root``/report.html from the summary and the PNGs in ``root``/figures."""
+    table = "".join(f"<tr><th>{escape(k)}</th><td>{_cell(v)}</td></tr>" for k, v in _rows(summary))
+    warnings = "".join(f"<p class='warn'>warning: {escape(w)}</p>" for w in summary.get("warnings", []))
+    images = "".join(f"<h2>{escape(p.stem)}</h2><img src='figures/{escape(p.name)}' alt='{escape(p.stem)}'>"
+                     for p in sorted((root / "figures").glob("*.png")))
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(summary['name'])}</title>"
+            "<style>body{font-family:sans-serif;max-width:1000px;margin:2rem auto}td,th{border:1px solid #ccc;"
+            "padding:.2rem .6rem;text-align:left}table{border-collapse:collapse}.warn{color:#a50}img{max-width:100%}"
+            f"</style></head><body><h1>{escape(summary['name'])}: {escape(summary['model'])}</h1>"
+            f"<table>{table}</table>{warnings}{images}</body></html>")
+    path = root / "report.html"
+    atomic_write_text(path, page)
+    return path

@@ -1,0 +1,1 @@
+"""Semantic segmentation: U-Net training on the synthetic shapes set, pixel accuracy and IoU."""
