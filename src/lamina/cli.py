@@ -406,6 +406,29 @@ def tune(
     _tune_results(report)
 
 
+@app.command()
+@friendly
+def pretrain(
+    config: Path = typer.Argument(..., help="A run config (YAML) with a train.selfsup section."),
+    set_: list[str] = SetOption,
+    progress: str = ProgressOption,
+) -> None:
+    """Pretrain the config's model (without its last layer) self-supervised on its inputs; labels unused.
+
+    The run folder it writes serves as model.backbone of later runs. Example:
+    lamina pretrain examples/digits_simclr.yaml --set train.selfsup.method=denoise
+    """
+    from lamina.config import load_config
+    from lamina.files import read_json
+    from lamina.transfer.selfsup import pretrain as run_pretrain
+
+    folder = run_pretrain(load_config(config, set_ or []), progress=progress)
+    record = read_json(folder.root / "pretrain.json")
+    _console().print(f"{record['method']} loss {record['losses'][0]:.4f} -> {record['losses'][-1]:.4f} "
+                     f"over {record['epochs']} epochs on {record['samples']} inputs", markup=False)
+    _console().print(f"run folder: {folder.root} (use it as model.backbone.run)", markup=False)
+
+
 def _tune_results(report: dict[str, Any]) -> None:
     from rich.markup import escape
     from rich.table import Table

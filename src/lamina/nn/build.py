@@ -54,8 +54,14 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int | 
     ``n_outputs`` may be a whole output shape instead, such as (target length, vocabulary) for seq2seq.
     """
     wanted = tuple(n_outputs) if isinstance(n_outputs, tuple) else (n_outputs,)
-    path = "model.layers" if spec.layers is not None else f"model.arch '{spec.arch}' layers"
-    calls = parse_chain(chain_items(spec, input_shape, wanted[0] if len(wanted) == 1 else wanted), path)
+    if spec.backbone is not None:
+        from lamina.nn.backbone import backbone_chain
+
+        items, path = backbone_chain(spec.backbone, spec.layers, tuple(input_shape), wanted[-1])
+    else:
+        path = "model.layers" if spec.layers is not None else f"model.arch '{spec.arch}' layers"
+        items = chain_items(spec, input_shape, wanted[0] if len(wanted) == 1 else wanted)
+    calls = parse_chain(items, path)
     layers, out_shape, rows = build_chain(calls, tuple(input_shape))
     if out_shape != wanted:
         raise ShapeError(
