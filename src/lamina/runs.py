@@ -102,6 +102,15 @@ class Run:
 
     def predict_file(self, path: str | Path) -> list[dict[str, Any]]:
         """Predictions for a CSV (columns named like the training features) or an NPZ (array ``x``)."""
+        rows = prediction_rows(self.outputs(self.read_inputs(path)), self.preprocessor)
+        if self.preprocessor.inputs.kind == "series":
+            from lamina.data.series import forecast_rows
+
+            return forecast_rows(rows, self.preprocessor.inputs)
+        return rows
+
+    def read_inputs(self, path: str | Path) -> np.ndarray:
+        """Model inputs from a CSV or NPZ of raw samples, through the run's saved preprocessing."""
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix == ".csv" and self.task == "seq2seq":
@@ -117,12 +126,7 @@ class Run:
             x = self.preprocessor.inputs.transform_array(read_npz(path, (key,))[key], f"{path} array '{key}'")
         else:
             raise DataError(f"input file {path} must be a .csv or .npz file; got '{suffix or 'no extension'}'")
-        rows = prediction_rows(self.outputs(x), self.preprocessor)
-        if self.preprocessor.inputs.kind == "series":
-            from lamina.data.series import forecast_rows
-
-            return forecast_rows(rows, self.preprocessor.inputs)
-        return rows
+        return x
 
 
 def prediction_rows(outputs: torch.Tensor, prep: Preprocessor) -> list[dict[str, Any]]:

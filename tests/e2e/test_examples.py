@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +27,9 @@ from lamina.trainer import train
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 CONFIGS = sorted(EXAMPLES.glob("*.yaml"))
+# Examples with a tune: section are deliberately poor as written; test_digits_tune_* runs their search instead.
+TUNED = [p for p in CONFIGS if "\ntune:" in p.read_text(encoding="utf-8")]
+TRAINED = [p for p in CONFIGS if p not in TUNED]
 
 # Examples whose outcome a dedicated test asserts: always trained exactly as written.
 ASSERTED = {"breast_cancer_mlp", "diabetes_mlp", "digits_cnn", "digits_vit", "reverse_transformer", "tabular_csv"}
@@ -68,7 +74,7 @@ def test_examples_exist():
     assert ASSERTED | {"digits_mlp", "digits_resnet", "digits_chain", "iris_mlp", "wine_mlp"} <= names
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", TRAINED, ids=lambda p: p.stem)
 def test_example_trains_and_loss_falls(path, trained, monkeypatch):
     spec = load_config(path)
     text = path.read_text(encoding="utf-8")
@@ -188,6 +194,32 @@ def test_csv_generator_is_deterministic(tmp_path):
     committed = (EXAMPLES / "data" / "penguins_like.csv").read_bytes()
     assert (tmp_path / "again.csv").read_bytes() == committed
     assert len(committed) < 100_000
+
+
+def test_digits_tune_beats_its_poor_default_through_the_command(tmp_path, trained, monkeypatch):
+    """`lamina tune` with two worker processes on one sqlite study; best.yaml retrains to the trial's score."""
+    path = EXAMPLES / "digits_tune.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("#") and "\nname: " in text and "\nseed: " in text and load_config(path).runs_dir == "runs"
+    runs, url = tmp_path / "runs", f"sqlite:///{tmp_path / 'study.db'}"
+    command = [sys.executable, "-m", "lamina", "tune", str(path), "--trials", "10", "--jobs", "2",
+               "--storage", url, "--set", f"runs_dir={runs}"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert "[worker 0]" in done.stderr and "[worker 1]" in done.stderr
+    out = runs / "digits-tune-tune"
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["trials"] == 10 and sum(report["states"].get(s, 0) for s in ("complete", "pruned")) == 10
+    assert "best config:" in done.stdout and (out / "best.yaml").is_file()
+    assert {Path(f).name for f in report["figures"]} >= {"history.png", "importance.png", "parallel.png"}
+
+    default = json.loads(trained("digits_tune", monkeypatch).folder.summary.read_text(encoding="utf-8"))
+    best = train(load_config(out / "best.yaml"), progress="none")
+    tuned = json.loads(best.folder.summary.read_text(encoding="utf-8"))
+    assert default["test"]["accuracy"] < 0.5, "the example's default is meant to be poor"
+    assert tuned["test"]["accuracy"] >= max(0.9, default["test"]["accuracy"] + 0.4), (tuned["test"], default["test"])
+    assert tuned["test"]["accuracy"] == pytest.approx(report["best"][0]["test"]["accuracy"], abs=0.005)
 
 
 def test_text_csv_predicts_new_reviews(trained, monkeypatch):

@@ -58,8 +58,13 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int | 
     their input positions and sizes, which put a category_embedding layer first).
     """
     wanted = tuple(n_outputs) if isinstance(n_outputs, tuple) else (n_outputs,)
-    path = "model.layers" if spec.layers is not None else f"model.arch '{spec.arch}' layers"
-    items = chain_items(spec, input_shape, wanted[0] if len(wanted) == 1 else wanted)
+    if spec.backbone is not None:
+        from lamina.nn.backbone import backbone_chain
+
+        items, path = backbone_chain(spec.backbone, spec.layers, tuple(input_shape), wanted[-1])
+    else:
+        path = "model.layers" if spec.layers is not None else f"model.arch '{spec.arch}' layers"
+        items = chain_items(spec, input_shape, wanted[0] if len(wanted) == 1 else wanted)
     calls = parse_chain(with_data_facts(items, vocab, categories), path)
     check_input_kind(calls, input_shape, vocab)
     layers, out_shape, rows = build_chain(calls, tuple(input_shape))
