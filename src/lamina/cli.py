@@ -184,7 +184,7 @@ def summary(config: Path = typer.Argument(..., help="A run config (YAML)."), set
 
     spec = load_config(config, set_ or [])
     data = prepare_data(spec.data)
-    built = build_model(spec.model, data.input_shape, data.output_shape)
+    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories)
     console = _console()
     console.print(f"[bold]{spec.name}[/bold]: {spec.model.arch or 'layer chain'} on {escape(data.source)} ({data.task})")
     table = Table()

@@ -58,6 +58,45 @@ class SplitSpec(Spec):
         return self
 
 
+class TextSpec(Spec):
+    """A CSV text column read as token ids: ``tokenizer`` char or word, vocabulary fitted on train only.
+
+    Tokens seen fewer than ``min_count`` times in training (or beyond the ``max_vocab`` most frequent)
+    become the unknown token; sequences are padded (id 0, at the end) or truncated to ``max_length``
+    ('auto': the longest training text, capped at 512).
+    """
+
+    column: str
+    tokenizer: Literal["word", "char"] = "word"
+    lowercase: bool = True
+    max_length: int | Literal["auto"] = "auto"
+    min_count: int = Field(1, gt=0)
+    max_vocab: int | None = Field(None, gt=2)
+
+    @field_validator("max_length")
+    @classmethod
+    def _positive_length(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"data.text.max_length must be a positive integer or 'auto'; got {value}")
+        return value
+
+
+class SeriesSpec(Spec):
+    """Time series from CSV columns, cut into windows of ``window`` steps followed by ``horizon`` steps to forecast.
+
+    Each listed column (default: every numeric column not dropped) is one series, scaled by its own mean and
+    standard deviation fitted on its training span. Splits are chronological: the last ``data.split.test``
+    of time is the test span and the ``data.split.val`` before it the validation span. ``season`` (steps
+    per cycle) sets the seasonal-naive baseline reported beside the model's errors.
+    """
+
+    columns: list[str] | None = None
+    window: int = Field(gt=0)
+    horizon: int = Field(1, gt=0)
+    stride: int = Field(1, gt=0)
+    season: int | None = Field(None, gt=0)
+
+
 class DataSpec(Spec):
     """Where the data comes from and how it is prepared (fitted on the training split only)."""
 
@@ -70,6 +109,7 @@ class DataSpec(Spec):
     view: Literal["auto", "image", "flat"] = "auto"
     task: Literal["auto", "binary", "multiclass", "regression", "seq2seq"] = "auto"
     categorical: list[str] = Field(default_factory=list)
+    categorical_encoding: Literal["onehot", "embedding"] = "onehot"
     numeric: list[str] = Field(default_factory=list)
     drop: list[str] = Field(default_factory=list)
     missing: Literal["impute", "reject"] = "impute"
@@ -78,6 +118,8 @@ class DataSpec(Spec):
     split: SplitSpec = Field(default_factory=SplitSpec)
     batch_path: Literal["auto", "memory", "loader"] = "auto"
     loader_workers: int = Field(0, ge=0)
+    text: TextSpec | None = None
+    series: SeriesSpec | None = None
 
     @field_validator("dataset")
     @classmethod
@@ -93,6 +135,10 @@ class DataSpec(Spec):
                 "data needs exactly one of data.dataset (a builtin set) or data.path (a CSV or NPZ file); "
                 f"got dataset={self.dataset!r}, path={self.path!r}"
             )
+        if self.text is not None and self.series is not None:
+            raise ValueError("data.text and data.series cannot both be set: a run reads either text or time series")
+        if (self.text is not None or self.series is not None) and self.path is None:
+            raise ValueError(f"data.{'text' if self.text is not None else 'series'} reads a CSV file: set data.path")
         return self
 
 

@@ -89,6 +89,7 @@ _BUILTIN_MODULES = (
     "lamina.nn.attend",
     "lamina.nn.decoder",
     "lamina.nn.patches",
+    "lamina.nn.tabular",
     "lamina.nn.init",
     "lamina.nn.models",
     "lamina.data.builtin",

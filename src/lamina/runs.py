@@ -102,7 +102,12 @@ class Run:
 
     def predict_file(self, path: str | Path) -> list[dict[str, Any]]:
         """Predictions for a CSV (columns named like the training features) or an NPZ (array ``x``)."""
-        return prediction_rows(self.outputs(self.read_inputs(path)), self.preprocessor)
+        rows = prediction_rows(self.outputs(self.read_inputs(path)), self.preprocessor)
+        if self.preprocessor.inputs.kind == "series":
+            from lamina.data.series import forecast_rows
+
+            return forecast_rows(rows, self.preprocessor.inputs)
+        return rows
 
     def read_inputs(self, path: str | Path) -> np.ndarray:
         """Model inputs from a CSV or NPZ of raw samples, through the run's saved preprocessing."""
@@ -185,7 +190,8 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
     prep = Preprocessor.from_json(read_json(folder.preprocess), str(folder.preprocess))
     if not folder.weights.is_file():
         raise RunFolderError(f"{folder.weights} is missing; the run has no trained weights (did training finish?)")
-    built = build_model(spec.model, tuple(prep.inputs.shape), prep.target.output_shape)
+    built = build_model(spec.model, tuple(prep.inputs.shape), prep.target.output_shape,
+                        prep.inputs.vocab_size, prep.inputs.category_sizes)
     weights = load_tensors(folder.weights)
     if is_int8_file(folder.weights):  # written by lamina compress --quantize dynamic (CPU only)
         return Run(folder, spec, prep, load_int8(built.model, weights, str(folder.weights)))

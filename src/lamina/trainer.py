@@ -63,7 +63,7 @@ def build(config: RunSpec | dict[str, Any] | str | Path) -> Built:
     """Build (untrained) the model a config describes, with shapes inferred from its data."""
     spec = as_spec(config)
     data = prepare_data(spec.data)
-    return build_model(spec.model, data.input_shape, data.output_shape)
+    return build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories)
 
 
 def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
@@ -131,7 +131,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
         torch.set_num_threads(spec.train.threads)
     seed_everything(spec.seed)
     data = prepare_data(spec.data)
-    built = build_model(spec.model, data.input_shape, data.output_shape)
+    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories)
     if world.distributed:
         torch.manual_seed(spec.seed + world.rank)  # the same initial weights, but each rank its own dropout
     available = monitors(data, spec.train.epoch_metrics)
@@ -281,5 +281,6 @@ def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: f
         "seconds_per_epoch": round(seconds / max(1, len(state.history)), 4),
         "final_epoch": state.history[-1] if state.history else {},
         "test": report["metrics"],
+        **({"baseline": report["baseline"]} if "baseline" in report else {}),
         "versions": versions(),
     }

@@ -80,7 +80,7 @@ BAD_CONFIGS = {
     "misspelled layer": ({"data": {"dataset": "iris"}, "model": {"layers": [{"dens": 3}]}}, "model.layers[0] layer name must be one of"),
     "wrong type": ({"data": {"dataset": "iris"}, "model": {"arch": "mlp"}, "train": {"epochs": "ten"}}, "train.epochs must be a valid integer"),
     "negative size": ({"data": {"dataset": "iris"}, "model": {"layers": [{"dense": -3}]}}, "model.layers[0].dense.units must be greater than 0; got -3"),
-    "unknown dataset": ({"data": {"dataset": "mnist"}, "model": {"arch": "mlp"}}, "data.dataset must be one of breast_cancer"),
+    "unknown dataset": ({"data": {"dataset": "mnist"}, "model": {"arch": "mlp"}}, "data.dataset must be one of adding, breast_cancer"),
     "uninferable shape": ({"data": {"dataset": "iris"}, "model": {"layers": [{"conv2d": 4}, "flatten", {"dense": 3}]}},
                           "model.layers[0] (conv2d) expects input shaped (channels, height, width); got (4,)"),
     "missing target column": ({"data": {"path": "TABLE", "target": "lable"}, "model": {"arch": "mlp"}}, "has no column 'lable'. Did you mean 'label'"),

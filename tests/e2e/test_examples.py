@@ -220,3 +220,34 @@ def test_digits_tune_beats_its_poor_default_through_the_command(tmp_path, traine
     assert default["test"]["accuracy"] < 0.5, "the example's default is meant to be poor"
     assert tuned["test"]["accuracy"] >= max(0.9, default["test"]["accuracy"] + 0.4), (tuned["test"], default["test"])
     assert tuned["test"]["accuracy"] == pytest.approx(report["best"][0]["test"]["accuracy"], abs=0.005)
+
+
+def test_text_csv_predicts_new_reviews(trained, monkeypatch):
+    run = trained("text_csv", monkeypatch)
+    summary = json.loads(run.folder.summary.read_text(encoding="utf-8"))
+    assert summary["test"]["accuracy"] >= 0.85
+    vocab = json.loads(run.folder.preprocess.read_text(encoding="utf-8"))["inputs"]["vocab"]
+    assert vocab[:2] == ["<pad>", "<unk>"] and "good" in vocab  # saved with the run
+    rows = run.predict_file(EXAMPLES / "data" / "reviews_new.csv")
+    assert len(rows) == 5 and {row["sentiment"] for row in rows} <= {"pos", "neg"}
+
+
+def test_forecast_csv_beats_seasonal_naive_and_forecasts_past_the_file(trained, monkeypatch):
+    run = trained("forecast_csv", monkeypatch)
+    summary = json.loads(run.folder.summary.read_text(encoding="utf-8"))
+    assert summary["test"]["mae"] < summary["baseline"]["seasonal_naive_mae"]
+    rows = run.predict_file(EXAMPLES / "data" / "seasonal.csv")
+    assert [row["series"] for row in rows] == ["north", "south"] and len(rows[0]) == 13  # 12 steps each
+    assert all(0 < row["t+1"] < 25 for row in rows)  # in the series' own units (they hover around 5-15)
+
+
+def test_sequence_data_generator_is_deterministic(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_sequences", EXAMPLES / "data" / "make_sequences.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.HERE = tmp_path
+    module.main()
+    for name in ("reviews.csv", "reviews_new.csv", "seasonal.csv"):
+        assert (tmp_path / name).read_bytes() == (EXAMPLES / "data" / name).read_bytes()

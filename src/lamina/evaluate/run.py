@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from lamina.data.prepare import prepare_data
+from lamina.data.preprocess import Preprocessor
+from lamina.data.series import seasonal_naive
 from lamina.evaluate.metrics import resolve_metrics
 from lamina.files import write_json
 from lamina.runs import PREDICT_BATCH, Run, load_run, prediction_rows, write_rows_csv
@@ -35,5 +37,15 @@ def evaluate_run(run: Run | str | Path, split: str = "test") -> dict[str, Any]:
     write_rows_csv(predictions, rows)
     report = {"split": split, "samples": len(part), "task": run.task, "metrics": metrics,
               "classes": run.preprocessor.target.classes, "predictions": str(predictions)}
+    series = run.spec.data.series
+    if series is not None and series.season is not None and len(part):
+        report["baseline"] = {f"seasonal_naive_{name}": value for name, value in
+                              seasonal_naive_scores(part.x, part.y, run.preprocessor, series.season).items()}
     write_json(run.folder.evaluation, report)
     return report
+
+
+def seasonal_naive_scores(x, y, prep: Preprocessor, season: int) -> dict[str, Any]:
+    """MAE and MSE of the seasonal-naive forecast (repeat the last season), scored exactly as the model is."""
+    outputs = seasonal_naive(x, prep.target.n_outputs, season)
+    return score(outputs, y, prep.target, ["mae", "mse"])

@@ -115,7 +115,7 @@ def run_trial(trial: Any, raw: dict[str, Any], tune: TuneSpec, cache: DataCache,
         config["train"] = {**config.get("train", {}), "monitor": metric}
         spec.train.monitor = metric
     seed_everything(spec.seed)
-    built = build_model(spec.model, data.input_shape, data.output_shape)
+    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories)
     reporter = TrialReporter(trial, metric, "max" if direction == "maximize" else "min", prune,
                              report=len(tune.objectives) == 1)
     callbacks: list[Callback] = [reporter]
