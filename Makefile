@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,13 @@ install: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/lamina demo
 
-test: $(VENV)/.installed-dev
+# Debian's chromium, for the test that renders report.html headless; skipped (with its reason) when absent.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium) >/dev/null 2>&1 || \
+		echo "note: chromium could not be installed; the report's browser test will be skipped"
+
+test: $(VENV)/.installed-dev browser
 	$(BIN)/python -m pytest -q
 
 clean:

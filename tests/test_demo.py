@@ -1,4 +1,4 @@
-"""The demo run reaches the accuracy the README promises."""
+"""The demo run reaches the accuracy the README promises, and its diagnosis (on by default) raises no false alarm."""
 
 from __future__ import annotations
 
@@ -18,3 +18,7 @@ def test_demo_cnn_reaches_98_percent_on_digits(tmp_path: Path) -> None:
     assert summary["samples"]["test"] == 359
     assert summary["test"]["accuracy"] >= 0.98
     assert summary["epochs_run"] == 30
+    diagnosis = json.loads((run.folder.root / "diagnosis.json").read_text())
+    assert diagnosis["healthy"], [f["message"] for f in diagnosis["findings"]]
+    assert diagnosis["samples"] >= 20
+    assert (run.folder.root / "report.html").is_file()

@@ -73,10 +73,12 @@ def train(
     progress: str = ProgressOption,
     resume_: bool = typer.Option(False, "--resume", help="Continue this config's interrupted run from its newest valid checkpoint."),
     nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes on this machine (torchrun; gloo on CPU, nccl on GPU)."),
+    remedy: bool = typer.Option(False, "--remedy", help="Diagnose the run, apply the named remedies, retrain, report before and after."),
 ) -> None:
     """Train the run a config describes; prints test metrics and the run folder.
 
     Example: lamina train examples/digits_cnn.yaml --set train.epochs=5 --nproc 2
+    With --remedy: lamina train examples/digits_mlp.yaml --remedy
     """
     import os
 
@@ -90,6 +92,17 @@ def train(
     spec = load_config(config, set_ or [])  # a bad config fails here, before any process starts
     if spec.generative is not None:
         raise LaminaError(f"{config} has a generative: section; train it with: lamina generative {config}")
+    if remedy:
+        if nproc != 1:
+            from lamina.errors import ConfigError
+
+            raise ConfigError(f"--remedy trains in one process; drop --nproc (got --nproc {nproc})")
+        from lamina.diagnose.remedies import format_remedy, train_with_remedies
+
+        report = train_with_remedies(spec, progress=progress)
+        typer.echo(format_remedy(report))
+        _refresh_report(Path(report.get("after", report["before"])["run"]))
+        return
     if nproc != 1 and "WORLD_SIZE" not in os.environ:
         from lamina.train.distributed import launch
 
@@ -175,7 +188,7 @@ def summary(config: Path = typer.Argument(..., help="A run config (YAML)."), set
 
     spec = load_config(config, set_ or [])
     data = prepare_data(spec.data)
-    built = build_model(spec.model, data.input_shape, data.n_outputs)
+    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories)
     console = _console()
     console.print(f"[bold]{spec.name}[/bold]: {spec.model.arch or 'layer chain'} on {escape(data.source)} ({data.task})")
     table = Table()
@@ -397,6 +410,29 @@ def tune(
     _tune_results(report)
 
 
+@app.command()
+@friendly
+def pretrain(
+    config: Path = typer.Argument(..., help="A run config (YAML) with a train.selfsup section."),
+    set_: list[str] = SetOption,
+    progress: str = ProgressOption,
+) -> None:
+    """Pretrain the config's model (without its last layer) self-supervised on its inputs; labels unused.
+
+    The run folder it writes serves as model.backbone of later runs. Example:
+    lamina pretrain examples/digits_simclr.yaml --set train.selfsup.method=denoise
+    """
+    from lamina.config import load_config
+    from lamina.files import read_json
+    from lamina.transfer.selfsup import pretrain as run_pretrain
+
+    folder = run_pretrain(load_config(config, set_ or []), progress=progress)
+    record = read_json(folder.root / "pretrain.json")
+    _console().print(f"{record['method']} loss {record['losses'][0]:.4f} -> {record['losses'][-1]:.4f} "
+                     f"over {record['epochs']} epochs on {record['samples']} inputs", markup=False)
+    _console().print(f"run folder: {folder.root} (use it as model.backbone.run)", markup=False)
+
+
 def _tune_results(report: dict[str, Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -416,6 +452,46 @@ def _tune_results(report: dict[str, Any]) -> None:
     console.print(f"best config: {report['best_config']}", markup=False)
     for path in report["figures"]:
         console.print(f"figure: {path}", markup=False)
+
+
+@app.command()
+@friendly
+def diagnose(run: Path = typer.Argument(..., help="A finished (or diverged) run folder.")) -> None:
+    """Re-read a run's training monitors and epoch logs, print the problems found and their remedies.
+
+    Rewrites the run's diagnosis.json (and report.html for a finished run).
+
+    Example: lamina diagnose runs/demo-digits-cnn
+    """
+    from lamina.diagnose.run import diagnose_run, format_diagnosis
+
+    diagnosis = diagnose_run(run)
+    typer.echo(format_diagnosis(diagnosis))
+    _refresh_report(run)
+
+
+@app.command("lr-find")
+@friendly
+def lr_find(
+    config: Path = typer.Argument(..., help="A run config (YAML)."),
+    set_: list[str] = SetOption,
+    out: Path = typer.Option(Path("lr_find"), "--out", help="Folder for lr_find.png and lr_find.json."),
+    start: float = typer.Option(1e-7, "--start", help="Smallest learning rate tried."),
+    end: float = typer.Option(10.0, "--end", help="Largest learning rate tried."),
+    steps: int = typer.Option(100, "--steps", help="Training steps over the range."),
+) -> None:
+    """Learning-rate range test: train briefly at exponentially rising rates, plot the loss, suggest a rate.
+
+    Example: lamina lr-find examples/digits_cnn.yaml --out runs/lr
+    """
+    from lamina.config import load_config
+    from lamina.diagnose.lr_find import lr_find as range_test
+
+    result = range_test(load_config(config, set_ or []), start=start, end=end, steps=steps, out=out)
+    suggested = result["suggested_lr"]
+    typer.echo(f"suggested learning rate: {suggested:.3g}" if suggested else
+               "no suggestion: the loss did not fall over the range (try a wider --start/--end)")
+    typer.echo(f"plot: {out / 'lr_find.png'}")
 
 
 @app.command()
@@ -466,6 +542,29 @@ def _train_language_model(config: Path, overrides: list[str], progress: str, uns
 
 @app.command()
 @friendly
+def explain(
+    run: Path = typer.Argument(..., help="A run folder."),
+    method: str = typer.Option("ig", "--method", help="saliency | ig | gradcam | shap (gradient_shap, kernel_shap)."),
+    input_: str = typer.Option("test", "--input", help="'test' (the run's test split) or a CSV/NPZ of raw samples."),
+    count: int = typer.Option(8, "--count", help="How many samples to explain."),
+    layer: str = typer.Option(None, "--layer", help="Grad-CAM's conv layer by module name (default: the last)."),
+) -> None:
+    """Attribute a run's predictions to its inputs (captum); writes overlay PNGs or tables to RUN/explanations/.
+
+    Example: lamina explain runs/demo-digits-cnn --method gradcam --count 6
+    """
+    from lamina.explain.run import explain_run
+
+    result = explain_run(run, method, input_, count, layer)
+    if "relative_error" in result["facts"]:
+        typer.echo(f"integrated gradients completeness: relative error {result['facts']['relative_error']:.2%}")
+    for path in result["files"]:
+        typer.echo(f"wrote {path}")
+    _refresh_report(run)
+
+
+@app.command()
+@friendly
 def embed(run: Path = typer.Argument(..., help="An autoencoder or VAE run folder."),
           input_: Path = typer.Option(..., "--input", help="A .npz (array x) or .csv of raw inputs."),
           output: Path = typer.Option(None, "--output", help="Where the CSV of codes goes (default: RUN/embeddings/).")) -> None:
@@ -476,6 +575,39 @@ def embed(run: Path = typer.Argument(..., help="An autoencoder or VAE run folder
     from lamina.generative.run import embed as embed_rows
 
     _console().print(f"codes: {embed_rows(run, input_, output)}", markup=False)
+
+
+@app.command()
+@friendly
+def compare(
+    runs: list[Path] = typer.Argument(..., help="Two or more run folders."),
+    out: Path = typer.Option(Path("compare"), "--out", help="Folder for compare.html, curves.png and compare.json."),
+) -> None:
+    """Show finished runs' metrics side by side and overlay their learning curves.
+
+    Example: lamina compare runs/digits-mlp runs/digits-cnn --out runs/compare
+    """
+    from rich.table import Table
+
+    from lamina.report.compare import compare_runs, format_table
+
+    result = compare_runs(runs, out)
+    header, *rows = format_table(result)
+    table = Table()
+    for column in header:
+        table.add_column(column, justify="right" if column else "left")
+    for row in rows:
+        table.add_row(*row)
+    _console().print(table)
+    _console().print(f"curves: {result['curves']}; page: {out / 'compare.html'}", markup=False)
+
+
+def _refresh_report(run: Path) -> None:
+    """Redraw a finished run's report.html so it shows the newest diagnosis and explanations."""
+    if (Path(run) / "summary.json").is_file():
+        from lamina.report.html import write_report
+
+        typer.echo(f"report: {write_report(run)}")
 
 
 @app.command()

@@ -58,6 +58,45 @@ class SplitSpec(Spec):
         return self
 
 
+class TextSpec(Spec):
+    """A CSV text column read as token ids: ``tokenizer`` char or word, vocabulary fitted on train only.
+
+    Tokens seen fewer than ``min_count`` times in training (or beyond the ``max_vocab`` most frequent)
+    become the unknown token; sequences are padded (id 0, at the end) or truncated to ``max_length``
+    ('auto': the longest training text, capped at 512).
+    """
+
+    column: str
+    tokenizer: Literal["word", "char"] = "word"
+    lowercase: bool = True
+    max_length: int | Literal["auto"] = "auto"
+    min_count: int = Field(1, gt=0)
+    max_vocab: int | None = Field(None, gt=2)
+
+    @field_validator("max_length")
+    @classmethod
+    def _positive_length(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"data.text.max_length must be a positive integer or 'auto'; got {value}")
+        return value
+
+
+class SeriesSpec(Spec):
+    """Time series from CSV columns, cut into windows of ``window`` steps followed by ``horizon`` steps to forecast.
+
+    Each listed column (default: every numeric column not dropped) is one series, scaled by its own mean and
+    standard deviation fitted on its training span. Splits are chronological: the last ``data.split.test``
+    of time is the test span and the ``data.split.val`` before it the validation span. ``season`` (steps
+    per cycle) sets the seasonal-naive baseline reported beside the model's errors.
+    """
+
+    columns: list[str] | None = None
+    window: int = Field(gt=0)
+    horizon: int = Field(1, gt=0)
+    stride: int = Field(1, gt=0)
+    season: int | None = Field(None, gt=0)
+
+
 class DataSpec(Spec):
     """Where the data comes from and how it is prepared (fitted on the training split only)."""
 
@@ -68,8 +107,9 @@ class DataSpec(Spec):
     x_key: str = "x"
     y_key: str = "y"
     view: Literal["auto", "image", "flat"] = "auto"
-    task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
+    task: Literal["auto", "binary", "multiclass", "regression", "seq2seq"] = "auto"
     categorical: list[str] = Field(default_factory=list)
+    categorical_encoding: Literal["onehot", "embedding"] = "onehot"
     numeric: list[str] = Field(default_factory=list)
     drop: list[str] = Field(default_factory=list)
     missing: Literal["impute", "reject"] = "impute"
@@ -78,6 +118,8 @@ class DataSpec(Spec):
     split: SplitSpec = Field(default_factory=SplitSpec)
     batch_path: Literal["auto", "memory", "loader"] = "auto"
     loader_workers: int = Field(0, ge=0)
+    text: TextSpec | None = None
+    series: SeriesSpec | None = None
 
     @field_validator("dataset")
     @classmethod
@@ -93,17 +135,43 @@ class DataSpec(Spec):
                 "data needs exactly one of data.dataset (a builtin set) or data.path (a CSV or NPZ file); "
                 f"got dataset={self.dataset!r}, path={self.path!r}"
             )
+        if self.text is not None and self.series is not None:
+            raise ValueError("data.text and data.series cannot both be set: a run reads either text or time series")
+        if (self.text is not None or self.series is not None) and self.path is None:
+            raise ValueError(f"data.{'text' if self.text is not None else 'series'} reads a CSV file: set data.path")
         return self
 
 
+class BackboneSpec(Spec):
+    """A trained run's layers as the start of a new model (transfer learning); ``model.layers`` is the new head.
+
+    ``cut``: the last backbone layer kept, as an index into its chain (negative counts from the end;
+    -2 drops only the final layer) or a layer name (its last occurrence, e.g. ``flatten``).
+    ``freeze``: the backbone's weights stay fixed and its BatchNorm layers stay in eval mode (running
+    statistics unchanged); with nothing else changing the backbone, its features are computed once and
+    cached. ``unfreeze_every``: gradual unfreezing, one backbone layer group (from the top down) every
+    that many epochs. ``layers`` and ``input_shape`` are filled in from the run when training starts, so
+    the new run folder alone rebuilds the model.
+    """
+
+    run: str
+    cut: int | str = -2
+    freeze: bool = True
+    unfreeze_every: int | None = Field(None, gt=0)
+    layers: list[Any] | None = None
+    input_shape: list[int] | None = None
+
+
 class ModelSpec(BaseModel):
-    """The network: a preset (``arch`` plus its options as sibling keys) or a chain of ``layers``."""
+    """The network: a preset (``arch`` plus its options as sibling keys), a chain of ``layers``, or a ``backbone``
+    (a trained run's layers) with ``layers`` as the new head (a final dense layer when omitted)."""
 
     model_config = ConfigDict(extra="allow")
 
     arch: str | None = None
     layers: list[Any] | None = None
     init: str = "default"
+    backbone: BackboneSpec | None = None
 
     @field_validator("init")
     @classmethod
@@ -116,19 +184,26 @@ class ModelSpec(BaseModel):
         from lamina.nn.layers import parse_chain
 
         options = dict(self.model_extra or {})
+        if self.backbone is not None and self.arch is not None:
+            raise ValueError("model.arch cannot be used with model.backbone; give the new head as model.layers")
+        if self.backbone is not None and self.layers is None:
+            if options:
+                raise ValueError(f"model.{sorted(options)[0]} is not a field of a backbone model "
+                                 "(allowed: backbone, layers, init)")
+            return self
         if (self.arch is None) == (self.layers is None):
             raise ValueError("model needs exactly one of model.arch (a preset) or model.layers (a chain)")
         if self.layers is not None:
             if options:
                 name = sorted(options)[0]
                 raise ValueError(
-                    f"model.{name} is not a field of a layer chain (allowed: arch, layers, init)."
-                    + did_you_mean(name, ["arch", "layers", "init"])
+                    f"model.{name} is not a field of a layer chain (allowed: arch, layers, init, backbone)."
+                    + did_you_mean(name, ["arch", "layers", "init", "backbone"])
                 )
             _checked(parse_chain, self.layers, "model.layers")
             return self
         preset = _checked(registry.PRESETS.get, self.arch, "model.arch")
-        resolved = _checked(validate_section, preset.options, options, "model", ("arch", "layers", "init"))
+        resolved = _checked(validate_section, preset.options, options, "model", ("arch", "layers", "init", "backbone"))
         self.__pydantic_extra__.update(resolved.model_dump(mode="json"))
         return self
 
@@ -207,6 +282,40 @@ class AdversarialSpec(Spec):
     ramp_epochs: float = Field(0.0, ge=0)
 
 
+class LrGroupSpec(Spec):
+    """A learning rate for some of the model's layers (discriminative rates).
+
+    ``layers``: ``backbone`` or ``head`` (of a model.backbone model), ``backbone.N`` (the backbone's N-th
+    layer group from the input, where each group starts at a layer with weights), a layer index, or a
+    ``start:stop`` index range. Give ``lr`` (absolute) or ``scale`` (times train.optimizer.lr).
+    """
+
+    layers: str | int
+    lr: float | None = Field(None, gt=0)
+    scale: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> LrGroupSpec:
+        if (self.lr is None) == (self.scale is None):
+            raise ValueError(f"train.lr_groups entry for layers {self.layers!r} needs exactly one of lr or scale")
+        return self
+
+
+class SelfSupSpec(Spec):
+    """Self-supervised pretraining for ``lamina pretrain`` (see lamina.transfer.selfsup).
+
+    ``simclr``: contrastive (NT-Xent at ``temperature`` over a ``projection``-wide head) between two
+    ``train.augment`` views. ``denoise``: reconstruct inputs with a ``mask`` share of features zeroed
+    and Gaussian ``noise`` added.
+    """
+
+    method: Literal["simclr", "denoise"] = "simclr"
+    temperature: float = Field(0.5, gt=0)
+    projection: int = Field(64, gt=0)
+    mask: float = Field(0.5, ge=0, lt=1)
+    noise: float = Field(0.1, ge=0)
+
+
 class TrainSpec(Spec):
     """The training loop's settings."""
 
@@ -233,13 +342,24 @@ class TrainSpec(Spec):
     tensorboard: bool = True
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
     adversarial: AdversarialSpec | None = None
-    diagnose: bool = False
-    diagnose_every: int = Field(10, gt=0)
+    lr_groups: list[LrGroupSpec] = Field(default_factory=list)  # earlier entries win where layers overlap
+    selfsup: SelfSupSpec | None = None  # used by lamina pretrain
+    augment: list[Any] = Field(default_factory=list)  # steps of lamina.data.augment, e.g. [{shift: 1}, {noise: 0.05}]
+    diagnose: bool = True  # monitors sampled every diagnose_every steps; benchmarks/diagnose_overhead.py
+    diagnose_every: int = Field(50, gt=0)  # sampled more often when a run would give under 20 samples
 
     @field_validator("epoch_metrics")
     @classmethod
     def _known_epoch_metrics(cls, names: list[str] | str) -> list[str] | str:
         return _known_metric_names(names, "train.epoch_metrics")
+
+    @field_validator("augment")
+    @classmethod
+    def _known_augment(cls, items: list[Any]) -> list[Any]:
+        from lamina.data.augment import parse_pipeline
+
+        _checked(parse_pipeline, items, "train.augment")
+        return items
 
     @field_validator("loss")
     @classmethod
@@ -253,6 +373,8 @@ class EvalSpec(Spec):
     """Which metrics are reported on the test split ("auto" picks them by task)."""
 
     metrics: list[str] | Literal["auto"] = "auto"
+    decoding: Literal["greedy", "beam"] = "greedy"  # seq2seq: how test sequences are generated
+    beam_width: int = Field(4, gt=0)
 
     @field_validator("metrics")
     @classmethod

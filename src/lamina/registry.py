@@ -86,13 +86,19 @@ _BUILTIN_MODULES = (
     "lamina.nn.layers",
     "lamina.nn.sequence",
     "lamina.nn.attention",
+    "lamina.nn.attend",
+    "lamina.nn.decoder",
+    "lamina.nn.patches",
+    "lamina.nn.tabular",
     "lamina.nn.init",
     "lamina.nn.models",
     "lamina.data.builtin",
     "lamina.data.synthetic",
+    "lamina.data.pairs",
     "lamina.train.optim",
     "lamina.train.losses",
     "lamina.evaluate.metrics",
+    "lamina.evaluate.sequences",
 )
 _loaded = False
 

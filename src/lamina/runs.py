@@ -82,15 +82,43 @@ class Run:
         """Raw model outputs (logits, or scaled values) for preprocessed inputs."""
         return model_outputs(self.model, torch.as_tensor(x), PREDICT_BATCH, self.device)
 
-    def predict(self, raw: np.ndarray) -> list[dict[str, Any]]:
-        """Predictions for raw (unpreprocessed) array inputs, one dict per sample."""
+    def decode(self, x: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """seq2seq: target ids (N, T) generated from sources (N, S) or whole inputs (N, S + T), per eval.decoding."""
+        from lamina.nn.decoding import generate
+
+        source = torch.as_tensor(x)[:, : int(self.preprocessor.inputs.tokenizer["source_length"])]
+        return generate(self.model, source.to(self.device), self.preprocessor.target.length,
+                        self.spec.eval.decoding, self.spec.eval.beam_width).cpu()
+
+    def predict(self, raw: np.ndarray | list[str]) -> list[dict[str, Any]]:
+        """Predictions for raw (unpreprocessed) array inputs, one dict per sample; seq2seq takes source strings."""
+        if self.task == "seq2seq":
+            from lamina.data.pairs import encode_sources
+
+            ids = encode_sources(self.preprocessor, [str(text) for text in raw])
+            return prediction_rows(self.decode(ids), self.preprocessor)
         x = self.preprocessor.inputs.transform_array(raw, "input array")
         return prediction_rows(self.outputs(x), self.preprocessor)
 
     def predict_file(self, path: str | Path) -> list[dict[str, Any]]:
         """Predictions for a CSV (columns named like the training features) or an NPZ (array ``x``)."""
+        rows = prediction_rows(self.outputs(self.read_inputs(path)), self.preprocessor)
+        if self.preprocessor.inputs.kind == "series":
+            from lamina.data.series import forecast_rows
+
+            return forecast_rows(rows, self.preprocessor.inputs)
+        return rows
+
+    def read_inputs(self, path: str | Path) -> np.ndarray:
+        """Model inputs from a CSV or NPZ of raw samples, through the run's saved preprocessing."""
         path = Path(path)
         suffix = path.suffix.lower()
+        if suffix == ".csv" and self.task == "seq2seq":
+            from lamina.data.pairs import encode_sources
+
+            source = self.preprocessor.inputs.tokenizer["source"]
+            return prediction_rows(self.decode(encode_sources(self.preprocessor, read_csv(path).column(source))),
+                                   self.preprocessor)
         if suffix == ".csv":
             x = self.preprocessor.inputs.transform_table(read_csv(path))
         elif suffix == ".npz":
@@ -98,12 +126,17 @@ class Run:
             x = self.preprocessor.inputs.transform_array(read_npz(path, (key,))[key], f"{path} array '{key}'")
         else:
             raise DataError(f"input file {path} must be a .csv or .npz file; got '{suffix or 'no extension'}'")
-        return prediction_rows(self.outputs(x), self.preprocessor)
+        return x
 
 
 def prediction_rows(outputs: torch.Tensor, prep: Preprocessor) -> list[dict[str, Any]]:
     """Turn model outputs into labelled rows: the predicted class and class probabilities, or values."""
     target = prep.target
+    if target.task == "seq2seq":
+        from lamina.data.pairs import decode_ids
+
+        ids = outputs.argmax(dim=-1) if outputs.is_floating_point() else outputs  # (N, T)
+        return [{target.names[0]: decode_ids(row, target.classes)} for row in ids.tolist()]
     if target.task == "regression":
         values = target.decode_values(outputs.double().numpy())
         return [{name: float(v) for name, v in zip(target.names, row)} for row in values]
@@ -157,7 +190,8 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
     prep = Preprocessor.from_json(read_json(folder.preprocess), str(folder.preprocess))
     if not folder.weights.is_file():
         raise RunFolderError(f"{folder.weights} is missing; the run has no trained weights (did training finish?)")
-    built = build_model(spec.model, tuple(prep.inputs.shape), prep.target.n_outputs)
+    built = build_model(spec.model, tuple(prep.inputs.shape), prep.target.output_shape,
+                        prep.inputs.vocab_size, prep.inputs.category_sizes)
     weights = load_tensors(folder.weights)
     if is_int8_file(folder.weights):  # written by lamina compress --quantize dynamic (CPU only)
         return Run(folder, spec, prep, load_int8(built.model, weights, str(folder.weights)))

@@ -63,7 +63,7 @@ def build(config: RunSpec | dict[str, Any] | str | Path) -> Built:
     """Build (untrained) the model a config describes, with shapes inferred from its data."""
     spec = as_spec(config)
     data = prepare_data(spec.data)
-    return build_model(spec.model, data.input_shape, data.n_outputs)
+    return build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories)
 
 
 def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
@@ -131,7 +131,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
         torch.set_num_threads(spec.train.threads)
     seed_everything(spec.seed)
     data = prepare_data(spec.data)
-    built = build_model(spec.model, data.input_shape, data.n_outputs)
+    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories)
     if world.distributed:
         torch.manual_seed(spec.seed + world.rank)  # the same initial weights, but each rank its own dropout
     available = monitors(data, spec.train.epoch_metrics)
@@ -140,6 +140,11 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     if spec.train.early_stopping is not None:
         check_monitor(spec.train.early_stopping.monitor, available, "train.early_stopping.monitor")
     device = process_device(resolve_device(spec.train.device), world)
+    plan = None
+    if spec.model.backbone is not None or spec.train.lr_groups:
+        from lamina.transfer.setup import plan_training
+
+        plan = plan_training(built.model, spec, data, device)
 
     checkpoint = None
     if folder is not None:
@@ -162,9 +167,13 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
         es = spec.train.early_stopping
         es_mode = es.mode if es.mode != "auto" else ("max" if higher_is_better(es.monitor) else "min")
         callbacks.append(EarlyStopping(es.monitor, es_mode, es.patience, es.min_delta))
+    if spec.train.augment:
+        from lamina.train.augmenting import Augmentation
+
+        callbacks.append(Augmentation(spec.train.augment, spec.seed))
     if spec.train.adversarial is not None:
         callbacks.append(adversarial_training(spec, data))
-    callbacks += extra_callbacks or []
+    callbacks += (plan.callbacks if plan else []) + (extra_callbacks or [])
     diagnosis = None
     if spec.train.diagnose and world.main:
         from lamina.diagnose.monitor import Monitor
@@ -176,8 +185,9 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
 
     started = time.perf_counter()
     try:
-        state = fit(built.model, data, spec.train, callbacks, device, seed=spec.seed,
-                    batch_path=spec.data.batch_path, workers=spec.data.loader_workers, resume=checkpoint)
+        state = fit(plan.model if plan else built.model, plan.data if plan else data, spec.train, callbacks, device,
+                    seed=spec.seed, batch_path=spec.data.batch_path, workers=spec.data.loader_workers,
+                    resume=checkpoint, groups=plan.groups if plan else None)
     except TrainingDiverged as exc:
         kept = checkpoints.newest() if checkpoints is not None else None
         message = f"{exc}; the last good checkpoint is kept: {kept}" if kept else str(exc)
@@ -198,6 +208,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     write_json(folder.summary, summary(spec, data, built.params, state, seconds, checkpoints, report, world.size))
     if diagnosis is not None:
         finish_diagnosis(folder.root, diagnosis, progress)
+    write_run_report(folder.root, progress)
     return run
 
 
@@ -235,6 +246,19 @@ def finish_diagnosis(root: Path, monitor: Callback, progress: str, diverged: str
         print(format_diagnosis(diagnosis), file=sys.stderr)
 
 
+def write_run_report(root: Path, progress: str) -> None:
+    """Write the run's report.html and figures/; a drawing failure is reported, never loses the finished run."""
+    from lamina.report.html import write_report
+
+    try:
+        path = write_report(root)
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"warning: report.html was not written: {exc}", file=sys.stderr)
+        return
+    if progress != "none":
+        print(f"report: {path}", file=sys.stderr)
+
+
 def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: float, checkpoints: Checkpoints,
             report: dict[str, Any], processes: int = 1) -> dict[str, Any]:
     """The content of summary.json: final metrics, timings, sizes, process count and versions."""
@@ -257,5 +281,6 @@ def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: f
         "seconds_per_epoch": round(seconds / max(1, len(state.history)), 4),
         "final_epoch": state.history[-1] if state.history else {},
         "test": report["metrics"],
+        **({"baseline": report["baseline"]} if "baseline" in report else {}),
         "versions": versions(),
     }

@@ -80,7 +80,7 @@ BAD_CONFIGS = {
     "misspelled layer": ({"data": {"dataset": "iris"}, "model": {"layers": [{"dens": 3}]}}, "model.layers[0] layer name must be one of"),
     "wrong type": ({"data": {"dataset": "iris"}, "model": {"arch": "mlp"}, "train": {"epochs": "ten"}}, "train.epochs must be a valid integer"),
     "negative size": ({"data": {"dataset": "iris"}, "model": {"layers": [{"dense": -3}]}}, "model.layers[0].dense.units must be greater than 0; got -3"),
-    "unknown dataset": ({"data": {"dataset": "mnist"}, "model": {"arch": "mlp"}}, "data.dataset must be one of breast_cancer"),
+    "unknown dataset": ({"data": {"dataset": "mnist"}, "model": {"arch": "mlp"}}, "data.dataset must be one of adding, breast_cancer"),
     "uninferable shape": ({"data": {"dataset": "iris"}, "model": {"layers": [{"conv2d": 4}, "flatten", {"dense": 3}]}},
                           "model.layers[0] (conv2d) expects input shaped (channels, height, width); got (4,)"),
     "missing target column": ({"data": {"path": "TABLE", "target": "lable"}, "model": {"arch": "mlp"}}, "has no column 'lable'. Did you mean 'label'"),
@@ -147,3 +147,28 @@ def test_real_process_exit_code_and_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: {config}: model.layers[0] layer name") and "Did you mean 'maxpool'" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_tune_bad_inputs_give_exit_2_and_leave_the_stored_study_alone(tmp_path: Path) -> None:
+    tuned = {"name": "cli-tune", "runs_dir": str(tmp_path / "runs"), "data": {"dataset": "iris"},
+             "model": {"arch": "mlp", "hidden": [8]}, "train": {"epochs": 2, "tensorboard": False},
+             "tune": {"params": {"train.optimizer.lr": {"low": 1e-3, "high": 0.1, "log": True}}}}
+    config = write_config(tmp_path / "tune.yaml", tuned)
+    plain = write_config(tmp_path / "plain.yaml", {k: v for k, v in tuned.items() if k != "tune"})
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    for args, message in [
+        ((str(config), "--trials", "0"), "--trials must be a positive integer; got 0"),
+        ((str(config), "--jobs", "0"), "--jobs must be a positive integer; got 0"),
+        ((str(plain),), "the config has no tune: section"),
+        ((str(config), "--storage", "nosuchdb://x"), "--storage 'nosuchdb://x' cannot be opened"),
+    ]:
+        code, out = invoke("tune", *args)
+        assert code == 2 and message in out, (args, out)
+
+    code, out = invoke("tune", str(config), "--trials", "1", "--storage", url, "--out", str(tmp_path / "out"))
+    assert code == 0 and "1 trials {'complete': 1}" in out, out
+    code, out = invoke("tune", str(config), "--trials", "2", "--storage", url, "--out", str(tmp_path / "out"),
+                       "--set", "train.epochs=3")
+    assert code == 2 and "was started from a different config" in out, out
+    code, out = invoke("tune", str(config), "--trials", "2", "--storage", url, "--out", str(tmp_path / "out"))
+    assert code == 0 and "2 trials {'complete': 2}" in out, out

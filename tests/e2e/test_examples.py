@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +27,12 @@ from lamina.trainer import train
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 CONFIGS = sorted(EXAMPLES.glob("*.yaml"))
+# Examples with a tune: section are deliberately poor as written; test_digits_tune_* runs their search instead.
+TUNED = [p for p in CONFIGS if "\ntune:" in p.read_text(encoding="utf-8")]
+TRAINED = [p for p in CONFIGS if p not in TUNED]
 
 # Examples whose outcome a dedicated test asserts: always trained exactly as written.
-ASSERTED = {"breast_cancer_mlp", "diabetes_mlp", "digits_cnn", "tabular_csv"}
+ASSERTED = {"breast_cancer_mlp", "diabetes_mlp", "digits_cnn", "digits_vit", "reverse_transformer", "tabular_csv"}
 # Extra --set overrides for examples too slow to train in full here, e.g. {"big_one": ["train.epochs=5"]}.
 TEST_OVERRIDES: dict[str, list[str]] = {}
 
@@ -68,7 +74,7 @@ def test_examples_exist():
     assert ASSERTED | {"digits_mlp", "digits_resnet", "digits_chain", "iris_mlp", "wine_mlp"} <= names
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", TRAINED, ids=lambda p: p.stem)
 def test_example_trains_and_loss_falls(path, trained, monkeypatch):
     spec = load_config(path)
     text = path.read_text(encoding="utf-8")
@@ -132,6 +138,22 @@ def test_diabetes_beats_the_mean_predictor_by_35_percent(trained, monkeypatch):
     assert summary["test"]["mse"] == pytest.approx(model_mse, rel=1e-4)
 
 
+@pytest.mark.slow
+def test_digits_vit_reaches_93_percent(trained, monkeypatch):
+    """A pure ViT (2x2 patches, width 64, 4 blocks, no conv stem) on 270 test digits; measured 98.1%."""
+    summary = json.loads(trained("digits_vit", monkeypatch).folder.summary.read_text(encoding="utf-8"))
+    assert summary["samples"]["test"] == 270
+    assert summary["test"]["accuracy"] >= 0.93
+
+
+def test_reverse_transformer_generates_unseen_reversals(trained, monkeypatch):
+    """Beam-decoded from their sources alone, 450 unseen digit strings; measured 100% exact match."""
+    run = trained("reverse_transformer", monkeypatch)
+    rows = read_predictions(run)
+    assert len(rows) == 450
+    assert json.loads(run.folder.summary.read_text(encoding="utf-8"))["test"]["exact_match"] >= 0.95
+
+
 def test_digits_cnn_reaches_98_percent(trained, monkeypatch):
     from sklearn.datasets import load_digits
 
@@ -172,3 +194,60 @@ def test_csv_generator_is_deterministic(tmp_path):
     committed = (EXAMPLES / "data" / "penguins_like.csv").read_bytes()
     assert (tmp_path / "again.csv").read_bytes() == committed
     assert len(committed) < 100_000
+
+
+def test_digits_tune_beats_its_poor_default_through_the_command(tmp_path, trained, monkeypatch):
+    """`lamina tune` with two worker processes on one sqlite study; best.yaml retrains to the trial's score."""
+    path = EXAMPLES / "digits_tune.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("#") and "\nname: " in text and "\nseed: " in text and load_config(path).runs_dir == "runs"
+    runs, url = tmp_path / "runs", f"sqlite:///{tmp_path / 'study.db'}"
+    command = [sys.executable, "-m", "lamina", "tune", str(path), "--trials", "10", "--jobs", "2",
+               "--storage", url, "--set", f"runs_dir={runs}"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert "[worker 0]" in done.stderr and "[worker 1]" in done.stderr
+    out = runs / "digits-tune-tune"
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["trials"] == 10 and sum(report["states"].get(s, 0) for s in ("complete", "pruned")) == 10
+    assert "best config:" in done.stdout and (out / "best.yaml").is_file()
+    assert {Path(f).name for f in report["figures"]} >= {"history.png", "importance.png", "parallel.png"}
+
+    default = json.loads(trained("digits_tune", monkeypatch).folder.summary.read_text(encoding="utf-8"))
+    best = train(load_config(out / "best.yaml"), progress="none")
+    tuned = json.loads(best.folder.summary.read_text(encoding="utf-8"))
+    assert default["test"]["accuracy"] < 0.5, "the example's default is meant to be poor"
+    assert tuned["test"]["accuracy"] >= max(0.9, default["test"]["accuracy"] + 0.4), (tuned["test"], default["test"])
+    assert tuned["test"]["accuracy"] == pytest.approx(report["best"][0]["test"]["accuracy"], abs=0.005)
+
+
+def test_text_csv_predicts_new_reviews(trained, monkeypatch):
+    run = trained("text_csv", monkeypatch)
+    summary = json.loads(run.folder.summary.read_text(encoding="utf-8"))
+    assert summary["test"]["accuracy"] >= 0.85
+    vocab = json.loads(run.folder.preprocess.read_text(encoding="utf-8"))["inputs"]["vocab"]
+    assert vocab[:2] == ["<pad>", "<unk>"] and "good" in vocab  # saved with the run
+    rows = run.predict_file(EXAMPLES / "data" / "reviews_new.csv")
+    assert len(rows) == 5 and {row["sentiment"] for row in rows} <= {"pos", "neg"}
+
+
+def test_forecast_csv_beats_seasonal_naive_and_forecasts_past_the_file(trained, monkeypatch):
+    run = trained("forecast_csv", monkeypatch)
+    summary = json.loads(run.folder.summary.read_text(encoding="utf-8"))
+    assert summary["test"]["mae"] < summary["baseline"]["seasonal_naive_mae"]
+    rows = run.predict_file(EXAMPLES / "data" / "seasonal.csv")
+    assert [row["series"] for row in rows] == ["north", "south"] and len(rows[0]) == 13  # 12 steps each
+    assert all(0 < row["t+1"] < 25 for row in rows)  # in the series' own units (they hover around 5-15)
+
+
+def test_sequence_data_generator_is_deterministic(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_sequences", EXAMPLES / "data" / "make_sequences.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.HERE = tmp_path
+    module.main()
+    for name in ("reviews.csv", "reviews_new.csv", "seasonal.csv"):
+        assert (tmp_path / name).read_bytes() == (EXAMPLES / "data" / name).read_bytes()

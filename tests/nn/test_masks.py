@@ -30,3 +30,18 @@ def test_causal_block_never_sees_the_future() -> None:
     out, out2 = model(x), model(changed)
     assert torch.allclose(out[:, :4], out2[:, :4], atol=1e-6)
     assert not torch.allclose(out[:, 4:], out2[:, 4:])
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "transformer"])
+def test_padding_does_not_change_a_sequence_preset_prediction(cell: str) -> None:
+    from lamina.config import ModelSpec
+    from lamina.nn.build import build_model
+
+    spec = ModelSpec(arch="sequence", cell=cell, units=8, embed_dim=4, heads=2, depth=2, bidirectional=cell == "gru")
+    model = build_model(spec, (12,), 3, vocab=20).model.eval()
+    torch.manual_seed(1)
+    ids = torch.randint(1, 20, (4, 7))  # (B, 7) four sequences of seven tokens
+    padded = torch.cat([ids, torch.zeros(4, 5, dtype=torch.long)], dim=1)  # (B, 12) five pads at the end
+    assert torch.allclose(model(ids), model(padded), atol=1e-5)
+    shuffled = torch.cat([ids[:, :6], torch.randint(1, 20, (4, 1))], dim=1)  # a changed last token does matter
+    assert not torch.allclose(model(ids), model(shuffled), atol=1e-5)

@@ -29,8 +29,8 @@ def _spec(name: str, tmp_path: Path):
 def test_preset_builds_for_its_example_data(name: str, tmp_path: Path) -> None:
     spec = _spec(name, tmp_path)
     data = prepare_data(spec.data)
-    built = build_model(spec.model, data.input_shape, data.n_outputs)
-    assert built.model(data.train.x[:5]).shape == (5, data.n_outputs)
+    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories)
+    assert built.model(data.train.x[:5]).shape == (5, *data.output_shape)
     assert built.params > 0 and built.rows
 
 

@@ -44,6 +44,7 @@ def pruning_pair(tmp_path_factory) -> tuple[dict, dict]:
 def test_pruning_saves_at_least_40_percent_of_epochs_and_keeps_the_best(pruning_pair) -> None:
     plain, pruned = pruning_pair
     assert plain["epochs_total"] == 20 * 12 and plain["states"] == {"complete": 20}
+    assert [r["params"] for r in pruned["rows"]] == [r["params"] for r in plain["rows"]], "a fair pair: the same configs"
     assert pruned["states"].get("pruned", 0) >= 5
     assert pruned["epochs_total"] <= 0.6 * plain["epochs_total"], (pruned["epochs_total"], plain["epochs_total"])
     assert pruned["best"][0]["values"][0] >= plain["best"][0]["values"][0] - 0.01
@@ -63,3 +64,41 @@ def test_tpe_best_config_beats_the_poor_default_and_trains_as_written(tmp_path: 
     assert default_acc < 0.5
     assert rerun_acc >= default_acc + 0.3, (rerun_acc, default_acc)
 
+
+
+def test_retraining_best_yaml_restores_the_trials_epoch_and_reproduces_its_scores(tmp_path: Path) -> None:
+    """Trials keep the epoch with the best searched metric; best.yaml monitors that metric, so train() restores it too.
+
+    On this digits run val_loss bottoms out at a later epoch than val_accuracy peaks, so restoring by
+    val_loss (train's default) would miss the trial's score by more than the margins below.
+    """
+    config = {
+        "name": "repro", "runs_dir": str(tmp_path / "runs"),
+        "data": {"dataset": "digits", "split": {"val": 0.2, "test": 0.2}},
+        "model": {"arch": "mlp", "hidden": [32]},
+        "train": {"epochs": 8, "batch_size": 64, "tensorboard": False, "optimizer": {"name": "sgd", "lr": 1e-4}},
+        "tune": {"trials": 3, "params": {"train.optimizer.name": {"choices": ["sgd", "adam"]},
+                                         "train.optimizer.lr": {"low": 1e-4, "high": 0.3, "log": True},
+                                         "model.dropout": {"low": 0.0, "high": 0.5}}},
+    }
+    report = tune(config, out=tmp_path / "tune")
+    trial = report["best"][0]
+    best_spec = parse_run_spec(yaml.safe_load(Path(report["best_config"]).read_text()))
+    assert best_spec.train.monitor == "val_accuracy"
+    summary = read_json(train(best_spec, progress="none").folder.summary)
+    assert summary["monitor"] == "val_accuracy" and summary["best_epoch"] < summary["epochs_run"]
+    assert summary["best_value"] == pytest.approx(trial["values"][0], abs=1e-3)
+    assert summary["test"]["accuracy"] == pytest.approx(trial["test"]["accuracy"], abs=0.004)
+
+
+def test_a_trial_that_repeats_a_finished_configuration_reuses_its_result_untrained(tmp_path: Path) -> None:
+    config = {**POOR_IRIS, "name": "twins", "runs_dir": str(tmp_path / "runs"), "train": {**POOR_IRIS["train"], "epochs": 3},
+              "tune": {"sampler": "random", "trials": 6, "params": {"model.hidden": {"choices": [[4], [16]]}}}}
+    rows = tune(config, out=tmp_path / "twins")["rows"]
+    trained = {str(r["params"]): r for r in rows if r["epochs"] == 3}
+    reused = [r for r in rows if r["epochs"] == 0]
+    assert len(trained) == 2 and len(reused) == 4 and all(r["state"] == "complete" for r in rows)
+    for r in reused:
+        twin = trained[str(r["params"])]
+        assert r["values"] == twin["values"] and r["test"] == twin["test"]
+        assert r["note"] == f"same configuration as trial {twin['number']}; its result reused"

@@ -104,7 +104,7 @@ def run_continual(config: RunSpec | dict[str, Any] | str | Path, strategy: str |
     seed_everything(spec.seed)
     data = prepare_data(spec.data)
     tasks = make_tasks(data, cont.scenario, cont.tasks, spec.seed)
-    built = build_model(spec.model, data.input_shape, data.n_outputs)
+    built = build_model(spec.model, data.input_shape, data.n_outputs, data.vocab, data.categories)
     device = resolve_device(spec.train.device)
     folder = RunFolder.create(spec.runs_dir, spec.name)
     save_config(spec, folder.config)

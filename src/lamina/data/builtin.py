@@ -21,6 +21,7 @@ class ArrayData:
     target_names: list[str]
     class_names: list[str] | None = None
     vocab: list[str] | None = None  # x holds token ids into this vocabulary (index 0 is padding)
+    sequence: bool = False  # samples are (steps, features) sequences, not images
 
 
 def builtin(name: str) -> Callable[[Callable[[], ArrayData]], Callable[[], ArrayData]]:

@@ -10,6 +10,7 @@ import torch
 
 from lamina.config import DataSpec
 from lamina.data.builtin import ArrayData
+from lamina.data.pairs import is_pairs, prepare_pairs
 from lamina.data.preprocess import InputPrep, Preprocessor, TargetPrep
 from lamina.data.readers import Table, is_missing, parse_float, read_csv, read_npz
 from lamina.data.splits import split_indices
@@ -56,6 +57,21 @@ class Prepared:
         """Width of the model's output layer."""
         return self.preprocessor.target.n_outputs
 
+    @property
+    def vocab(self) -> int | None:
+        """Vocabulary size when the inputs are token ids (what an embedding needs), else None."""
+        return self.preprocessor.inputs.vocab_size
+
+    @property
+    def categories(self) -> list[list[int]] | None:
+        """[[input position, category count], ...] of categorical columns encoded for embeddings, else None."""
+        return self.preprocessor.inputs.category_sizes
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of one model output: (n_outputs,), or (target length, vocabulary) for seq2seq."""
+        return self.preprocessor.target.output_shape
+
 
 def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared:
     """Load the data the spec names and return train/val/test tensors.
@@ -64,6 +80,12 @@ def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared
     (a run's saved preprocessing), applied as it is, so evaluation sees exactly
     what training saw.
     """
+    if spec.series is not None:
+        from lamina.data.series import prepare_series
+
+        return prepare_series(spec, fitted)
+    if is_pairs(spec):
+        return prepare_pairs(spec, fitted)
     source = load_source(spec)
     labels = source.y if source.task != "regression" and spec.split.stratify else None
     train, val, test = split_indices(source.rows, labels, spec.split.val, spec.split.test, spec.split.seed)
@@ -110,9 +132,15 @@ def fit_preprocessor(source: Source, train: np.ndarray, spec: DataSpec) -> Prepr
     """Fit input and target transforms on the training rows only."""
     if source.vocab is not None:
         inputs = InputPrep.for_tokens(source.shape, source.vocab)
+    elif spec.text is not None:
+        from lamina.data.text import fit_text
+
+        vocab, tokenizer, length = fit_text(source.table, spec.text, train)
+        inputs = InputPrep.for_tokens([length], vocab, tokenizer)
     elif source.table is not None:
         inputs = InputPrep.fit_table(source.table, source.features, train, set(spec.categorical), set(spec.numeric),
-                                     spec.missing, "standard" if spec.scale == "auto" else spec.scale)
+                                     spec.missing, "standard" if spec.scale == "auto" else spec.scale,
+                                     spec.categorical_encoding)
     else:
         inputs = InputPrep.fit_array(source.x, train, source.shape, source.features, spec.missing, spec.scale, source.name)
     target = _fit_target(source.y, train, source.task, source.target_names, spec.scale_target, source.class_names)
@@ -128,6 +156,8 @@ def _table_source(table: Table, spec: DataSpec) -> Source:
     targets = [spec.target] if isinstance(spec.target, str) else list(spec.target)
     for name in targets + spec.drop + spec.categorical + spec.numeric:
         table.column(name)
+    if spec.text is not None:
+        table.column(spec.text.column, "text column (data.text.column)")
     features = [c for c in table.columns if c not in targets and c not in spec.drop]
     if not features:
         raise DataError(f"{table.source} has no feature columns besides the target {targets}")
@@ -223,6 +253,8 @@ def _array_source(data: ArrayData, spec: DataSpec, name: str) -> Source:
         shape = [int(np.prod(sample))]
     elif spec.view == "flat" or (spec.view == "auto" and len(sample) == 1):
         shape = [int(np.prod(sample))]
+    elif data.sequence:
+        shape = list(map(int, sample))  # (steps, features), scaled by one global range like an image
     elif len(sample) == 2:
         shape = [1, *map(int, sample)]
     elif len(sample) == 3:

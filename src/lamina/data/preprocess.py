@@ -25,7 +25,7 @@ class Column:
     """How one CSV column becomes model inputs."""
 
     name: str
-    kind: str  # "numeric" | "categorical"
+    kind: str  # "numeric" | "categorical" (one-hot) | "category_index" (1 + category index, 0 if unseen; for embeddings)
     fill: Any = None
     mean: float = 0.0
     std: float = 1.0
@@ -34,14 +34,14 @@ class Column:
     @property
     def width(self) -> int:
         """Number of model inputs this column produces."""
-        return 1 if self.kind == "numeric" else len(self.categories)
+        return len(self.categories) if self.kind == "categorical" else 1
 
 
 @dataclass
 class InputPrep:
     """The fitted input transform (table or array) and the model input shape it produces."""
 
-    kind: str  # "table" | "array" | "tokens"
+    kind: str  # "table" | "array" | "tokens" | "series"
     shape: list[int]
     missing: str = "impute"
     columns: list[Column] = field(default_factory=list)
@@ -56,8 +56,12 @@ class InputPrep:
 
     @classmethod
     def fit_table(cls, table: Table, names: list[str], rows: np.ndarray, categorical: set[str],
-                  numeric: set[str], missing: str, scale: str) -> InputPrep:
-        """Decide each column's kind, then fit imputation, scaling and categories on ``rows``."""
+                  numeric: set[str], missing: str, scale: str, encoding: str = "onehot") -> InputPrep:
+        """Decide each column's kind, then fit imputation, scaling and categories on ``rows``.
+
+        ``encoding`` 'embedding' gives each categorical column one input holding its category's index
+        (for an embedding layer) instead of one-hot columns.
+        """
         columns = []
         for name in names:
             values = table.column(name)
@@ -70,7 +74,8 @@ class InputPrep:
                     _reject_missing(values, table.source, name)
                 cats = sorted(set(train))
                 fill = max(cats, key=train.count) if cats else ""
-                columns.append(Column(name, "categorical", fill=fill, categories=cats))
+                kind = "category_index" if encoding == "embedding" else "categorical"
+                columns.append(Column(name, kind, fill=fill, categories=cats))
             else:
                 train = numbers[rows]
                 if missing == "reject":
@@ -112,10 +117,33 @@ class InputPrep:
         """Token-id inputs of ``shape`` (length,) into ``vocab`` (index 0 is padding): passed through unscaled."""
         return cls("tokens", list(shape), vocab=list(vocab), tokenizer=dict(tokenizer or {}))
 
+    @property
+    def vocab_size(self) -> int | None:
+        """Number of token ids for token inputs (an embedding's vocab), None for numeric inputs."""
+        return len(self.vocab) if self.kind == "tokens" else None
+
+    @property
+    def category_sizes(self) -> list[list[int]] | None:
+        """[[input position, category count], ...] for categorical columns encoded as indices, else None."""
+        sizes, position = [], 0
+        for col in self.columns:
+            if col.kind == "category_index":
+                sizes.append([position, len(col.categories) + 1])  # index 0: unseen or missing
+            position += col.width
+        return sizes or None
+
     # ------------------------------------------------------------ applying
 
     def transform_table(self, table: Table) -> np.ndarray:
         """Apply the fitted transform to a table holding (at least) the training columns."""
+        if self.kind == "tokens" and self.tokenizer.get("kind") in ("word", "char"):  # a text column (data.text)
+            from lamina.data.text import encode_table
+
+            return encode_table(table, self.vocab, self.tokenizer, self.shape[0])
+        if self.kind == "series":
+            from lamina.data.series import latest_windows
+
+            return latest_windows(table, self)
         if self.kind == "array":
             block = np.stack([_numbers_or_error(table.column(n, "feature column"), table.source, n)
                               for n in self.feature_names], axis=1) if self.feature_names else np.zeros((table.rows, 0))
@@ -129,6 +157,10 @@ class InputPrep:
                 numbers = _numbers_or_error(values, table.source, col.name)
                 numbers = np.where(np.isfinite(numbers), numbers, col.fill)
                 parts.append(((numbers - col.mean) / col.std)[:, None])
+            elif col.kind == "category_index":
+                index = {c: i + 1 for i, c in enumerate(col.categories)}
+                parts.append(np.asarray([index.get(col.fill if is_missing(v) else v, 0) for v in values],
+                                        dtype=np.float64)[:, None])
             else:
                 index = {c: i for i, c in enumerate(col.categories)}
                 onehot = np.zeros((len(values), len(col.categories)))
@@ -168,18 +200,24 @@ class InputPrep:
 class TargetPrep:
     """The fitted target transform: class names, or per-output mean and std for regression."""
 
-    task: str  # "binary" | "multiclass" | "regression"
+    task: str  # "binary" | "multiclass" | "regression" | "seq2seq"
     names: list[str]
-    classes: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)  # seq2seq: the token vocabulary
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
+    length: int = 0  # seq2seq: target tokens per sample, <eos> included
 
     @property
     def n_outputs(self) -> int:
-        """Width of the model's output layer."""
-        if self.task == "multiclass":
+        """Width of the model's output layer (seq2seq: per target step, the vocabulary size)."""
+        if self.task in ("multiclass", "seq2seq"):
             return len(self.classes)
         return 1 if self.task == "binary" else len(self.names)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of one sample's model output: (n_outputs,), or (target length, vocabulary) for seq2seq."""
+        return (self.length, len(self.classes)) if self.task == "seq2seq" else (self.n_outputs,)
 
     def encode(self, y: np.ndarray, where: str) -> np.ndarray:
         """Class indices (int64) or standardized values (float32, shape (N, outputs))."""

@@ -98,19 +98,23 @@ def vanishing_gradients(monitor: dict[str, Any], history: list[dict[str, Any]]) 
 def exploding_gradients(monitor: dict[str, Any], history: list[dict[str, Any]]) -> Finding | None:
     """The loss or gradients became non-finite, or the gradient norm grew by orders of magnitude."""
     samples = monitor.get("samples", [])
-    if not samples:
+    if not samples and not monitor.get("diverged"):
         return None
     totals = [_total_grad(s) for s in samples]
     losses = [s["loss"] for s in samples] + [h.get("train_loss", 0.0) for h in history]
     bad = next((s for s, t in zip(samples, totals) if not math.isfinite(t) or not math.isfinite(s["loss"])), None)
-    start = median(totals[: max(1, len(totals) // 10)])
+    start = median(totals[: max(1, len(totals) // 10)]) if totals else math.nan
     peak = max(_finite(totals), default=0.0)
     growth = peak / max(start, 1e-30)
-    if bad is None and all(math.isfinite(v) for v in losses) and growth < EXPLODING_GROWTH:
+    stopped = monitor.get("diverged")  # the loop's own finiteness check, on a step the monitor did not sample
+    if bad is None and not stopped and all(math.isfinite(v) for v in losses) and growth < EXPLODING_GROWTH:
         return None
     evidence: dict[str, Any] = {"first_grad_norm": start, "peak_grad_norm": peak, "growth": growth,
                                 "threshold": EXPLODING_GROWTH}
-    if bad is not None:
+    if stopped:
+        evidence["stopped"] = stopped
+        message = stopped
+    elif bad is not None:
         evidence.update(nonfinite_step=bad["step"], nonfinite_loss=str(bad["loss"]))
         message = f"training diverged: the loss became {bad['loss']} at step {bad['step']}"
     else:
@@ -122,9 +126,14 @@ def exploding_gradients(monitor: dict[str, Any], history: list[dict[str, Any]]) 
 
 @detector("overfitting")
 def overfitting(monitor: dict[str, Any], history: list[dict[str, Any]]) -> Finding | None:
-    """Validation loss rises from its minimum while training loss keeps falling; the gap is wide."""
+    """Validation loss rises from its minimum while training loss keeps falling; the gap is wide.
+
+    A run that early stopping ended on val_loss and that restored its best
+    weights has this finding's remedy in place: the model it keeps is the one
+    from before the rise, so it is not flagged.
+    """
     logs = [h for h in history if "val_loss" in h and math.isfinite(h["val_loss"])]
-    if len(logs) < 5:
+    if len(logs) < 5 or ("val_loss" in monitor.get("stop_reason", "") and monitor.get("restore_best")):
         return None
     best = min(range(len(logs)), key=lambda i: logs[i]["val_loss"])
     low, end = logs[best]["val_loss"], logs[-1]

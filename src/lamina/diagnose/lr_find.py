@@ -39,7 +39,7 @@ def lr_find(spec: RunSpec, start: float = 1e-7, end: float = 10.0, steps: int = 
     torch.manual_seed(spec.seed)
     data = prepare_data(spec.data)
     device = resolve_device(spec.train.device)
-    model = build_model(spec.model, data.input_shape, data.n_outputs).model.to(device)
+    model = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories).model.to(device)
     loss_fn = loss_for(spec.train, data.task)
     optimizer = make_optimizer(model.parameters(), spec.train.optimizer)
     batches = make_batches(data.train.x, data.train.y, spec.train.batch_size, True, device,

@@ -56,12 +56,17 @@ def class_counts(y: torch.Tensor, task: str) -> list[int]:
 class Monitor(Callback):
     """Sample gradient, weight, update and activation statistics every ``every`` steps.
 
+    A run too short to give ``min_samples`` samples at that period is sampled
+    more often (down to every step), so the detectors always have evidence.
+
     ``samples`` holds one dict per sampled step; :meth:`record` is what
     monitor.json stores and the detectors read.
     """
 
-    def __init__(self, every: int = 10) -> None:
+    def __init__(self, every: int = 50, min_samples: int = 20) -> None:
         self.every = every
+        self.min_samples = min_samples
+        self.period = every
         self.samples: list[dict[str, Any]] = []
         self.context: dict[str, Any] = {}
         self.weights: dict[str, nn.Parameter] = {}
@@ -72,13 +77,15 @@ class Monitor(Callback):
         self.sample: dict[str, Any] | None = None
 
     def on_train_start(self, state: State) -> None:
+        steps = state.epochs * -(-state.steps_per_epoch // state.spec.accumulate_steps)
+        self.period = max(1, min(self.every, steps // self.min_samples))  # short runs still get enough samples
         self.weights = weight_layers(state.model)
         self.activations = activation_layers(state.model)
         task = state.data.task
         self.context = {
             "task": task,
             "steps_per_epoch": state.steps_per_epoch,
-            "every": self.every,
+            "every": self.period,
             "layers": list(self.weights),
             "activations": {name: type(m).__name__ for name, m in self.activations.items()},
             "class_counts": class_counts(state.data.train.y, task),
@@ -86,9 +93,19 @@ class Monitor(Callback):
             "lr": state.spec.optimizer.lr,
         }
 
+    def state_dict(self) -> dict[str, Any]:
+        """The samples so far, so a resumed run's diagnosis covers the whole run."""
+        return {"samples": self.samples}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        samples = saved.get("samples")
+        if not isinstance(samples, list) or not all(isinstance(s, dict) for s in samples):
+            raise ValueError("the monitor's saved samples must be a list of objects")
+        self.samples = samples
+
     def sampled(self, state: State) -> bool:
         """Whether the current step is one to measure."""
-        return state.step % self.every == 0
+        return state.step % self.period == 0
 
     def on_batch_start(self, state: State) -> None:
         if not self.sampled(state):
@@ -144,6 +161,8 @@ class Monitor(Callback):
         self.sample, self.before = None, {}
 
     def on_train_end(self, state: State) -> None:
+        self.context["stop_reason"] = state.stop_reason  # e.g. early stopping on val_loss
+        self.context["restore_best"] = state.spec.restore_best
         for handle in self.hooks:
             handle.remove()
         self.hooks = []

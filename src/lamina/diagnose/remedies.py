@@ -18,6 +18,8 @@ from typing import Any
 from lamina.config import RunSpec, parse_run_spec
 from lamina.files import read_json, write_json
 from lamina.registry import PRESETS
+from lamina.train.callbacks import Callback
+from lamina.train.loop import State
 
 SQUASHING = ("sigmoid", "tanh")
 
@@ -101,24 +103,27 @@ def apply_remedies(raw: dict[str, Any], findings: list[dict[str, Any]]) -> tuple
 
 
 def saved_val(root: Path) -> dict[str, float]:
-    """The validation logs of the model a run saved (the best epoch when restored, else the last); empty if none."""
+    """The validation logs of the model a run saved (the best epoch when restored, else the last epoch logged,
+    also for a run that diverged before finishing); empty when no epoch ended."""
     from lamina.diagnose.run import read_history
 
     history = read_history(root / "metrics.jsonl")
     summary = read_json(root / "summary.json") if (root / "summary.json").is_file() else {}
-    if not history or not summary:
+    if not history:
         return {}
     epoch = summary["best_epoch"] if summary.get("restored_best") else history[-1]["epoch"]
     logs = next(h for h in history if h["epoch"] == epoch)
     return {k: v for k, v in logs.items() if k.startswith("val_")}
 
 
-def train_with_remedies(spec: RunSpec, progress: str = "auto") -> dict[str, Any]:
+def train_with_remedies(spec: RunSpec, progress: str = "auto", extra_callbacks: list[Any] | None = None) -> dict[str, Any]:
     """Train ``spec``; if the diagnosis finds problems, apply their remedies, retrain and compare.
 
     A run that diverges (non-finite loss) counts as the exploding-gradients
-    finding. The comparison (detectors and validation metrics before and after)
-    is written to the remedied run's remedy.json and returned.
+    finding; the remedied run then rolls back to the diverged run's last good
+    checkpoint and trains its remaining epochs from there at the lower rate. The comparison (detectors and validation metrics before and after)
+    is written to the remedied run's remedy.json and returned. ``extra_callbacks``
+    join the first run only.
     """
     from lamina.runs import RunFolder
     from lamina.train.loop import TrainingDiverged
@@ -128,7 +133,7 @@ def train_with_remedies(spec: RunSpec, progress: str = "auto") -> dict[str, Any]
     spec.train.diagnose = True  # the before/after comparison needs both diagnoses
     raw = spec.to_dict()
     try:
-        before_root = train(spec, progress=progress).folder.root
+        before_root = train(spec, progress=progress, extra_callbacks=extra_callbacks).folder.root
     except TrainingDiverged:
         before_root = latest_run(Path(spec.runs_dir), spec.name)
     before = read_json(before_root / "diagnosis.json")
@@ -139,7 +144,18 @@ def train_with_remedies(spec: RunSpec, progress: str = "auto") -> dict[str, Any]
         return report
     fixed, notes = apply_remedies(raw, before["findings"])
     fixed["name"] = f"{spec.name}-remedied"
-    after_run = train(parse_run_spec(fixed, "remedied config"), progress=progress)
+    start = rollback_point(before_root) if before.get("diverged") else None
+    extra: list[Any] = []
+    if start is not None and fixed["model"] != raw["model"]:
+        notes.append(f"not rolled back to {start.folder}: the remedies change the model, so it trains from scratch")
+    elif start is not None:
+        done = start.meta.epoch
+        fixed["train"]["epochs"] = max(1, int(fixed["train"].get("epochs", 20)) - done)
+        notes.append(f"rolled back to the last good checkpoint {start.folder} (epoch {done}, step {start.meta.step}); "
+                     f"training the remaining {fixed['train']['epochs']} epoch(s) from its weights")
+        extra.append(StartFromWeights(start.model, start.folder))
+        report["before"]["rollback"] = str(start.folder)
+    after_run = train(parse_run_spec(fixed, "remedied config"), progress=progress, extra_callbacks=extra)
     after_root = after_run.folder.root
     after = read_json(after_root / "diagnosis.json")
     report["changes"] = notes
@@ -148,6 +164,24 @@ def train_with_remedies(spec: RunSpec, progress: str = "auto") -> dict[str, Any]
     report["fixed"] = [n for n in report["before"]["findings"] if n not in report["after"]["findings"]]
     write_json(RunFolder(after_root).root / "remedy.json", report)
     return report
+
+
+def rollback_point(root: Path) -> Any:
+    """The newest checkpoint of a diverged run that verifies (saved before the loss went bad); None if none."""
+    from lamina.train.checkpoint import newest_checkpoint
+
+    checkpoint, _ = newest_checkpoint(root / "checkpoints")
+    return checkpoint
+
+
+class StartFromWeights(Callback):
+    """Load saved weights into the model as training starts: the remedied run continues from a good checkpoint."""
+
+    def __init__(self, weights: dict[str, Any], source: Path) -> None:
+        self.weights, self.source = weights, source
+
+    def on_train_start(self, state: State) -> None:
+        state.model.load_state_dict(self.weights)
 
 
 def latest_run(runs_dir: Path, name: str) -> Path:

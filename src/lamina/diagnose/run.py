@@ -22,7 +22,7 @@ def write_diagnosis(root: Path, monitor: dict[str, Any], diverged: str | None = 
     """Save the monitor record, run the detectors on it and the epoch logs, and write diagnosis.json."""
     write_json(root / "monitor.json", monitor)
     history = read_history(root / "metrics.jsonl")
-    findings = [f.to_json() for f in detect(monitor, history)]
+    findings = [f.to_json() for f in detect({**monitor, "diverged": diverged}, history)]
     diagnosis = {"healthy": not findings, "findings": findings, "diverged": diverged,
                  "samples": len(monitor.get("samples", [])), "epochs": len(history)}
     write_json(root / "diagnosis.json", diagnosis)

@@ -108,11 +108,12 @@ def r2(p: torch.Tensor, t: torch.Tensor, k: int, task: str) -> float:
     return float(r2_score(p, t, multioutput="uniform_average")) if len(t) > 1 else float("nan")
 
 
-EPOCH_METRICS = {"binary": ["accuracy"], "multiclass": ["accuracy"], "regression": ["mse"]}
+EPOCH_METRICS = {"binary": ["accuracy"], "multiclass": ["accuracy"], "regression": ["mse"], "seq2seq": ["token_accuracy"]}
 REPORT_METRICS = {
     "binary": ["accuracy", "precision", "recall", "f1", "confusion_matrix"],
     "multiclass": ["accuracy", "precision", "recall", "f1", "confusion_matrix"],
     "regression": ["mse", "mae", "r2"],
+    "seq2seq": ["token_accuracy", "exact_match"],
 }
 
 
@@ -136,7 +137,9 @@ def resolve_epoch_metrics(names: list[str] | str, task: str) -> list[str]:
 
 
 def outputs_to_preds(outputs: torch.Tensor, task: str) -> torch.Tensor:
-    """Model outputs as what metrics take: class probabilities, or the raw (scaled) values."""
+    """Model outputs as what metrics take: class probabilities, token ids (seq2seq), or the raw (scaled) values."""
+    if task == "seq2seq":
+        return outputs.argmax(dim=-1) if outputs.is_floating_point() else outputs  # (N, T) ids
     if task == "multiclass":
         return outputs.float().softmax(dim=1)  # (N, K)
     if task == "binary":

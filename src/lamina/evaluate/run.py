@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from lamina.data.prepare import prepare_data
+from lamina.data.preprocess import Preprocessor
+from lamina.data.series import seasonal_naive
 from lamina.evaluate.metrics import resolve_metrics
 from lamina.files import write_json
 from lamina.runs import PREDICT_BATCH, Run, load_run, prediction_rows, write_rows_csv
@@ -15,6 +17,8 @@ from lamina.train.loop import model_outputs, score
 def evaluate_run(run: Run | str | Path, split: str = "test") -> dict[str, Any]:
     """Score the run on ``split`` (test by default); writes evaluation.json and predictions/<split>.csv.
 
+    A seq2seq run generates each target from its source (greedy or beam search, per eval.decoding).
+
     The split is rebuilt from the run's config (same seed, same rows) and
     transformed with the run's saved preprocessing, not a refitted one.
     """
@@ -22,7 +26,10 @@ def evaluate_run(run: Run | str | Path, split: str = "test") -> dict[str, Any]:
         run = load_run(run)
     data = prepare_data(run.spec.data, fitted=run.preprocessor)
     part = getattr(data, split)
-    outputs = model_outputs(run.model, part.x, PREDICT_BATCH, run.device)
+    if run.task == "seq2seq":  # generated from the source alone, not teacher-forced
+        outputs = run.decode(part.x)
+    else:
+        outputs = model_outputs(run.model, part.x, PREDICT_BATCH, run.device)
     names = resolve_metrics(run.spec.eval.metrics, run.task)
     metrics = score(outputs, part.y, run.preprocessor.target, names)
     rows = [{"row": int(r), **p} for r, p in zip(part.rows, prediction_rows(outputs, run.preprocessor))]
@@ -30,5 +37,15 @@ def evaluate_run(run: Run | str | Path, split: str = "test") -> dict[str, Any]:
     write_rows_csv(predictions, rows)
     report = {"split": split, "samples": len(part), "task": run.task, "metrics": metrics,
               "classes": run.preprocessor.target.classes, "predictions": str(predictions)}
+    series = run.spec.data.series
+    if series is not None and series.season is not None and len(part):
+        report["baseline"] = {f"seasonal_naive_{name}": value for name, value in
+                              seasonal_naive_scores(part.x, part.y, run.preprocessor, series.season).items()}
     write_json(run.folder.evaluation, report)
     return report
+
+
+def seasonal_naive_scores(x, y, prep: Preprocessor, season: int) -> dict[str, Any]:
+    """MAE and MSE of the seasonal-naive forecast (repeat the last season), scored exactly as the model is."""
+    outputs = seasonal_naive(x, prep.target.n_outputs, season)
+    return score(outputs, y, prep.target, ["mae", "mse"])

@@ -25,11 +25,12 @@ INT8_FORMAT = "lamina-int8-dynamic-1"
 
 
 @contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_quantization() -> Iterator[None]:
     """Silence torch's deprecation notices for torch.ao quantization (it still works in torch 2.x)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*quantiz", category=UserWarning)
+        warnings.filterwarnings("ignore", message=".*reduce_range", category=UserWarning)
         yield
 
 
@@ -44,7 +45,7 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
     import copy
 
     float_model = copy.deepcopy(model).to("cpu").eval()
-    with _quiet():
+    with quiet_quantization():
         import torch.ao.quantization as quantization
 
         return quantization.quantize_dynamic(float_model, {nn.Linear, nn.LSTM, nn.GRU}, dtype=torch.qint8)
@@ -119,7 +120,7 @@ def load_int8(float_model: nn.Module, tensors: dict[str, torch.Tensor], where: s
                 raise RunFolderError(f"{where}: '{prefix}weight.int8' has shape {tuple(ints.shape)}; "
                                      f"the model needs {tuple(expected)}")
             bias = take(prefix + "bias") if module.bias() is not None else None
-            with _quiet():
+            with quiet_quantization():
                 weight = torch.quantize_per_tensor(((ints.double() - zero) * scale).float(), scale, zero, torch.qint8)
                 module.set_weight_bias(weight, bias)
         elif not type(module).__module__.startswith("torch.ao.nn.quantized"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from lamina.nn.build import Built
 
 
@@ -9,7 +11,8 @@ def summary_rows(built: Built, input_shape: tuple[int, ...]) -> list[tuple[str, 
     """Rows of (index, layer, output shape, params) including an input row, nested layers indented."""
     rows = [("", "input", _shape(input_shape), "0")]
     for info in built.rows:
-        index = info.path.split(" ")[0].rsplit("[", 1)[-1].rstrip("]") if info.depth == 0 else ""
+        found = re.search(r"\[(\d+)\] \(", info.path) if info.depth == 0 else None
+        index = found.group(1) if found else ""
         rows.append((index, "  " * info.depth + info.name, _shape(info.output_shape), f"{info.params:,}"))
     return rows
 

@@ -10,7 +10,8 @@ from typing import Any
 from lamina.files import atomic_write_bytes
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (no display needed), imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -25,13 +26,13 @@ def save_figure(fig: Any, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=100)
     atomic_write_bytes(path, buffer.getvalue())
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return path
 
 
 def learning_curves(history: list[dict[str, Any]], path: Path) -> Path:
     """Training and validation loss per epoch, and every other validation metric on a second panel."""
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [h["epoch"] for h in history]
     others = [k for k in (history[0] if history else {}) if k.startswith("val_") and k != "val_loss"]
     fig, axes = plt.subplots(1, 2 if others else 1, figsize=(10 if others else 5.5, 4), squeeze=False)
@@ -55,7 +56,7 @@ def learning_curves(history: list[dict[str, Any]], path: Path) -> Path:
 
 def confusion_matrix(matrix: list[list[int]], classes: list[str], path: Path) -> Path:
     """The test confusion matrix as a heat map with counts (rows: true class, columns: predicted)."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(matrix)
     fig, ax = plt.subplots(figsize=(1.0 + 0.5 * n, 0.8 + 0.5 * n))
     ax.imshow(matrix, cmap="Blues")
@@ -74,7 +75,7 @@ def confusion_matrix(matrix: list[list[int]], classes: list[str], path: Path) ->
 
 def gradient_flow(monitor: dict[str, Any], path: Path) -> Path:
     """Per-layer gradient norms over training steps (log scale): vanishing and exploding show at a glance."""
-    plt = _pyplot()
+    plt = pyplot()
     samples = monitor.get("samples", [])
     layers = monitor.get("layers", [])
     fig, (ax, bars) = plt.subplots(1, 2, figsize=(11, 4))

@@ -2,8 +2,8 @@
 
 It gathers what the run folder holds: summary.json (settings, timings),
 evaluation.json (test metrics, confusion matrix), metrics.jsonl (learning
-curves), monitor.json (gradient flow), diagnosis.json (findings and remedies)
-and any attribution images under explanations/ (written by ``lamina explain``).
+curves), monitor.json (gradient flow), diagnosis.json (findings and remedies),
+remedy.json (before and after, for a run that ``--remedy`` retrained) and any attribution images under explanations/ (written by ``lamina explain``).
 """
 
 from __future__ import annotations
@@ -89,6 +89,9 @@ def write_report(run_dir: str | Path) -> Path:
     if monitor and monitor.get("samples"):
         figures.gradient_flow(monitor, out / "gradient_flow.png")
         parts.append(_image("figures/gradient_flow.png", "gradient flow"))
+    remedy = _read(root / "remedy.json")
+    if remedy and "after" in remedy:
+        parts += ["<h2>Remedy: before and after</h2>", _remedy(remedy)]
 
     attributions = sorted((root / "explanations").glob("*.png")) if (root / "explanations").is_dir() else []
     if attributions:
@@ -102,6 +105,18 @@ def write_report(run_dir: str | Path) -> Path:
     path = root / "report.html"
     atomic_write_text(path, page)
     return path
+
+
+def _remedy(remedy: dict[str, Any]) -> str:
+    before, after = remedy["before"], remedy["after"]
+    rows = [("problems", ", ".join(before["findings"]) or "none", ", ".join(after["findings"]) or "none")]
+    rows += [(k, before["val"].get(k), after["val"].get(k)) for k in sorted(set(before["val"]) | set(after["val"]))]
+    cells = "".join(f"<tr><td>{escape(k)}</td>" + "".join(
+        f"<td class='num'>{escape(f'{v:.4f}' if isinstance(v, float) else str(v))}</td>" for v in (b, a)) + "</tr>"
+        for k, b, a in rows)
+    changes = "".join(f"<li>{escape(n)}</li>" for n in remedy["changes"])
+    return (f"<p class='muted'>before: {escape(before['run'])}</p><ul>{changes}</ul>"
+            f"<table><tr><th></th><th>before</th><th>after</th></tr>{cells}</table>")
 
 
 def _diagnosis(diagnosis: dict[str, Any] | None) -> str:

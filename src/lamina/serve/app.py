@@ -66,10 +66,13 @@ class OnnxBackend:
         options.intra_op_num_threads = threads
         options.log_severity_level = 3
         self.session = ort.InferenceSession(path.read_bytes(), options, providers=["CPUExecutionProvider"])
+        self.output_names = [output.name for output in self.session.get_outputs()]
 
     def outputs(self, x: np.ndarray) -> torch.Tensor:
-        """Model outputs for preprocessed inputs."""
-        return torch.from_numpy(self.session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0])
+        """Model outputs for preprocessed inputs (no copy when they are already contiguous float32)."""
+        if x.dtype != np.float32 or not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x, dtype=np.float32)
+        return torch.from_numpy(self.session.run(self.output_names, {"x": x})[0])
 
 
 class Predictor:

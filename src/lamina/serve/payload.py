@@ -37,7 +37,10 @@ def _number(value: Any, loc: list[Any]) -> float:
     """A finite JSON number (booleans and strings are refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise PayloadError(loc, f"{_loc_text(loc)} must be a number; got {type(value).__name__} {value!r:.40}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range
+        number = math.inf
     if not math.isfinite(number):
         raise PayloadError(loc, f"{_loc_text(loc)} must be a finite number; got {value}")
     return number
@@ -56,6 +59,30 @@ def _flat_numbers(value: Any, loc: list[Any], out: list[float], depth: int = 0) 
     return [len(value), *(shapes[0] if shapes else [])]
 
 
+_NUMBER_TYPES = {int, float}
+
+
+def _plain_numbers(value: list[Any], depth: int = 0) -> bool:
+    """Whether a nested list holds only ints and floats (no bools, strings or records), checked at C speed."""
+    kinds = set(map(type, value))
+    if kinds <= _NUMBER_TYPES:
+        return True
+    return kinds == {list} and depth < 4 and all(_plain_numbers(v, depth + 1) for v in value)
+
+
+def _fast_sample(value: list[Any], shape: list[int], n: int) -> np.ndarray | None:
+    """One well-formed array sample as n float64 values, or None to let the slow path name the problem."""
+    if not _plain_numbers(value):
+        return None
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (ValueError, OverflowError):  # ragged, or an int too large for a float
+        return None
+    if list(array.shape) not in (shape, [n]) or not np.isfinite(array).all():
+        return None
+    return array.reshape(n)
+
+
 def array_inputs(instances: list[Any], prep: InputPrep) -> np.ndarray:
     """Raw array samples (nested lists or records of feature names) as an (N, features) float array."""
     n = len(prep.offset)
@@ -65,6 +92,10 @@ def array_inputs(instances: list[Any], prep: InputPrep) -> np.ndarray:
         loc = ["instances", i]
         if isinstance(inst, dict):
             rows.append(_record_numbers(inst, prep.feature_names, loc))
+            continue
+        fast = _fast_sample(inst, shape, n) if isinstance(inst, list) else None
+        if fast is not None:
+            rows.append(fast)
             continue
         values: list[float] = []
         got = _flat_numbers(inst, loc, values)

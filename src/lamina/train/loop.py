@@ -91,9 +91,12 @@ def resolve_device(name: str) -> torch.device:
 
 
 def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callback], device: torch.device,
-        seed: int = 0, batch_path: str = "auto", workers: int = 0, resume: Any = None) -> State:
+        seed: int = 0, batch_path: str = "auto", workers: int = 0, resume: Any = None,
+        groups: list[dict[str, Any]] | None = None) -> State:
     """Train ``model`` on ``data.train``, validating on ``data.val`` after every epoch.
 
+    ``groups`` are optimizer parameter groups with their own rates (see lamina.train.groups);
+    None trains every parameter at ``spec.optimizer.lr``.
     ``batch_path`` picks the in-memory fast path or the DataLoader path ('auto' decides by size).
     ``resume`` (a loaded :class:`lamina.train.checkpoint.Checkpoint`) continues where it was saved.
     """
@@ -104,7 +107,7 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
     batches = make_batches(data.train.x, data.train.y, spec.batch_size, True, device,
                            path=batch_path, seed=seed, workers=workers, rank=world.rank, world=world.size)
     k = spec.accumulate_steps
-    optimizer = make_optimizer(model.parameters(), spec.optimizer)
+    optimizer = make_optimizer(groups or model.parameters(), spec.optimizer)
     scheduler = make_schedule(optimizer, spec.schedule, spec.epochs, -(-len(batches) // k))
     scaler = torch.amp.GradScaler(device.type, enabled=spec.precision == "fp16")  # a pass-through unless fp16
     state = State(model, optimizer, scheduler, spec, spec.epochs, len(batches), loss_fn, device, data,

@@ -9,8 +9,9 @@ from lamina.config import TrainSpec
 from lamina.errors import ConfigError
 from lamina.registry import LOSSES
 
-AUTO = {"multiclass": "cross_entropy", "binary": "bce", "regression": "mse"}
+AUTO = {"multiclass": "cross_entropy", "binary": "bce", "regression": "mse", "seq2seq": "token_cross_entropy"}
 FITS = {
+    "token_cross_entropy": ("seq2seq",),
     "cross_entropy": ("multiclass",),
     "bce": ("binary",),
     "mse": ("regression",),
@@ -23,6 +24,13 @@ FITS = {
 def cross_entropy(logits: torch.Tensor, target: torch.Tensor, spec: TrainSpec) -> torch.Tensor:
     """Softmax cross-entropy over class logits, with optional label smoothing."""
     return F.cross_entropy(logits, target, label_smoothing=spec.label_smoothing)
+
+
+@LOSSES.register("token_cross_entropy")
+def token_cross_entropy(logits: torch.Tensor, target: torch.Tensor, spec: TrainSpec) -> torch.Tensor:
+    """Cross-entropy of next-token logits (B, T, V) against token ids (B, T), padding (id 0) ignored."""
+    return F.cross_entropy(logits.flatten(0, 1), target.reshape(-1), ignore_index=0,
+                           label_smoothing=spec.label_smoothing)
 
 
 @LOSSES.register("bce")

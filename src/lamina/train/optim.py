@@ -36,12 +36,13 @@ def nesterov(params: Params, o: OptimizerSpec) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, nesterov=True, weight_decay=o.weight_decay)
 
 
-def fusable(params: list[torch.nn.Parameter]) -> bool:
+def fusable(params: list) -> bool:
     """Whether torch's fused Adam kernel can update ``params`` (floating point, on the CPU or CUDA).
 
-    One fused kernel per step instead of a few small ops per tensor: on small models the
-    optimizer step is a large share of the time.
+    ``params`` holds tensors or parameter groups (dicts with "params"). One fused kernel per step
+    instead of a few small ops per tensor: on small models the optimizer step is a large share of the time.
     """
+    params = [t for p in params for t in (p["params"] if isinstance(p, dict) else [p])]
     return bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
 
 

@@ -4,7 +4,9 @@ Data is prepared once per worker and reused by every trial whose data section is
 same, so a trial costs only its training. A :class:`TrialReporter` callback feeds the
 monitored validation metric to optuna after every epoch and stops a trial the pruner
 gives up on; it keeps the best epoch's weights in memory, so the test metric is the
-best epoch's (as ``train.restore_best`` does in a run).
+best epoch's. The trial's config sets ``train.monitor`` to the searched metric, so
+training it again (``best.yaml``) restores that same epoch and reproduces the score.
+A trial that samples the parameters of a finished trial takes its result untrained.
 """
 
 from __future__ import annotations
@@ -29,10 +31,14 @@ from lamina.tune.space import apply_params, sample_params
 
 
 class TrialReporter(Callback):
-    """Report the best-so-far monitored value to the optuna trial each epoch; stop when it should be pruned."""
+    """Report the best-so-far monitored value to the optuna trial each epoch; stop when it should be pruned.
 
-    def __init__(self, trial: Any, monitor: str, mode: str, prune: bool) -> None:
-        self.trial, self.monitor, self.mode, self.prune = trial, monitor, mode, prune
+    Only single-objective studies take intermediate values (optuna refuses them with
+    several objectives), so ``report`` is False there and the callback just keeps the best epoch.
+    """
+
+    def __init__(self, trial: Any, monitor: str, mode: str, prune: bool, report: bool = True) -> None:
+        self.trial, self.monitor, self.mode, self.prune, self.report = trial, monitor, mode, prune, report
         self.best: float | None = None
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.epochs = 0
@@ -45,7 +51,7 @@ class TrialReporter(Callback):
         if improved(value, self.best, self.mode):
             self.best = value
             self.best_weights = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
-        if self.best is None:
+        if self.best is None or not self.report:
             return
         self.trial.report(self.best, self.epochs)
         if self.prune and self.trial.should_prune():
@@ -99,11 +105,19 @@ def run_trial(trial: Any, raw: dict[str, Any], tune: TuneSpec, cache: DataCache,
     data = cache.get(parse_run_spec(apply_params(raw, params), "trial config"))
     chain = sample_chain(trial, tune.nas, data.input_shape, data.n_outputs) if tune.nas is not None else None
     config = apply_params(raw, params, chain)
+    twin = finished_twin(trial)
+    if twin is not None:  # training is seeded, so the same configuration would score the same again
+        return Outcome(list(twin.values), False, 0, twin.user_attrs["params"], twin.user_attrs["config"],
+                       twin.user_attrs.get("test", {}), note=f"same configuration as trial {twin.number}; its result reused")
     spec = parse_run_spec(config, f"trial {trial.number} config")
     metric, direction = resolve_metric(tune, data, spec)
+    if "train.monitor" not in params:  # the config keeps the epoch the trial was scored on (see restore_best)
+        config["train"] = {**config.get("train", {}), "monitor": metric}
+        spec.train.monitor = metric
     seed_everything(spec.seed)
-    built = build_model(spec.model, data.input_shape, data.n_outputs)
-    reporter = TrialReporter(trial, metric, "max" if direction == "maximize" else "min", prune)
+    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories)
+    reporter = TrialReporter(trial, metric, "max" if direction == "maximize" else "min", prune,
+                             report=len(tune.objectives) == 1)
     callbacks: list[Callback] = [reporter]
     if spec.train.early_stopping is not None:
         es = spec.train.early_stopping
@@ -121,6 +135,16 @@ def run_trial(trial: Any, raw: dict[str, Any], tune: TuneSpec, cache: DataCache,
         values.append(float(built.params) if objective == "params" else latency_ms(built.model, data, device))
     test = test_scores(built.model, data, spec, device) if len(data.test) else {}
     return Outcome(values, reporter.pruned, reporter.epochs, built.params, config, test)
+
+
+def finished_twin(trial: Any) -> Any:
+    """A finished trial of the same study that sampled exactly these parameters (None when there is none)."""
+    from optuna.trial import TrialState
+
+    for done in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if done.params == trial.params and "config" in done.user_attrs:
+            return done
+    return None
 
 
 def test_scores(model: torch.nn.Module, data: Prepared, spec: RunSpec, device: torch.device) -> dict[str, float]:

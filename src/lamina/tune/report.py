@@ -77,6 +77,17 @@ def _summary(t: Any) -> dict[str, Any]:
             "epochs": t.user_attrs.get("epochs"), "test": t.user_attrs.get("test", {})}
 
 
+def varying_params(study: Any) -> list[str]:
+    """Parameters that took more than one value among the finished trials (the only ones worth plotting)."""
+    from optuna.trial import TrialState
+
+    seen: dict[str, set[str]] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        for name, value in t.params.items():
+            seen.setdefault(name, set()).add(repr(value))
+    return [name for name, values in seen.items() if len(values) > 1]
+
+
 def write_figures(study: Any, folder: Path, names: list[str]) -> list[str]:
     """Optimization history, parameter importance, parallel coordinates (and the Pareto front) as PNGs."""
     import matplotlib
@@ -90,11 +101,13 @@ def write_figures(study: Any, folder: Path, names: list[str]) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     several = len(study.directions) > 1
     target = {"target": (lambda t: t.values[0]), "target_name": names[0]} if several else {"target_name": names[0]}
-    figures = {
-        "history": lambda: plots.plot_optimization_history(study, **target),
-        "importance": lambda: plots.plot_param_importances(study, **target),
-        "parallel": lambda: plots.plot_parallel_coordinate(study, **target),
-    }
+    varying = varying_params(study)
+    # fANOVA splits the metric's variance among the parameters, whichever way the metric is optimized
+    importance = optuna.importance.FanovaImportanceEvaluator(seed=0)
+    figures = {"history": lambda: plots.plot_optimization_history(study, **target)}
+    if varying:
+        figures["importance"] = lambda: plots.plot_param_importances(study, evaluator=importance, params=varying, **target)
+        figures["parallel"] = lambda: plots.plot_parallel_coordinate(study, params=varying, **target)
     if several:
         figures["pareto"] = lambda: plots.plot_pareto_front(study, target_names=names)
     written = []

@@ -202,7 +202,8 @@ def work(raw: dict[str, Any], url: str, total: int, worker: int, parallel: bool,
 def _line(number: int, worker: int, outcome: Any) -> str:
     status = "diverged" if outcome.values is None else ("pruned" if outcome.pruned else "done")
     value = "" if outcome.values is None else " " + " ".join(f"{v:.4g}" for v in outcome.values)
-    return f"trial {number} [worker {worker}] {status}{value} ({outcome.epochs} epochs, {outcome.params:,} params)"
+    note = f"; {outcome.note}" if outcome.note and outcome.values is not None else ""
+    return f"trial {number} [worker {worker}] {status}{value} ({outcome.epochs} epochs, {outcome.params:,} params{note})"
 
 
 def _say(text: str) -> None:

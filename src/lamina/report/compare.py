@@ -1,0 +1,104 @@
+"""Compare finished runs: their metrics side by side and their learning curves overlaid.
+
+``lamina compare RUN RUN...`` lands here. Each run contributes its summary.json
+(test metrics, best validation value, epochs, parameters, time) and its
+metrics.jsonl (the curves). Written to the output folder: compare.json (the
+table), curves.png (training and validation loss of every run on one axis, and
+the first shared validation metric on a second) and compare.html (both, offline).
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from lamina.errors import RunFolderError
+from lamina.files import atomic_write_text, read_json, write_json
+from lamina.report.figures import pyplot, save_figure
+
+
+def _history(root: Path) -> list[dict[str, Any]]:
+    path = root / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def run_row(root: Path) -> dict[str, Any]:
+    """One run's line of the comparison: name, sizes, timings, best validation value and test metrics."""
+    if not (root / "summary.json").is_file():
+        raise RunFolderError(f"{root} is not a finished run folder: summary.json is missing")
+    summary = read_json(root / "summary.json")
+    row: dict[str, Any] = {"run": str(root), "name": summary["name"], "params": summary["params"],
+                           "epochs": summary["epochs_run"], "train_seconds": summary["train_seconds"],
+                           f"best {summary['monitor']}": summary["best_value"]}
+    row.update({f"test {k}": v for k, v in summary.get("test", {}).items() if isinstance(v, (int, float))})
+    return row
+
+
+def compare_runs(runs: list[str | Path], out: str | Path = "compare") -> dict[str, Any]:
+    """Compare ``runs`` (at least two run folders); writes compare.json, curves.png and compare.html to ``out``."""
+    roots = [Path(r) for r in runs]
+    if len(roots) < 2:
+        raise RunFolderError(f"compare needs at least two run folders; got {len(roots)}")
+    rows = [run_row(root) for root in roots]
+    columns = list(dict.fromkeys(key for row in rows for key in row if key not in ("run",)))
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    curves = overlaid_curves([(row["name"] if [r["name"] for r in rows].count(row["name"]) == 1 else str(root),
+                               _history(root)) for row, root in zip(rows, roots)], folder / "curves.png")
+    result = {"runs": rows, "columns": columns, "curves": str(curves)}
+    write_json(folder / "compare.json", result)
+    atomic_write_text(folder / "compare.html", _page(rows, columns))
+    return result
+
+
+def overlaid_curves(runs: list[tuple[str, list[dict[str, Any]]]], path: Path) -> Path:
+    """Loss curves of every run on one axis (solid: validation, dashed: training), a shared val metric beside."""
+    plt = pyplot()
+    shared = set.intersection(*[set(h[-1]) if h else set() for _, h in runs])
+    metric = next((k for k in sorted(shared) if k.startswith("val_") and k != "val_loss"), None)
+    fig, axes = plt.subplots(1, 2 if metric else 1, figsize=(11 if metric else 6, 4), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for i, (label, history) in enumerate(runs):
+        epochs = [h["epoch"] for h in history]
+        for key, style in (("val_loss", "-"), ("train_loss", "--")):
+            if history and key in history[0]:
+                axes[0][0].plot(epochs, [h[key] for h in history], style, color=colours(i % 10),
+                                label=f"{label} {key.split('_')[0]}")
+        if metric:
+            axes[0][1].plot(epochs, [h.get(metric) for h in history], color=colours(i % 10), label=label)
+    axes[0][0].set_xlabel("epoch")
+    axes[0][0].set_ylabel("loss")
+    axes[0][0].set_title("loss (solid: validation, dashed: training)")
+    axes[0][0].legend(fontsize=7)
+    if metric:
+        axes[0][1].set_xlabel("epoch")
+        axes[0][1].set_title(metric)
+        axes[0][1].legend(fontsize=7)
+    return save_figure(fig, path)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "" if value is None else str(value)
+
+
+def _page(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{escape(_cell(row.get(c)))}</td>" for c in columns) + "</tr>" for row in rows)
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>run comparison</title>"
+            "<style>body{font-family:system-ui,sans-serif;margin:2rem} table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:0.25rem 0.6rem} img{max-width:100%}</style></head><body>"
+            f"<h1>Run comparison</h1><table><tr>{head}</tr>{body}</table>"
+            "<h2>Learning curves</h2><img src='curves.png' alt='learning curves'></body></html>\n")
+
+
+def format_table(result: dict[str, Any]) -> list[list[str]]:
+    """The comparison for the terminal: a header row of run names, then one row per quantity."""
+    runs = result["runs"]
+    return [["", *(row["name"] for row in runs)]] + [
+        [c, *(_cell(row.get(c)) for row in runs)] for c in result["columns"] if c != "name"]

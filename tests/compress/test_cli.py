@@ -1,0 +1,36 @@
+"""``lamina compress``: a new run folder that loads like any other, and a comparison table against the original."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from lamina.cli import app
+from lamina.files import read_json
+from lamina.runs import load_run
+
+
+def test_compress_writes_a_new_run_folder_and_comparison_table(digits_mlp) -> None:
+    source = digits_mlp.folder.root
+    before = sorted(p.name for p in source.iterdir())
+    result = CliRunner().invoke(app, ["compress", str(source), "--prune", "0.5", "--finetune-epochs", "2",
+                                      "--quantize", "dynamic", "--name", "mlp-small", "--progress", "none"],
+                                 env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    out = source.parent / "mlp-small"
+    assert f"run folder: {out}" in result.output
+    for column in ("params", "file size", "latency b=1", "latency b=256", "test score"):
+        assert column in result.output
+    assert {"config.yaml", "model.safetensors", "preprocess.json", "compression.json"} <= {p.name for p in out.iterdir()}
+    report = read_json(out / "compression.json")
+    original, compressed = report["comparison"]
+    assert [s for step in report["steps"] for s in step] == ["prune", "quantize"]
+    assert compressed["file_bytes"] * 8 < original["file_bytes"]  # half the neurons, then int8
+    assert compressed["score"] >= original["score"] - 0.03
+    assert load_run(out).spec.name == "mlp-small"
+    assert sorted(p.name for p in source.iterdir()) == before  # the original is left untouched
+
+
+def test_compress_without_a_step_is_refused_with_the_options(digits_mlp) -> None:
+    result = CliRunner().invoke(app, ["compress", str(digits_mlp.folder.root)])
+    assert result.exit_code == 2
+    assert "--prune" in result.output and "--quantize" in result.output
