@@ -83,8 +83,12 @@ def train(
     import os
 
     from lamina.config import load_config
+    from lamina.lm.config import is_language_config, read_raw_config
     from lamina.trainer import train as train_run
 
+    if is_language_config(read_raw_config(config, set_ or [])):
+        _train_language_model(config, set_ or [], progress, resume_ or nproc != 1)
+        return
     spec = load_config(config, set_ or [])  # a bad config fails here, before any process starts
     if spec.generative is not None:
         raise LaminaError(f"{config} has a generative: section; train it with: lamina generative {config}")
@@ -519,6 +523,23 @@ def generative(config: Path = typer.Argument(..., help="A run config (YAML) with
     console.print(f"run folder: {result['folder']}", markup=False)
 
 
+def _train_language_model(config: Path, overrides: list[str], progress: str, unsupported: bool) -> None:
+    from lamina.errors import ConfigError
+    from lamina.files import read_json
+    from lamina.lm.train import as_lm_spec, train_lm
+
+    if unsupported:
+        raise ConfigError("language-model runs (task: language_model) train in one process and do not resume; "
+                          "drop --nproc and --resume")
+    root = train_lm(as_lm_spec(config, overrides), progress=progress)
+    done = read_json(root / "summary.json")
+    val = done["val"]
+    _console().print(f"validation: loss {val['loss']:.4f} nats/token, perplexity {val['perplexity']:.3f}, "
+                     f"{val['bits_per_char']:.4f} bits/char (unigram baseline {done['unigram_val_loss']:.4f})")
+    _console().print(f"trained {done['steps']} steps in {done['train_seconds']:.1f}s ({done['params']:,} parameters)")
+    _console().print(f"run folder: {root}", markup=False)
+
+
 @app.command()
 @friendly
 def explain(
@@ -591,13 +612,38 @@ def _refresh_report(run: Path) -> None:
 
 @app.command()
 @friendly
-def generate(run: Path = typer.Argument(..., help="A VAE or GAN run folder."),
-             n: int = typer.Option(64, "--n", help="How many samples."),
-             seed: int = typer.Option(0, "--seed", help="Noise seed (the same seed gives the same samples).")) -> None:
-    """Sample new inputs: an image grid (PNG) and an NPZ in raw units, with class coverage when the run has a judge.
+def generate(
+    run: Path = typer.Argument(..., help="A language-model, VAE or GAN run folder."),
+    n: int = typer.Option(None, "--n", help="How many samples (default: 1 text, 64 images)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (the same seed gives the same samples)."),
+    prompt: str = typer.Option(None, "--prompt", help="Language models: the text to continue."),
+    tokens: int = typer.Option(200, "--tokens", help="Language models: how many tokens to generate."),
+    temperature: float = typer.Option(0.8, "--temperature", help="Language models: sampling temperature; 0 is greedy."),
+    top_k: int = typer.Option(None, "--top-k", help="Language models: sample only among the k most likely tokens."),
+    top_p: float = typer.Option(None, "--top-p", help="Language models: sample among the most likely tokens holding this much probability."),
+) -> None:
+    """Sample from a run: text continuing --prompt for a language model; an image grid (PNG) and NPZ for a VAE or GAN.
 
-    Example: lamina generate runs/digits-gan --n 64
+    Examples: lamina generate runs/shakespeare-char --prompt "ROMEO:" --tokens 300 --top-k 20
+              lamina generate runs/digits-gan --n 64
     """
+    from lamina.lm.generate import generate_text, is_language_run
+
+    if is_language_run(run):
+        if prompt is None:
+            raise LaminaError(f"{run} is a language-model run: give the text to continue with --prompt")
+        texts = generate_text(run, prompt, tokens, temperature, top_k, top_p, n or 1, seed)
+        for i, text in enumerate(texts):
+            if len(texts) > 1:
+                typer.echo(f"--- sample {i + 1} ---")
+            typer.echo(text)
+        return
+    if prompt is not None:
+        raise LaminaError(f"--prompt applies to language-model runs; {run} is not one")
+    _generate_images(run, n or 64, seed)
+
+
+def _generate_images(run: Path, n: int, seed: int) -> None:
     from lamina.generative.run import generate as generate_samples
 
     result = generate_samples(run, n, seed)

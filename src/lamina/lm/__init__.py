@@ -1,0 +1,1 @@
+"""Language models: tokenizers, GPT training and generation, a pretrained sentence encoder, few/zero-shot."""

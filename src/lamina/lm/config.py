@@ -1,0 +1,77 @@
+"""The spec of a language-model run (``task: language_model``): a text file, a GPT size, a step budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from lamina.config import OptimizerSpec, ScheduleSpec, Spec, apply_overrides, format_validation_error, parse_yaml
+from lamina.errors import ConfigError
+from lamina.nn.models.language import GPTOptions
+
+TASK = "language_model"
+
+
+class TextDataSpec(Spec):
+    """A plain text file; the first ``1 - val`` of it trains, the last ``val`` validates."""
+
+    path: str
+    val: float = Field(0.1, gt=0, lt=0.5)
+    tokenizer: Literal["char"] = "char"
+
+
+class LMTrainSpec(Spec):
+    """Step-based training: ``steps`` batches of ``batch_size`` random windows, evaluated every ``eval_every``."""
+
+    steps: int = Field(2000, gt=0)
+    batch_size: int = Field(32, gt=0)
+    optimizer: OptimizerSpec = Field(default_factory=lambda: OptimizerSpec(name="adamw", lr=2e-3, weight_decay=0.1,
+                                                                           betas=(0.9, 0.99)))
+    schedule: ScheduleSpec = Field(default_factory=lambda: ScheduleSpec(name="cosine", warmup_epochs=0.05,
+                                                                        min_lr_ratio=0.1))
+    clip_norm: float | None = Field(1.0, gt=0)
+    eval_every: int = Field(250, gt=0)
+    eval_batches: int = Field(8, gt=0)
+    threads: int | None = Field(None, gt=0)
+
+
+class LMSpec(Spec):
+    """Everything a language-model run needs; saved resolved as the run folder's config.yaml.
+
+    ``train.schedule.warmup_epochs`` is a fraction of all steps here (one pass of ``steps`` counts as one epoch).
+    """
+
+    task: Literal["language_model"] = TASK
+    name: str = Field("lm", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    seed: int = 0
+    runs_dir: str = "runs"
+    data: TextDataSpec
+    model: GPTOptions = Field(default_factory=GPTOptions)
+    train: LMTrainSpec = Field(default_factory=LMTrainSpec)
+
+
+def is_language_config(raw: Any) -> bool:
+    """Whether plain config data describes a language-model run (``task: language_model``)."""
+    return isinstance(raw, dict) and raw.get("task") == TASK
+
+
+def parse_lm_spec(raw: Any, source: str = "config") -> LMSpec:
+    """Validate plain data into an LMSpec, or raise one ConfigError listing every problem."""
+    from pydantic import ValidationError
+
+    try:
+        return LMSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = format_validation_error(exc, "", LMSpec).splitlines()
+        raise ConfigError(f"{source}: " + "; ".join(problems)) from None
+
+
+def read_raw_config(path: str | Path, overrides: list[str] | None = None) -> Any:
+    """A YAML config file as plain data with ``key.path=value`` overrides applied (not yet validated)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    raw = parse_yaml(path.read_text(encoding="utf-8", errors="replace"), f"config file {path}")
+    return apply_overrides(raw, overrides or []) if isinstance(raw, dict) else raw

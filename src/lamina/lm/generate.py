@@ -1,0 +1,111 @@
+"""Load a language-model run folder and sample text from it (temperature, top-k, top-p)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from lamina.errors import ConfigError, DataError, RunFolderError
+from lamina.files import load_tensors, read_json
+from lamina.lm.config import LMSpec, is_language_config, parse_lm_spec
+from lamina.lm.tokenize import CharTokenizer
+from lamina.nn.models.language import GPT
+from lamina.runs import RunFolder
+
+
+@dataclass
+class LanguageRun:
+    """A trained language model with its spec and tokenizer, rebuilt from a run folder."""
+
+    folder: RunFolder
+    spec: LMSpec
+    tokenizer: CharTokenizer
+    model: GPT
+
+
+def is_language_run(run: str | Path) -> bool:
+    """Whether ``run`` is a run folder whose config.yaml says ``task: language_model`` (so ``generate`` samples text)."""
+    from lamina.config import parse_yaml
+
+    config = RunFolder(run).config
+    if not config.is_file():
+        return False
+    return is_language_config(parse_yaml(config.read_text(encoding="utf-8", errors="replace"), str(config), RunFolderError))
+
+
+def load_language_run(run: str | Path) -> LanguageRun:
+    """Rebuild a language-model run (config.yaml, preprocess.json, model.safetensors); no pickle involved."""
+    from lamina.config import parse_yaml
+
+    folder = RunFolder(run)
+    if not folder.config.is_file():
+        raise RunFolderError(f"{folder.root} is not a run folder: config.yaml is missing")
+    raw = parse_yaml(folder.config.read_text(encoding="utf-8", errors="replace"), str(folder.config), RunFolderError)
+    if not is_language_config(raw):
+        raise RunFolderError(f"{folder.root} is not a language-model run (its config.yaml has no task: language_model)")
+    try:
+        spec = parse_lm_spec(raw, str(folder.config))
+    except ConfigError as exc:
+        raise RunFolderError(str(exc)) from None
+    tokenizer = CharTokenizer.from_json(read_json(folder.preprocess), str(folder.preprocess))
+    model = GPT(tokenizer.vocab, spec.model)
+    weights = load_tensors(folder.weights)
+    weights["head.weight"] = weights.get("embed.weight", torch.empty(0))  # tied: stored once
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise RunFolderError(f"{folder.weights} does not match {folder.config}: {str(exc).splitlines()[0]}") from None
+    return LanguageRun(folder, spec, tokenizer, model.eval())
+
+
+def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
+    """Keep the ``top_k`` most likely tokens and the smallest set whose probability reaches ``top_p``; -inf elsewhere.
+
+    ``logits`` is (B, V). The most likely token always stays, so sampling never runs out of choices.
+    """
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]  # (B, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1.0:
+        ordered, order = logits.sort(dim=-1, descending=True)  # (B, V)
+        before = ordered.softmax(-1).cumsum(-1) - ordered.softmax(-1)  # probability mass ranked above each token
+        drop = (before >= top_p).scatter(-1, order, before >= top_p)  # back to vocabulary order
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+@torch.no_grad()
+def sample(model: GPT, ids: torch.Tensor, tokens: int, temperature: float = 1.0, top_k: int | None = None,
+           top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Extend ``ids`` (B, T) by ``tokens`` sampled tokens; temperature 0 picks the most likely token (greedy)."""
+    model.eval()
+    for _ in range(tokens):
+        logits = model(ids[:, -model.context :])[:, -1]  # (B, V)
+        if temperature == 0:
+            nxt = logits.argmax(-1, keepdim=True)  # (B, 1)
+        else:
+            probs = filter_logits(logits / temperature, top_k, top_p).softmax(-1)  # (B, V)
+            nxt = torch.multinomial(probs, 1, generator=generator)  # (B, 1)
+        ids = torch.cat([ids, nxt], dim=1)  # (B, T + 1)
+    return ids
+
+
+def generate_text(run: str | Path | LanguageRun, prompt: str, tokens: int = 200, temperature: float = 0.8,
+                  top_k: int | None = None, top_p: float | None = None, samples: int = 1, seed: int = 0) -> list[str]:
+    """``samples`` continuations of ``prompt`` (prompt included) from a language-model run."""
+    if tokens < 1 or samples < 1:
+        raise DataError(f"--tokens and --n must be positive; got tokens={tokens}, n={samples}")
+    if temperature < 0:
+        raise DataError(f"--temperature must be >= 0; got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise DataError(f"--top-k must be a positive integer; got {top_k}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise DataError(f"--top-p must be in (0, 1]; got {top_p}")
+    lm = run if isinstance(run, LanguageRun) else load_language_run(run)
+    if not prompt:
+        raise DataError("--prompt must hold at least one character")
+    ids = lm.tokenizer.encode(prompt, "--prompt").unsqueeze(0).repeat(samples, 1)  # (N, T)
+    out = sample(lm.model, ids, tokens, temperature, top_k, top_p, torch.Generator().manual_seed(seed))
+    return [lm.tokenizer.decode(row) for row in out]
