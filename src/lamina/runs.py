@@ -102,7 +102,8 @@ class Run:
 
     def predict_file(self, path: str | Path) -> list[dict[str, Any]]:
         """Predictions for a CSV (columns named like the training features) or an NPZ (array ``x``)."""
-        rows = prediction_rows(self.outputs(self.read_inputs(path)), self.preprocessor)
+        x = self.read_inputs(path)
+        rows = prediction_rows(self.decode(x) if self.task == "seq2seq" else self.outputs(x), self.preprocessor)
         if self.preprocessor.inputs.kind == "series":
             from lamina.data.series import forecast_rows
 
@@ -110,15 +111,17 @@ class Run:
         return rows
 
     def read_inputs(self, path: str | Path) -> np.ndarray:
-        """Model inputs from a CSV or NPZ of raw samples, through the run's saved preprocessing."""
+        """Model inputs from a CSV or NPZ of raw samples, through the run's saved preprocessing.
+
+        For a seq2seq run the CSV's source column becomes padded token ids, ready for ``decode``.
+        """
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix == ".csv" and self.task == "seq2seq":
             from lamina.data.pairs import encode_sources
 
             source = self.preprocessor.inputs.tokenizer["source"]
-            return prediction_rows(self.decode(encode_sources(self.preprocessor, read_csv(path).column(source))),
-                                   self.preprocessor)
+            return encode_sources(self.preprocessor, read_csv(path).column(source))
         if suffix == ".csv":
             x = self.preprocessor.inputs.transform_table(read_csv(path))
         elif suffix == ".npz":

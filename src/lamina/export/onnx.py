@@ -39,16 +39,23 @@ class Exported:
     checked_rows: int
 
 
-def onnx_bytes(model: nn.Module, input_shape: tuple[int, ...], opset: int = OPSET) -> bytes:
-    """The model as ONNX bytes, with input ``x`` and output ``y`` whose first axis (batch) is dynamic."""
+def onnx_bytes(model: nn.Module, input_shape: tuple[int, ...], opset: int = OPSET,
+               dtype: torch.dtype = torch.float32) -> bytes:
+    """The model as ONNX bytes, with input ``x`` (of ``dtype``: float features or integer token ids) and
+    output ``y`` whose first axis (batch) is dynamic."""
     if any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules()):
         raise ExportError("this run holds an int8 (quantized) model; export the float run it was compressed from")
     model = model.to("cpu").eval()
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.zeros((2, *input_shape)),), buffer, dynamo=False, opset_version=opset,
-                          input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+        try:
+            torch.onnx.export(model, (torch.zeros((2, *input_shape), dtype=dtype),), buffer, dynamo=False,
+                              opset_version=opset, input_names=["x"], output_names=["y"],
+                              dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+        except RuntimeError as error:  # an operation torch's ONNX exporter cannot express
+            raise ExportError(f"torch could not export this model to ONNX ({str(error).splitlines()[0][:200]}); "
+                              "nothing was written") from error
     return buffer.getvalue()
 
 
@@ -66,7 +73,8 @@ def max_difference(model: nn.Module, model_bytes: bytes, x: torch.Tensor) -> flo
     """Largest absolute difference between torch's and onnxruntime's outputs on ``x``."""
     with torch.inference_mode():
         expected = model.eval()(x).float().numpy()
-    got = session(model_bytes).run(None, {"x": x.numpy().astype(np.float32)})[0]
+    feed = x.numpy() if not x.is_floating_point() else x.numpy().astype(np.float32)
+    got = session(model_bytes).run(None, {"x": feed})[0]
     return float(np.abs(got - expected).max()) if expected.size else 0.0
 
 
@@ -75,9 +83,10 @@ def export_run(run: Run | str | Path, out: str | Path | None = None, tolerance: 
     if not isinstance(run, Run):
         run = load_run(run)
     shape = tuple(run.preprocessor.inputs.shape)
-    model_bytes = onnx_bytes(run.model, shape)
     data = prepare_data(run.spec.data, fitted=run.preprocessor)
-    x = (data.test.x if len(data.test) else data.train.x)[:CHECK_ROWS].float()
+    x = (data.test.x if len(data.test) else data.train.x)[:CHECK_ROWS]
+    x = x.float() if x.is_floating_point() else x
+    model_bytes = onnx_bytes(run.model, shape, dtype=x.dtype)
     diff = max_difference(run.model, model_bytes, x)
     if not diff <= tolerance:
         raise ExportError(f"the ONNX model's outputs differ from torch's by {diff:.3g} (> {tolerance:g}) "

@@ -49,7 +49,7 @@ class ClassToken(nn.Module):
         self.token = nn.Parameter(torch.zeros(1, 1, dim))  # (1, 1, C)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.token.expand(len(x), -1, -1), x], dim=1)  # (B, T + 1, C)
+        return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)  # (B, T + 1, C)
 
 
 @layer("patch_embedding", PatchArgs, primary="dim", ranks=(3,), example_input=(1, 8, 8),
