@@ -58,7 +58,8 @@ def test_two_worker_processes_share_one_study_without_duplicates_or_losses(tmp_p
     assert ran[0].isdisjoint(ran[1]) and ran[0] | ran[1] == set(range(6)), ran
     assert all(ran), f"one process ran every trial: {ran}"
     assert len({t.user_attrs["worker"]["pid"] for t in trials}) == 2
-    assert all(t.user_attrs["epochs"] == 15 and t.user_attrs["test"]["accuracy"] > 0 for t in trials)
+    assert all(t.user_attrs["epochs"] == 15 and t.user_attrs["test"]["accuracy"] > 0 for t in trials), \
+        [(t.number, t.user_attrs.get("epochs"), t.user_attrs.get("test"), t.user_attrs.get("note")) for t in trials]
 
 
 def test_a_worker_killed_mid_trial_is_resumed_and_its_trial_retried(tmp_path: Path) -> None:

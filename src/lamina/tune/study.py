@@ -169,8 +169,12 @@ def work(raw: dict[str, Any], url: str, total: int, worker: int, parallel: bool,
     spec = parse_run_spec(raw)
     tune = spec.tune
     storage = make_storage(url)
+    with file_lock(url, spec.name):  # each worker that joins the study, from any process or machine, samples its own way
+        shared = optuna.load_study(study_name=spec.name, storage=storage)
+        joined = int(shared.user_attrs.get("workers_joined", 0))
+        shared.set_user_attr("workers_joined", joined + 1)
     study = optuna.load_study(study_name=spec.name, storage=storage,
-                              sampler=make_sampler(tune, tune.seed + 1000 * worker, parallel),
+                              sampler=make_sampler(tune, tune.seed + 1000 * joined, parallel),
                               pruner=make_pruner(tune, spec.train.epochs))
     cache = DataCache()
     prune = tune.pruner != "none"
