@@ -97,6 +97,14 @@ class SeriesSpec(Spec):
     season: int | None = Field(None, gt=0)
 
 
+class SyntheticSpec(Spec):
+    """Generated labelled examples added to the training split from a VAE or GAN run (labels from its judge)."""
+
+    run: str
+    n: int = Field(500, gt=0)
+    seed: int = 0
+
+
 class DataSpec(Spec):
     """Where the data comes from and how it is prepared (fitted on the training split only)."""
 
@@ -120,6 +128,7 @@ class DataSpec(Spec):
     loader_workers: int = Field(0, ge=0)
     text: TextSpec | None = None
     series: SeriesSpec | None = None
+    synthetic: SyntheticSpec | None = None
 
     @field_validator("dataset")
     @classmethod

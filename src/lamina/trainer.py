@@ -131,6 +131,10 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
         torch.set_num_threads(spec.train.threads)
     seed_everything(spec.seed)
     data = prepare_data(spec.data)
+    if spec.data.synthetic is not None:
+        from lamina.generative.synthetic import add_synthetic
+
+        data = add_synthetic(data, spec.data.synthetic)
     built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories)
     if world.distributed:
         torch.manual_seed(spec.seed + world.rank)  # the same initial weights, but each rank its own dropout
