@@ -12,26 +12,19 @@ probabilities). Medians over many calls; the ratios are what to read.
 from __future__ import annotations
 
 import tempfile
-import time
 
 import numpy as np
 from sklearn.datasets import load_digits
 
 import lamina
+from lamina.compress.measure import median_seconds
 from lamina.export.onnx import export_run
 from lamina.serve.app import Predictor
 
 
 def median_us(fn, repeats: int = 3000) -> float:
     """Median microseconds of ``fn()`` after a warm-up."""
-    for _ in range(200):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2] * 1e6
+    return median_seconds(fn, repeats=repeats, warmup=200) * 1e6
 
 
 def main() -> None:

@@ -111,3 +111,27 @@ def load_builtins() -> None:
     _loaded = True
     for module in _BUILTIN_MODULES:
         importlib.import_module(module)
+
+
+def validate_step_args(args_model: type, primary: str | None, name: str, value: Any, path: str, what: str) -> Any:
+    """The validated arguments of one chain step written ``{name: value}`` (layers, augmentations, ...).
+
+    ``value`` may be absent, a mapping of arguments, or the step's main argument alone (``{dense: 64}``);
+    a bad value raises ConfigError naming ``path.name`` and the allowed fields.
+    """
+    from pydantic import ValidationError
+
+    if value is None:
+        raw: dict[str, Any] = {}
+    elif isinstance(value, dict):
+        raw = value
+    elif primary is not None:
+        raw = {primary: value}
+    else:
+        raise ConfigError(f"{path}: {what} '{name}' takes no main argument; got {value!r}")
+    try:
+        return args_model.model_validate(raw)
+    except ValidationError as exc:
+        from lamina.config import format_validation_error
+
+        raise ConfigError(format_validation_error(exc, f"{path}.{name}", args_model)) from None

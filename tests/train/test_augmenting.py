@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from types import SimpleNamespace
 
 import torch
 
@@ -35,12 +36,9 @@ def test_augmentation_raises_test_accuracy_with_200_training_digits() -> None:
 def test_mixup_objective_blends_both_labels() -> None:
     from lamina.train.augmenting import Augmentation
 
-    class State:
-        pass
-
     callback = Augmentation([{"mixup": 0.4}], seed=0)
     callback.generator = torch.Generator().manual_seed(0)
-    state = State()
+    state = SimpleNamespace()
     state.xb, state.yb = torch.rand(6, 3), torch.tensor([0, 1, 2, 0, 1, 2])
     callback.on_batch_start(state)
     state.outputs = torch.randn(6, 3)

@@ -25,9 +25,10 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from lamina.errors import ConfigError, one_of
+from lamina.registry import validate_step_args
 
 
 class StepArgs(BaseModel):
@@ -137,20 +138,7 @@ def parse_step(item: Any, path: str) -> Step:
     if name not in STEPS:
         raise ConfigError(one_of(f"{path} augmentation", name, STEPS))
     kind = STEPS[name]
-    if value is None:
-        raw: dict[str, Any] = {}
-    elif isinstance(value, dict):
-        raw = value
-    elif kind.primary is not None:
-        raw = {kind.primary: value}
-    else:
-        raise ConfigError(f"{path}: augmentation '{name}' takes no main argument; got {value!r}")
-    try:
-        args = kind.args.model_validate(raw)
-    except ValidationError as exc:
-        from lamina.config import format_validation_error
-
-        raise ConfigError(format_validation_error(exc, f"{path}.{name}", kind.args)) from None
+    args = validate_step_args(kind.args, kind.primary, name, value, path, "augmentation")
     return Step(kind, args, path)
 
 

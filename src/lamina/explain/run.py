@@ -20,7 +20,8 @@ import torch
 from lamina.data.prepare import prepare_data
 from lamina.errors import ConfigError, one_of
 from lamina.explain.attribute import attribute
-from lamina.files import atomic_write_bytes, atomic_write_text, write_json
+from lamina.files import atomic_write_text, write_json
+from lamina.report.figures import pyplot, save_figure
 from lamina.runs import Run, load_run
 
 ALIASES = {"saliency": "saliency", "ig": "integrated_gradients", "integrated_gradients": "integrated_gradients",
@@ -105,41 +106,25 @@ def _csv_cell(text: str) -> str:
     return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
-def _save(fig: Any, path: Path) -> Path:
-    import io
-
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=100)
-    _pyplot().close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
 
 
 def feature_bars(path: Path, names: list[str], attr: torch.Tensor, method: str) -> Path:
     """Mean |attribution| per feature over the explained samples, largest first (at most 20 bars)."""
-    plt = _pyplot()
+    plt = pyplot()
     mean = attr.abs().mean(dim=0).cpu().numpy()
     order = np.argsort(mean)[::-1][:20]
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(order) + 1.2))
     ax.barh([names[i] for i in order][::-1], mean[order][::-1])
     ax.set_xlabel("mean |attribution|")
     ax.set_title(f"{method}: feature importance over {len(attr)} samples")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def image_overlays(path: Path, x: torch.Tensor, attr: torch.Tensor, labels: list[str], method: str) -> Path:
     """Each image in grey with its attribution heat map over it (top row: input; bottom: overlay)."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(x)
     fig, axes = plt.subplots(2, n, figsize=(1.6 * n + 0.4, 3.6), squeeze=False)
     images = x.detach().float().mean(dim=1).cpu().numpy()  # (B, H, W)
@@ -152,12 +137,12 @@ def image_overlays(path: Path, x: torch.Tensor, attr: torch.Tensor, labels: list
         for row in (0, 1):
             axes[row][i].axis("off")
     fig.suptitle(f"{method} (explained class above each image)", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def sequence_heatmap(path: Path, attr: torch.Tensor, labels: list[str], method: str) -> Path:
     """Per-position attribution of each sequence (rows: samples), summed over channels or embedding."""
-    plt = _pyplot()
+    plt = pyplot()
     values = attr.detach().float().abs()
     values = values.sum(dim=1) if values.dim() == 3 and values.shape[1] < values.shape[2] else values.reshape(len(values), -1)
     fig, ax = plt.subplots(figsize=(8, 0.4 * len(values) + 1.2))
@@ -165,4 +150,4 @@ def sequence_heatmap(path: Path, attr: torch.Tensor, labels: list[str], method: 
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.set_xlabel("position")
     ax.set_title(f"{method}: attribution per position")
-    return _save(fig, path)
+    return save_figure(fig, path)

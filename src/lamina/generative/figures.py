@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from lamina.files import atomic_write_bytes
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> Path:
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=100)
-    atomic_write_bytes(path, buffer.getvalue())
-    _pyplot().close(fig)
-    return path
+from lamina.report.figures import pyplot, save_figure
 
 
 def image_grid(images: torch.Tensor, path: Path, title: str, labels: list[str] | None = None) -> Path:
@@ -37,7 +17,7 @@ def image_grid(images: torch.Tensor, path: Path, title: str, labels: list[str] |
     One tiled array and one ``imshow`` rather than a subplot per image: a 64-image grid draws in a fraction
     of the time.
     """
-    plt = _pyplot()
+    plt = pyplot()
     pictures = images.detach().cpu().float().clamp(0, 1)
     n, c, h, w = pictures.shape
     cols = math.ceil(math.sqrt(n))
@@ -56,12 +36,12 @@ def image_grid(images: torch.Tensor, path: Path, title: str, labels: list[str] |
                 bbox={"facecolor": "white", "alpha": 0.75, "pad": 0.5, "linewidth": 0})
     ax.axis("off")
     ax.set_title(title, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def latent_map(codes: torch.Tensor, labels: list[str], path: Path, title: str) -> Path:
     """Codes as a 2-D scatter coloured by class (projected on their first two principal axes if wider)."""
-    plt = _pyplot()
+    plt = pyplot()
     points = codes.double()
     axis_names = ("z1", "z2")
     if points.shape[1] > 2:
@@ -78,12 +58,12 @@ def latent_map(codes: torch.Tensor, labels: list[str], path: Path, title: str) -
     ax.set_ylabel(axis_names[1])
     ax.set_title(title)
     ax.legend(markerscale=2, fontsize=7, loc="best")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def gan_losses(steps: list[dict[str, float]], path: Path) -> Path:
     """The discriminator's and generator's loss at every step."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.5))
     x = [s["step"] for s in steps]
     ax.plot(x, [s["d_loss"] for s in steps], label="D loss", linewidth=0.7)
@@ -91,4 +71,4 @@ def gan_losses(steps: list[dict[str, float]], path: Path) -> Path:
     ax.set_xlabel("step")
     ax.set_title("GAN losses per step")
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from lamina.errors import ConfigError, ShapeError
-from lamina.registry import LAYERS
+from lamina.registry import LAYERS, validate_step_args
 
 Shape = tuple[int, ...]
 RANK_WORDS = {1: "(features,)", 2: "(channels, length)", 3: "(channels, height, width)"}
@@ -106,20 +106,7 @@ def parse_layer(item: Any, path: str) -> LayerCall:
             f"{path} must be a layer name or a one-key mapping like {{dense: 64}}; got {item!r}"
         )
     kind: LayerType = LAYERS.get(str(name), f"{path} layer name")
-    if value is None:
-        raw: dict[str, Any] = {}
-    elif isinstance(value, dict):
-        raw = value
-    elif kind.primary is not None:
-        raw = {kind.primary: value}
-    else:
-        raise ConfigError(f"{path}: layer '{name}' takes no main argument; got {value!r}")
-    try:
-        args = kind.args.model_validate(raw)
-    except ValidationError as exc:
-        from lamina.config import format_validation_error
-
-        raise ConfigError(format_validation_error(exc, f"{path}.{name}", kind.args)) from None
+    args = validate_step_args(kind.args, kind.primary, str(name), value, path, "layer")
     if isinstance(args, ResidualArgs):
         parse_chain(args.layers, f"{path}.residual.layers")
     return LayerCall(kind, args, f"{path} ({name})")
