@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -47,3 +50,30 @@ def quick_spec(tmp_path: Path, **sections) -> dict:
     for key, value in sections.items():
         spec[key] = value
     return spec
+
+
+CHROMIUM_MISSING = shutil.which("chromium") is None
+CHROMIUM_REASON = "Debian's chromium package is not installed (apt-get install chromium)"
+IMAGE_COUNTER = """<script>
+window.addEventListener('load', () => {
+  const images = [...document.images];
+  const loaded = images.filter(i => i.complete && i.naturalWidth > 0).length;
+  const out = document.createElement('pre');
+  out.id = 'lamina-check';
+  out.textContent = `images=${images.length} loaded=${loaded}`;
+  document.body.appendChild(out);
+});
+</script></body>"""
+
+
+def images_loaded_in_chromium(page: Path, profile: Path) -> tuple[int, int]:
+    """Open a copy of ``page`` in headless Chromium; returns (images on the page, images that loaded)."""
+    checked = page.with_name(page.stem + "_check.html")
+    checked.write_text(page.read_text(encoding="utf-8").replace("</body>", IMAGE_COUNTER), encoding="utf-8")
+    result = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
+         f"--user-data-dir={profile}", "--virtual-time-budget=10000", "--dump-dom", checked.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    found = re.search(r"images=(\d+) loaded=(\d+)", result.stdout)
+    assert found, result.stderr[-2000:]
+    return int(found.group(1)), int(found.group(2))

@@ -688,6 +688,72 @@ def segment(runs_dir: str = typer.Option("runs", help="Where the run folder goes
                      f"IoU: {per_class}\nrun folder: {result['folder']}", markup=False)
 
 
+lab_app = typer.Typer(help="Labs: claims of deep learning reproduced on this machine, each with a table, a figure and a verdict.",
+                      no_args_is_help=True)
+app.add_typer(lab_app, name="lab")
+
+
+@lab_app.command("list")
+@friendly
+def lab_list() -> None:
+    """List the labs and the claim each one tests.
+
+    Example: lamina lab list
+    """
+    from rich.table import Table
+
+    from lamina.labs.catalog import list_labs
+
+    table = Table(title="labs (lamina lab run NAME --quick)", title_justify="left")
+    table.add_column("name", style="bold")
+    table.add_column("claim")
+    for lab in list_labs():
+        table.add_row(lab.name, lab.claim)
+    _console().print(table)
+
+
+@lab_app.command("run")
+@friendly
+def lab_run(
+    names: list[str] = typer.Argument(..., help="Lab names (see lamina lab list), or 'all'."),
+    quick: bool = typer.Option(False, "--quick", help="The under-a-minute version of each lab (smaller data, fewer epochs)."),
+    out: Path = typer.Option(Path("runs/labs"), "--out", help="Where each lab's folder and labs.html go."),
+    seed: int = typer.Option(0, "--seed", help="The seed every comparison starts from."),
+    progress: str = typer.Option("plain", "--progress", help="plain | none"),
+) -> None:
+    """Run labs: each prints its claim, a table of what it measured and a CONFIRMED / NOT CONFIRMED line; labs.html gathers them.
+
+    Example: lamina lab run vanishing_gradients --quick
+    Example: lamina lab run all --quick --out runs/labs
+    """
+    from lamina.labs.catalog import resolve, run_lab
+    from lamina.labs.page import write_page
+
+    console = _console()
+    results = []
+    for name in resolve(names):
+        console.print(f"[bold]{name}[/bold]")
+        result = run_lab(name, out, quick=quick, seed=seed, progress=progress)
+        console.print(f"claim: {result.claim}", markup=False)
+        _lab_table(result.table)
+        style = "green" if result.confirmed else "red"
+        console.print(f"[{style}]{result.verdict}[/{style}] ({result.seconds:.1f}s): {result.margin}", highlight=False)
+        results.append(result)
+    console.print(f"page: {write_page(results, out)}", markup=False)
+
+
+def _lab_table(rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    table = Table()
+    for column in columns:
+        table.add_column(str(column))
+    for row in rows:
+        table.add_row(*(f"{row[c]:.4g}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in columns))
+    _console().print(table)
+
+
 def _show_results(root: Path) -> None:
     from lamina.files import read_json
 

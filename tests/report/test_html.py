@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from lamina.explain.run import explain_run
 from lamina.report.html import write_report
 from lamina.runs import Run
 from lamina.trainer import train
-from tests.conftest import quick_spec
+from tests.conftest import CHROMIUM_MISSING, CHROMIUM_REASON, images_loaded_in_chromium, quick_spec
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -59,30 +57,8 @@ def test_report_images_are_local_files_that_exist(cnn_run: Run) -> None:
         assert (root / src).read_bytes().startswith(PNG), src
 
 
-CHECK = """<script>
-window.addEventListener('load', () => {
-  const images = [...document.images];
-  const loaded = images.filter(i => i.complete && i.naturalWidth > 0).length;
-  const out = document.createElement('pre');
-  out.id = 'lamina-check';
-  out.textContent = `images=${images.length} loaded=${loaded}`;
-  document.body.appendChild(out);
-});
-</script></body>"""
-
-
-@pytest.mark.skipif(shutil.which("chromium") is None,
-                    reason="Debian's chromium package is not installed (apt-get install chromium); "
-                           "test_report_images_are_local_files_that_exist still checks every image offline")
+@pytest.mark.skipif(CHROMIUM_MISSING, reason=CHROMIUM_REASON + "; test_report_images_are_local_files_that_exist "
+                                                      "still checks every image offline")
 def test_report_renders_in_headless_chromium(cnn_run: Run, tmp_path: Path) -> None:
-    root = cnn_run.folder.root
-    page = root / "report_check.html"  # the report plus a script that counts the images that loaded
-    page.write_text((root / "report.html").read_text(encoding="utf-8").replace("</body>", CHECK))
-    result = subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120)
-    found = re.search(r"images=(\d+) loaded=(\d+)", result.stdout)
-    assert found, result.stderr[-2000:]
-    images, loaded = int(found.group(1)), int(found.group(2))
+    images, loaded = images_loaded_in_chromium(cnn_run.folder.root / "report.html", tmp_path / "profile")
     assert images >= 4 and loaded == images

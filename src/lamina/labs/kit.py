@@ -1,0 +1,75 @@
+"""What every lab shares: its settings, its outcome, and small helpers for seeds, figures and progress."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lamina.report import figures
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    """How one lab runs: ``quick`` (under a minute on 2 cores) or full, where its files go, its seed, and how loud."""
+
+    out: Path
+    quick: bool = True
+    seed: int = 0
+    progress: str = "plain"
+
+    def log(self, message: str) -> None:
+        """Print one progress line unless progress is off (labs are long enough that silence looks like a hang)."""
+        if self.progress != "none":
+            print(f"  {message}", flush=True)
+
+    def figure_path(self, name: str) -> Path:
+        """Where a figure called ``name`` (without suffix) goes: a PNG inside this lab's folder."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        return self.out / f"{name}.png"
+
+    def runs_dir(self) -> str:
+        """A folder for the run folders a lab trains, kept beside its figures so they can be inspected afterwards."""
+        return str(self.out / "runs")
+
+
+@dataclass
+class LabOutcome:
+    """What a lab measured: a small table, its figures, the headline numbers and the verdict with its margin.
+
+    ``margin`` is one sentence with the measured numbers and the threshold the
+    claim needed, e.g. "sigmoid's first-layer gradient is 3.1e-6 of its last
+    (needed < 1e-3); ReLU+BatchNorm keeps 0.42".
+    """
+
+    table: list[dict[str, Any]]
+    figures: list[Path]
+    confirmed: bool
+    margin: str
+    numbers: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        """``CONFIRMED`` or ``NOT CONFIRMED``, the word the lab's last line starts with."""
+        return "CONFIRMED" if self.confirmed else "NOT CONFIRMED"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch so a lab's comparison is repeatable."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (imported on first use, so ``lamina lab list`` stays light)."""
+    return figures.pyplot()
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """Write a lab's figure as a PNG (atomically) and close it."""
+    return figures.save_figure(fig, path)
