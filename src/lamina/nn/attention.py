@@ -13,6 +13,7 @@ from typing import Literal
 
 import torch
 from pydantic import Field
+import torch.nn.functional as F
 from torch import nn
 
 from lamina.errors import ShapeError
@@ -65,20 +66,50 @@ class Positional(nn.Module):
         return x + self.table[: x.shape[1]]  # (B, T, C)
 
 
+class Projections(nn.Module):
+    """The query/key/value projection (one fused (3C, C) matrix) and the output projection of multi-head attention.
+
+    Parameter names and initialization follow ``nn.MultiheadAttention`` (``in_proj_weight``,
+    ``in_proj_bias``, ``out_proj``), so run folders saved before attention ran on
+    ``scaled_dot_product_attention`` still load, and BERT checkpoints map onto it unchanged.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim))  # (3C, C): queries, keys, values stacked
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * dim))
+        self.out_proj = nn.Linear(dim, dim)
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        nn.init.zeros_(self.out_proj.bias)
+
+
 class SelfAttention(nn.Module):
-    """Multi-head scaled dot-product self-attention over (B, T, C) with padding and causal masks."""
+    """Multi-head scaled dot-product self-attention over (B, T, C) with padding and causal masks.
+
+    One fused projection makes queries, keys and values, and ``F.scaled_dot_product_attention``
+    applies the causal mask itself (``is_causal``) when there is no padding, which lets torch
+    pick its fused kernel instead of materializing a (T, T) mask every step.
+    """
 
     takes_mask = True
 
     def __init__(self, dim: int, heads: int, dropout: float, causal: bool) -> None:
         super().__init__()
-        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
-        self.causal = causal
+        self.attn = Projections(dim)
+        self.heads, self.dropout, self.causal = heads, dropout, causal
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        future = causal_mask(x.shape[1], x.device) if self.causal else None  # (T, T)
-        out, _ = self.attn(x, x, x, key_padding_mask=mask, attn_mask=future, need_weights=False)
-        return out  # (B, T, C)
+        b, t, c = x.shape
+        qkv = F.linear(x, self.attn.in_proj_weight, self.attn.in_proj_bias)  # (B, T, 3C)
+        q, k, v = qkv.view(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)  # each (B, H, T, C/H)
+        keep = None
+        if mask is not None:
+            keep = ~mask[:, None, None, :]  # (B, 1, 1, T): True where a key may be attended to
+            if self.causal:
+                keep = keep & ~causal_mask(t, x.device)  # (B, 1, T, T)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, dropout_p=self.dropout if self.training else 0.0,
+                                             is_causal=self.causal and keep is None)  # (B, H, T, C/H)
+        return self.attn.out_proj(out.transpose(1, 2).reshape(b, t, c))  # (B, T, C)
 
 
 class EncoderBlock(nn.Module):

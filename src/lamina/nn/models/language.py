@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from lamina.errors import ShapeError
-from lamina.nn.attention import BlockArgs, EncoderBlock, Positional
+from lamina.nn.attention import BlockArgs, EncoderBlock, Positional, Projections
 
 
 class GPTOptions(BaseModel):
@@ -66,6 +66,6 @@ def _small_normal(module: nn.Module) -> None:
         nn.init.normal_(module.weight, 0.0, 0.02)
     if isinstance(module, nn.Linear) and module.bias is not None:
         nn.init.zeros_(module.bias)
-    if isinstance(module, nn.MultiheadAttention):
+    if isinstance(module, Projections):
         nn.init.normal_(module.in_proj_weight, 0.0, 0.02)
         nn.init.zeros_(module.in_proj_bias)
