@@ -5,21 +5,36 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from lamina.config import OptimizerSpec, ScheduleSpec, Spec, apply_overrides, format_validation_error, parse_yaml
 from lamina.errors import ConfigError
 from lamina.nn.models.language import GPTOptions
 
 TASK = "language_model"
+BPE_VOCAB = 1024  # data.vocab_size when data.tokenizer is bpe and no size is given
 
 
 class TextDataSpec(Spec):
-    """A plain text file; the first ``1 - val`` of it trains, the last ``val`` validates."""
+    """A plain text file; the first ``1 - val`` of it trains, the last ``val`` validates.
+
+    ``tokenizer``: ``char`` (one token per character) or ``bpe`` (byte-level byte-pair encoding
+    learned on the training part, ``vocab_size`` ids in all).
+    """
 
     path: str
     val: float = Field(0.1, gt=0, lt=0.5)
-    tokenizer: Literal["char"] = "char"
+    tokenizer: Literal["char", "bpe"] = "char"
+    vocab_size: int | None = Field(None, ge=257, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _vocab_size_is_for_bpe(self) -> TextDataSpec:
+        if self.tokenizer == "char" and self.vocab_size is not None:
+            raise ValueError("data.vocab_size applies to data.tokenizer 'bpe' only (a character vocabulary is the "
+                             "training text's distinct characters); drop it or set data.tokenizer: bpe")
+        if self.tokenizer == "bpe" and self.vocab_size is None:
+            self.vocab_size = BPE_VOCAB
+        return self
 
 
 class LMTrainSpec(Spec):

@@ -8,16 +8,20 @@ from pathlib import Path
 import torch
 
 from lamina.errors import DataError
-from lamina.lm.tokenize import CharTokenizer
+from lamina.lm.tokenize import Tokenizer, fit_tokenizer
 
 
 @dataclass
 class Corpus:
     """Token ids of the training part (the text's beginning) and of the validation part (its end)."""
 
-    tokenizer: CharTokenizer
+    tokenizer: Tokenizer
     train: torch.Tensor  # (N_train,) int64
     val: torch.Tensor  # (N_val,) int64
+
+    def characters(self, ids: torch.Tensor) -> int:
+        """How many characters a contiguous run of token ids stands for (bits per character divide by this)."""
+        return len(self.tokenizer.decode(ids))
 
 
 def read_text(path: str | Path) -> str:
@@ -34,11 +38,13 @@ def read_text(path: str | Path) -> str:
     return text
 
 
-def load_corpus(path: str | Path, val: float, context: int) -> Corpus:
+def load_corpus(path: str | Path, val: float, context: int, tokenizer: str = "char", vocab_size: int | None = None,
+                fitted: Tokenizer | None = None) -> Corpus:
     """Tokenize a text file and split it by position: the first ``1 - val`` trains, the rest validates.
 
-    The vocabulary comes from the training part only; a validation character never
-    seen in training is an error rather than a silent unknown token.
+    The tokenizer (``char`` or ``bpe`` with ``vocab_size`` ids) is fitted on the training part
+    only, unless an already ``fitted`` one (a saved run's) is given. With characters, a
+    validation character never seen in training is an error rather than a silent unknown token.
     """
     text = read_text(path)
     cut = int(len(text) * (1 - val))
@@ -46,9 +52,13 @@ def load_corpus(path: str | Path, val: float, context: int) -> Corpus:
     if cut < need or (val > 0 and len(text) - cut < need):
         raise DataError(f"data.path {path} holds {len(text)} characters: too few for a training and a validation "
                         f"part of at least {need} characters each (model.context + 1) with data.val={val}")
-    tokenizer = CharTokenizer.fit(text[:cut])
-    return Corpus(tokenizer, tokenizer.encode(text[:cut], f"{path} (training part)"),
-                  tokenizer.encode(text[cut:], f"{path} (validation part, after character {cut})"))
+    fitted = fitted or fit_tokenizer(tokenizer, text[:cut], vocab_size or 0)
+    corpus = Corpus(fitted, fitted.encode(text[:cut], f"{path} (training part)"),
+                    fitted.encode(text[cut:], f"{path} (validation part, after character {cut})"))
+    if min(len(corpus.train), len(corpus.val)) < need:
+        raise DataError(f"data.path {path} holds {len(corpus.train)} training and {len(corpus.val)} validation tokens "
+                        f"after {fitted.kind} tokenization: too few for windows of {need} tokens (model.context + 1)")
+    return corpus
 
 
 def random_windows(ids: torch.Tensor, context: int, batch: int, generator: torch.Generator

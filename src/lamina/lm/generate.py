@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 
 from lamina.errors import ConfigError, DataError, RunFolderError
-from lamina.files import load_tensors, read_json
+from lamina.files import load_tensors
 from lamina.lm.config import LMSpec, is_language_config, parse_lm_spec
-from lamina.lm.tokenize import CharTokenizer
+from lamina.lm.tokenize import Tokenizer, load_tokenizer
 from lamina.nn.models.language import GPT
 from lamina.runs import RunFolder
 
@@ -21,7 +21,7 @@ class LanguageRun:
 
     folder: RunFolder
     spec: LMSpec
-    tokenizer: CharTokenizer
+    tokenizer: Tokenizer
     model: GPT
 
 
@@ -36,7 +36,10 @@ def is_language_run(run: str | Path) -> bool:
 
 
 def load_language_run(run: str | Path) -> LanguageRun:
-    """Rebuild a language-model run (config.yaml, preprocess.json, model.safetensors); no pickle involved."""
+    """Rebuild a language-model run (config.yaml, preprocess.json, tokenizer.json for BPE, model.safetensors).
+
+    Everything is JSON, YAML or safetensors: nothing is unpickled.
+    """
     from lamina.config import parse_yaml
 
     folder = RunFolder(run)
@@ -49,7 +52,7 @@ def load_language_run(run: str | Path) -> LanguageRun:
         spec = parse_lm_spec(raw, str(folder.config))
     except ConfigError as exc:
         raise RunFolderError(str(exc)) from None
-    tokenizer = CharTokenizer.from_json(read_json(folder.preprocess), str(folder.preprocess))
+    tokenizer = load_tokenizer(folder.preprocess)
     model = GPT(tokenizer.vocab, spec.model)
     weights = load_tensors(folder.weights)
     weights["head.weight"] = weights.get("embed.weight", torch.empty(0))  # tied: stored once

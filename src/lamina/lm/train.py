@@ -5,8 +5,11 @@
         every eval_every steps (and at the end): validation loss on fixed windows -> metrics.jsonl
     final: the whole validation part, every token scored once -> summary.json
 
-The run folder holds config.yaml, preprocess.json (the tokenizer), model.safetensors,
-metrics.jsonl and summary.json, and :func:`lamina.lm.run.load_language_run` rebuilds the model from it.
+The run folder holds config.yaml, preprocess.json (the tokenizer; a BPE one also writes
+tokenizer.json), model.safetensors, metrics.jsonl and summary.json, and
+:func:`lamina.lm.generate.load_language_run` rebuilds the model from it. Losses are nats per
+token; bits per character divide the total by the characters those tokens stand for, so char
+and BPE runs compare on one scale.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ import yaml
 from lamina.errors import LaminaError
 from lamina.files import atomic_write_bytes, atomic_write_text, save_tensors, write_json
 from lamina.lm.config import LMSpec, parse_lm_spec, read_raw_config
-from lamina.lm.corpus import load_corpus, random_windows, tiled_windows
+from lamina.lm.tokenize import save_tokenizer
+from lamina.lm.corpus import Corpus, load_corpus, random_windows, tiled_windows
 from lamina.nn.models.language import GPT
 from lamina.runs import RunFolder
 from lamina.train.checkpoint import versions
@@ -58,7 +62,11 @@ def mean_loss(model: GPT, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def language_metrics(loss: float, tokens: int, chars: int) -> dict[str, float]:
-    """Perplexity per token and bits per character from a mean loss in nats per token."""
+    """Perplexity per token and bits per character from a mean loss in nats per token over ``tokens`` tokens.
+
+    ``chars`` is how many characters those tokens spell: a BPE token covers several, so the
+    total information (loss * tokens nats) is shared out over the characters, not the tokens.
+    """
     return {"loss": loss, "perplexity": math.exp(loss), "bits_per_char": loss / math.log(2) * tokens / chars}
 
 
@@ -72,11 +80,11 @@ def train_lm(config: LMSpec | dict[str, Any] | str | Path, progress: str = "auto
     if spec.train.threads is not None:
         torch.set_num_threads(spec.train.threads)
     torch.manual_seed(spec.seed)
-    corpus = load_corpus(spec.data.path, spec.data.val, spec.model.context)
+    corpus = load_corpus(spec.data.path, spec.data.val, spec.model.context, spec.data.tokenizer, spec.data.vocab_size)
     model = GPT(corpus.tokenizer.vocab, spec.model)
     folder = RunFolder.create(spec.runs_dir, spec.name)
     atomic_write_text(folder.config, yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
-    write_json(folder.preprocess, corpus.tokenizer.to_json())
+    save_tokenizer(corpus.tokenizer, folder.preprocess)
 
     t = spec.train
     optimizer = make_optimizer(model.parameters(), t.optimizer)
@@ -117,17 +125,24 @@ def train_lm(config: LMSpec | dict[str, Any] | str | Path, progress: str = "auto
     bar.close()
 
     save_tensors(folder.weights, weights_of(model))
-    x, y = tiled_windows(corpus.val, spec.model.context)
-    val = language_metrics(mean_loss(model, x, y), y.numel(), y.numel())
+    val = validation_metrics(model, corpus, spec.model.context)
+    unigram = unigram_loss(corpus.train, corpus.val)
     write_json(folder.summary, {
         "name": spec.name, "task": spec.task, "data": spec.data.path,
         "tokens": {"train": len(corpus.train), "val": len(corpus.val), "vocab": corpus.tokenizer.vocab},
         "params": sum(p.numel() for p in model.parameters()), "steps": t.steps,
         "train_seconds": round(seconds, 3), "seconds_per_step": round(seconds / t.steps, 5),
-        "final_step": history[-1], "val": val, "unigram_val_loss": unigram_loss(corpus.train, corpus.val),
+        "final_step": history[-1], "val": val, "unigram_val_loss": unigram,
+        "unigram_bits_per_char": unigram / math.log(2) * len(corpus.val) / corpus.characters(corpus.val),
         "versions": versions(),
     })
     return folder.root
+
+
+def validation_metrics(model: GPT, corpus: Corpus, context: int) -> dict[str, float]:
+    """Loss, perplexity and bits per character over the whole validation part, every token scored once."""
+    x, y = tiled_windows(corpus.val, context)
+    return language_metrics(mean_loss(model, x, y), y.numel(), corpus.characters(y.flatten()))
 
 
 def weights_of(model: GPT) -> dict[str, torch.Tensor]:
