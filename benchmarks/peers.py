@@ -10,8 +10,11 @@ validation pass every epoch: (a) MLP 64-256-256-10 for 20 epochs, (b) CNN of two
 conv stages (16 and 32 channels, max-pooling) and a 64-unit dense layer for 15 epochs,
 (c) an LSTM (width 64) over the digits' 8 rows as an 8-step sequence for 10 epochs,
 (d) a width-1024 MLP (64-1024-1024-10) at batch 256 for 10 epochs, which shows how
-close a step gets to the machine's matmul rate. The character language model of the
-issue is not here: lamina has no language model yet.
+close a step gets to the machine's matmul rate. (e) ``charlm``: the issue's character GPT
+(4 layers, 4 heads, width 128, context 64, batch 16 on tinyshakespeare), lamina's training
+step against the hand-written nanoGPT-style loop of ``benchmarks/char_lm_step.py``, in
+ms per step (Lightning and Keras are left out of this row: their loops add the same
+per-step overhead they show in (a)-(d), and a Keras twin of lamina's GPT is not written).
 
 Contenders and the setup each gets (its best documented small-data setup):
 
@@ -242,7 +245,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--only", default=",".join(w.name for w in WORKLOADS))
+    parser.add_argument("--only", default=",".join([w.name for w in WORKLOADS] + ["charlm"]))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     import logging
@@ -276,6 +279,30 @@ def main() -> None:
             t = statistics.median(times[name])
             print(f"{w.name:9} {name:10} {t:8.4f} {t / base:7.2f} {accuracy[name]:8.3f} {100 * flops / t / rate:8.1f}%",
                   flush=True)
+    if "charlm" in args.only.split(","):
+        char_lm_rows(args.rounds)
+
+
+def char_lm_rows(rounds: int, batch: int = 16, chunk: int = 10) -> None:
+    """Row (e): ms per training step of lamina's character GPT and of the hand-written loop, interleaved."""
+    from char_lm_step import CONTEXT, TEXT, hand_trainer, lamina_trainer, ms_per_step
+
+    from lamina.lm.corpus import load_corpus
+
+    corpus = load_corpus(TEXT, 0.1, CONTEXT)
+    steps = {"hand": hand_trainer(corpus.train, corpus.tokenizer.vocab, batch),
+             "lamina": lamina_trainer(corpus.train, corpus.tokenizer.vocab, batch, (rounds + 1) * chunk)}
+    for step in steps.values():
+        ms_per_step(step, chunk)
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for r in range(rounds):
+        for name in (list(steps) if r % 2 == 0 else list(steps)[::-1]):
+            times[name].append(ms_per_step(steps[name], chunk))
+    base = statistics.median(times["hand"])
+    print(f"{'workload':9} {'contender':10} {'ms/step':>8} {'x hand':>7}   (batch {batch} x {CONTEXT} characters)")
+    for name, values in times.items():
+        print(f"{'charlm':9} {name:10} {statistics.median(values):8.1f} {statistics.median(values) / base:7.2f}",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -121,3 +121,5 @@ def test_example_config_is_valid() -> None:
     root = Path(__file__).resolve().parents[2]
     spec = as_lm_spec(root / "examples" / "language" / "shakespeare_char_lm.yaml")
     assert (spec.model.layers, spec.model.heads, spec.model.width, spec.model.context) == (4, 4, 128, 64)
+    bpe = as_lm_spec(root / "examples" / "language" / "shakespeare_bpe_lm.yaml")
+    assert (bpe.data.tokenizer, bpe.data.vocab_size) == ("bpe", 1024)

@@ -99,19 +99,11 @@ def train_lm(config: LMSpec | dict[str, Any] | str | Path, progress: str = "auto
     running = torch.zeros(())
     for step in range(1, t.steps + 1):
         x, y = random_windows(corpus.train, spec.model.context, t.batch_size, batches)  # (B, T), (B, T)
-        logits = model(x)  # (B, T, V)
-        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if not math.isfinite(float(loss.detach())):
-            raise LaminaError(f"language-model training diverged at step {step}: the loss is {float(loss.detach())}. "
+        loss = train_step(model, optimizer, scheduler, x, y, t.clip_norm)
+        if not math.isfinite(float(loss)):
+            raise LaminaError(f"language-model training diverged at step {step}: the loss is {float(loss)}. "
                               "Lower train.optimizer.lr or set train.clip_norm")
-        if t.clip_norm is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), t.clip_norm)
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        running += loss.detach()
+        running += loss
         if step % t.eval_every == 0 or step == t.steps:
             logs = {"step": step, "train_loss": float(running) / (step - (history[-1]["step"] if history else 0)),
                     "val_loss": mean_loss(model, val_x, val_y), "lr": optimizer.param_groups[0]["lr"],
@@ -137,6 +129,25 @@ def train_lm(config: LMSpec | dict[str, Any] | str | Path, progress: str = "auto
         "versions": versions(),
     })
     return folder.root
+
+
+def train_step(model: GPT, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR | None,
+               x: torch.Tensor, y: torch.Tensor, clip_norm: float | None) -> torch.Tensor:
+    """One optimization step on windows ``x`` -> ``y`` (B, T); returns the batch's mean loss, detached.
+
+    Gradients are clipped to ``clip_norm`` and the schedule advances once. A non-finite loss
+    leaves the weights stepped; the caller checks the returned loss and stops.
+    """
+    logits = model(x)  # (B, T, V)
+    loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip_norm is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return loss.detach()
 
 
 def validation_metrics(model: GPT, corpus: Corpus, context: int) -> dict[str, float]:
