@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lamina.files import atomic_write_text
 from lamina.report import figures
 
 
@@ -73,3 +76,13 @@ def pyplot() -> Any:
 def save_figure(fig: Any, path: Path) -> Path:
     """Write a lab's figure as a PNG (atomically) and close it."""
     return figures.save_figure(fig, path)
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
+    """Write a table a lab generated as a CSV (atomically), so its runs read it through the ordinary data path."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+    return path
