@@ -52,9 +52,9 @@ def _spec(settings: LabSettings, path: Path, cell: str, distance: int, epochs: i
 def run(settings: LabSettings) -> LabOutcome:
     """Train each cell at each distance with the same size, data and budget; compare test accuracy."""
     if settings.quick:
-        distances, samples, epochs = [5, 20, 40], 1000, 10
+        distances, samples, epochs = [5, 15, 40], 800, 10
     else:
-        distances, samples, epochs = [5, 10, 20, 40, 60, 80], 2000, 15
+        distances, samples, epochs = [5, 10, 20, 40, 60], 2000, 12
     accuracy: dict[str, list[float]] = {cell: [] for cell in CELLS}
     for distance in distances:
         path = _recall_csv(settings, distance, samples)
