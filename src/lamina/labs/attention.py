@@ -14,11 +14,10 @@ reversed string right) and token accuracy, against length.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import lamina
 from lamina.data.pairs import digit_pairs
-from lamina.labs.kit import LabOutcome, LabSettings, pyplot, save_figure, write_csv
+from lamina.labs.kit import LabOutcome, LabSettings, pyplot, run_spec, save_figure, write_csv
 
 ORDER = 6
 TITLE = "Attention and sequence length"
@@ -44,18 +43,6 @@ def _pairs_csv(settings: LabSettings, length: int, samples: int) -> Path:
                      [list(row) for row in zip(pairs.sources, pairs.targets)])
 
 
-def _spec(settings: LabSettings, path: Path, model: str, length: int, epochs: int) -> dict[str, Any]:
-    return {
-        "name": f"attention-{model.replace('+', '-')}-{length}",
-        "runs_dir": settings.runs_dir(),
-        "seed": settings.seed,
-        "data": {"path": str(path), "target": "target", "task": "seq2seq"},
-        "model": {"arch": "seq2seq", "dropout": 0.0, **MODELS[model]},
-        "train": {"epochs": epochs, "batch_size": 32, "optimizer": {"name": "adam", "lr": 0.005},
-                  "tensorboard": False, "diagnose": False, "early_stopping": None},
-    }
-
-
 def run(settings: LabSettings) -> LabOutcome:
     """Train each model on reversal at each length with the same data and budget; score unseen test strings."""
     if settings.quick:
@@ -68,7 +55,11 @@ def run(settings: LabSettings) -> LabOutcome:
         path = _pairs_csv(settings, length, samples)
         for model in MODELS:
             settings.log(f"{model}: reversing {length} digits, {epochs} epochs")
-            trained = lamina.fit(_spec(settings, path, model, length, epochs), progress="none")
+            spec = run_spec(settings, f"attention-{model.replace('+', '-')}-{length}",
+                            data={"path": str(path), "target": "target", "task": "seq2seq"},
+                            model={"arch": "seq2seq", "dropout": 0.0, **MODELS[model]},
+                            train={"epochs": epochs, "optimizer": {"name": "adam", "lr": 0.005}})
+            trained = lamina.fit(spec, progress="none")
             metrics = lamina.evaluate_run(trained)["metrics"]
             for key in ("exact_match", "token_accuracy"):
                 scores[model][key].append(metrics[key])
@@ -84,7 +75,7 @@ def run(settings: LabSettings) -> LabOutcome:
         ax.set_title(f"{label} on unseen test strings")
         ax.set_ylim(0, 1.02)
     axes[0].set_ylabel("test score")
-    axes[0].legend()
+    axes[0].legend(loc="lower left")
     fig.suptitle(f"Reversing digit strings: {samples} pairs, {epochs} epochs per model")
     figure = save_figure(fig, settings.figure_path("accuracy_by_length"))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.continual.sequence import run_continual
-from lamina.labs.kit import LabOutcome, LabSettings, pyplot, save_figure
+from lamina.labs.kit import LabOutcome, LabSettings, plot_curves, run_spec
 
 ORDER = 8
 TITLE = "Catastrophic forgetting"
@@ -28,16 +28,10 @@ HELD = 0.25  # EWC and replay must each end at least this far above naive on tas
 
 
 def _spec(settings: LabSettings, tasks: int, epochs: int) -> dict[str, Any]:
-    return {
-        "name": "forgetting",
-        "runs_dir": settings.runs_dir(),
-        "seed": settings.seed,
-        "data": {"dataset": "digits", "view": "flat"},
-        "model": {"arch": "mlp", "hidden": [256, 128]},
-        "train": {"epochs": epochs, "batch_size": 32, "optimizer": {"lr": 0.003},
-                  "tensorboard": False, "diagnose": False},
-        "continual": {"scenario": "permuted", "tasks": tasks},
-    }
+    spec = run_spec(settings, "forgetting", data={"dataset": "digits", "view": "flat"},
+                    model={"arch": "mlp", "hidden": [256, 128]},
+                    train={"epochs": epochs, "optimizer": {"lr": 0.003}})
+    return {**spec, "continual": {"scenario": "permuted", "tasks": tasks}}
 
 
 def run(settings: LabSettings) -> LabOutcome:
@@ -55,18 +49,9 @@ def run(settings: LabSettings) -> LabOutcome:
                      "average accuracy (all tasks)": result.average_accuracy,
                      "backward transfer": result.backward_transfer})
 
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for strategy, values in curves.items():
-        ax.plot(range(1, len(values) + 1), values, marker="o", label=strategy)
-    ax.axhline(0.1, color="grey", linestyle=":", label="chance")
-    ax.set_xticks(range(1, tasks + 1))
-    ax.set_xlabel("tasks learned so far")
-    ax.set_ylabel("accuracy on task 1 (test split)")
-    ax.set_ylim(0, 1.02)
-    ax.set_title(f"Permuted digits, MLP 256-128, {epochs} epochs per task")
-    ax.legend()
-    figure = save_figure(fig, settings.figure_path("task1_accuracy"))
+    figure = plot_curves(settings.figure_path("task1_accuracy"), list(range(1, tasks + 1)), curves,
+                         "tasks learned so far", "accuracy on task 1 (test split)",
+                         f"Permuted digits, MLP 256-128, {epochs} epochs per task", chance=0.1)
 
     by = {row["strategy"]: row for row in rows}
     lost = by["naive"]["task 1 lost"]

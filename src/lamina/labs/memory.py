@@ -12,11 +12,10 @@ budget, and plots test accuracy against distance.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import lamina
 from lamina.data.synthetic import RECALL_SYMBOLS, recall_task
-from lamina.labs.kit import LabOutcome, LabSettings, pyplot, save_figure, write_csv
+from lamina.labs.kit import LabOutcome, LabSettings, plot_curves, run_spec, write_csv
 
 ORDER = 5
 TITLE = "Memory over distance"
@@ -37,18 +36,6 @@ def _recall_csv(settings: LabSettings, distance: int, samples: int) -> Path:
     return write_csv(settings.out / "data" / f"recall_{distance}.csv", ["tokens", "first"], rows)
 
 
-def _spec(settings: LabSettings, path: Path, cell: str, distance: int, epochs: int) -> dict[str, Any]:
-    return {
-        "name": f"memory-{cell}-{distance}",
-        "runs_dir": settings.runs_dir(),
-        "seed": settings.seed,
-        "data": {"path": str(path), "target": "first", "text": {"column": "tokens"}},
-        "model": {"arch": "sequence", "cell": cell, "units": 32, "embed_dim": 8},
-        "train": {"epochs": epochs, "batch_size": 32, "optimizer": {"name": "adam", "lr": 0.01},
-                  "tensorboard": False, "diagnose": False, "early_stopping": None},
-    }
-
-
 def run(settings: LabSettings) -> LabOutcome:
     """Train each cell at each distance with the same size, data and budget; compare test accuracy."""
     if settings.quick:
@@ -60,21 +47,17 @@ def run(settings: LabSettings) -> LabOutcome:
         path = _recall_csv(settings, distance, samples)
         for cell in CELLS:
             settings.log(f"{cell}: recall across {distance} steps, {epochs} epochs")
-            trained = lamina.fit(_spec(settings, path, cell, distance, epochs), progress="none")
+            spec = run_spec(settings, f"memory-{cell}-{distance}",
+                            data={"path": str(path), "target": "first", "text": {"column": "tokens"}},
+                            model={"arch": "sequence", "cell": cell, "units": 32, "embed_dim": 8},
+                            train={"epochs": epochs, "optimizer": {"name": "adam", "lr": 0.01}})
+            trained = lamina.fit(spec, progress="none")
             accuracy[cell].append(lamina.evaluate_run(trained)["metrics"]["accuracy"])
     rows = [{"distance": d, **{cell: accuracy[cell][i] for cell in CELLS}} for i, d in enumerate(distances)]
 
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for cell in CELLS:
-        ax.plot(distances, accuracy[cell], marker="o", label=cell)
-    ax.axhline(CHANCE, color="grey", linestyle=":", label="chance")
-    ax.set_xlabel("distance: tokens between the symbol and the answer")
-    ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, 1.02)
-    ax.set_title(f"Recall the first token; 32 units, {samples} sequences, {epochs} epochs")
-    ax.legend()
-    figure = save_figure(fig, settings.figure_path("accuracy_by_distance"))
+    figure = plot_curves(settings.figure_path("accuracy_by_distance"), distances, accuracy,
+                         "distance: tokens between the symbol and the answer", "test accuracy",
+                         f"Recall the first token; 32 units, {samples} sequences, {epochs} epochs", chance=CHANCE)
 
     longest = distances[-1]
     rnn_far, rnn_near = accuracy["rnn"][-1], accuracy["rnn"][0]
