@@ -7,11 +7,18 @@ permutation), each for the same number of epochs. ``lamina.continual``'s
 task; this lab follows task 1's column for three strategies: naive (plain
 fine-tuning), EWC (a quadratic pull towards the weights that mattered for the
 earlier tasks, weighted by their Fisher information) and replay (a small
-buffer of earlier examples mixed into every later batch).
+buffer of earlier examples mixed into every later batch). The full run
+averages three seeds.
+
+Each task gets 5 epochs. EWC's hold depends on how long each later task trains
+against its fixed strength: with 15 epochs per task (lambda 1000, 5 tasks) it
+kept task 1 at 0.17 against naive's 0.14 in this lab's first full run, while
+replay kept 0.69.
 """
 
 from __future__ import annotations
 
+from statistics import fmean
 from typing import Any
 
 from lamina.continual.sequence import run_continual
@@ -27,31 +34,33 @@ COLLAPSE = 0.4  # naive must lose at least this much of task 1's accuracy
 HELD = 0.25  # EWC and replay must each end at least this far above naive on task 1
 
 
-def _spec(settings: LabSettings, tasks: int, epochs: int) -> dict[str, Any]:
+def _spec(settings: LabSettings, seed: int, tasks: int, epochs: int) -> dict[str, Any]:
     spec = run_spec(settings, "forgetting", data={"dataset": "digits", "view": "flat"},
                     model={"arch": "mlp", "hidden": [256, 128]},
                     train={"epochs": epochs, "optimizer": {"lr": 0.003}})
-    return {**spec, "continual": {"scenario": "permuted", "tasks": tasks}}
+    return {**spec, "seed": seed, "continual": {"scenario": "permuted", "tasks": tasks}}
 
 
 def run(settings: LabSettings) -> LabOutcome:
     """Learn the same task sequence with naive fine-tuning, EWC and replay; compare task 1's accuracy along the way."""
-    tasks, epochs = (4, 5) if settings.quick else (5, 15)
+    tasks, epochs, seeds = (4, 5, 1) if settings.quick else (5, 5, 3)
     curves: dict[str, list[float]] = {}
     rows = []
     for strategy, options in STRATEGIES.items():
-        settings.log(f"{strategy}: {tasks} permuted-digits tasks, {epochs} epochs each")
-        result = run_continual(_spec(settings, tasks, epochs), strategy, progress="none", **options)
-        curves[strategy] = [row[0] for row in result.matrix]
+        settings.log(f"{strategy}: {tasks} permuted-digits tasks, {epochs} epochs each, {seeds} seed(s)")
+        results = [run_continual(_spec(settings, settings.seed + k, tasks, epochs), strategy, progress="none",
+                                 **options) for k in range(seeds)]
+        curves[strategy] = [fmean(r.matrix[i][0] for r in results) for i in range(tasks)]
         rows.append({"strategy": strategy, "task 1 after task 1": curves[strategy][0],
                      "task 1 after last task": curves[strategy][-1],
                      "task 1 lost": curves[strategy][0] - curves[strategy][-1],
-                     "average accuracy (all tasks)": result.average_accuracy,
-                     "backward transfer": result.backward_transfer})
+                     "average accuracy (all tasks)": fmean(r.average_accuracy for r in results),
+                     "backward transfer": fmean(r.backward_transfer for r in results)})
 
     figure = plot_curves(settings.figure_path("task1_accuracy"), list(range(1, tasks + 1)), curves,
                          "tasks learned so far", "accuracy on task 1 (test split)",
-                         f"Permuted digits, MLP 256-128, {epochs} epochs per task", chance=0.1)
+                         f"Permuted digits, MLP 256-128, {epochs} epochs per task, mean of {seeds} seed(s)",
+                         chance=0.1)
 
     by = {row["strategy"]: row for row in rows}
     lost = by["naive"]["task 1 lost"]

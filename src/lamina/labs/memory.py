@@ -41,7 +41,7 @@ def run(settings: LabSettings) -> LabOutcome:
     if settings.quick:
         distances, samples, epochs = [5, 15, 40], 800, 10
     else:
-        distances, samples, epochs = [5, 10, 20, 40, 60], 2000, 12
+        distances, samples, epochs = [5, 20, 40, 60, 100, 150], 2000, 12
     accuracy: dict[str, list[float]] = {cell: [] for cell in CELLS}
     for distance in distances:
         path = _recall_csv(settings, distance, samples)
