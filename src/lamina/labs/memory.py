@@ -7,6 +7,11 @@ writes the task at each distance as a text CSV (lamina's recall generator,
 one token per word), trains the ``sequence`` preset with a plain ``rnn``, an
 ``lstm`` and a ``gru`` cell of the same size on each with the same seed and
 budget, and plots test accuracy against distance.
+
+The plain RNN's reach grows with its training budget: in the full run (2,000
+sequences, 12 epochs) it still scored 0.89 at 40 steps and stayed near 0.47,
+not chance, from 60 to 150 steps, while the LSTM needed more than 12 epochs at
+150 (0.76); that run reports NOT CONFIRMED rather than moving the thresholds.
 """
 
 from __future__ import annotations
