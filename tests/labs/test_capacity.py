@@ -1,4 +1,4 @@
-"""Lab 4 confirms its claim in quick mode: narrow MLPs underfit, the widest overfits, and the remedies narrow its gap."""
+"""Lab 4 confirms its claim in quick mode: narrow MLPs underfit, the widest overfits, the remedies narrow its gap."""
 
 from __future__ import annotations
 

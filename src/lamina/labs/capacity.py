@@ -15,6 +15,7 @@ learning curves show pulling apart; the accuracy gap is reported beside it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +68,12 @@ def _scores(trained: Any) -> dict[str, float]:
 
 def _history(trained: Any) -> list[dict[str, Any]]:
     """The run's per-epoch log (metrics.jsonl), for the learning curves."""
-    import json
-
-    lines = Path(trained.folder.metrics).read_text(encoding="utf-8").splitlines()
+    lines = trained.folder.metrics.read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def _remedies(quick: bool) -> dict[str, dict[str, Any]]:
+def _remedies() -> dict[str, dict[str, Any]]:
+    """Each remedy's name and the change it makes to the widest model's run."""
     return {
         "dropout 0.5": {"dropout": 0.5},
         "weight decay (l2 3e-3)": {"l2": 3e-3},
@@ -90,16 +90,16 @@ def run(settings: LabSettings) -> LabOutcome:
     for width in widths:
         settings.log(f"width {width}: training {epochs} epochs")
         trained = lamina.fit(_spec(settings, f"width-{width}", width, epochs), progress="none")
-        sweep.append({"model": f"width {width}", **_scores(trained)})
         curves[f"width {width}"] = _history(trained)
+        sweep.append({"model": f"width {width}", "epochs": len(curves[f"width {width}"]), **_scores(trained)})
     widest = widths[-1]
     remedies = []
-    for name, change in _remedies(settings.quick).items():
+    for name, change in _remedies().items():
         settings.log(f"width {widest} with {name}: training")
         slug = name.split()[0]
         trained = lamina.fit(_spec(settings, f"{slug}-{widest}", widest, epochs, **change), progress="none")
-        remedies.append({"model": f"width {widest} + {name}", **_scores(trained)})
         curves[name] = _history(trained)
+        remedies.append({"model": f"width {widest} + {name}", "epochs": len(curves[name]), **_scores(trained)})
 
     figures = [_plot_sweep(settings, widths, sweep, curves), _plot_remedies(settings, sweep[-1], remedies, curves)]
     baseline = sweep[-1]
@@ -167,7 +167,8 @@ def _plot_remedies(settings: LabSettings, baseline: dict[str, Any], remedies: li
     gap_ax.set_title(f"{baseline['model']}: the gap with each remedy (labels: accuracy gap)", fontsize=9)
     gap_ax.legend(fontsize=8)
     gap_ax.tick_params(axis="x", labelsize=8)
-    for label, key in [("none", baseline["model"])] + [(_remedy(row), row["model"].split(" + ")[1]) for row in remedies]:
+    keys = [("none", baseline["model"])] + [(_remedy(row), row["model"].split(" + ")[1]) for row in remedies]
+    for label, key in keys:
         history = curves[key]
         val_ax.plot([log["epoch"] for log in history], [log["val_loss"] for log in history], label=label)
     val_ax.set_xlabel("epoch")

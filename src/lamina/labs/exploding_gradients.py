@@ -90,7 +90,7 @@ def run(settings: LabSettings) -> LabOutcome:
         else:
             diverged_at = None
             accuracy = lamina.evaluate_run(trained)["metrics"]["accuracy"]
-        finite = [g for g in recorder.grad_norms if math.isfinite(g)]
+        finite = [g for g in recorder.grad_norms if math.isfinite(g)]  # step 1 is always finite
         rows.append({"run": name, "diverged at step": diverged_at, "steps": len(recorder.grad_norms),
                      "max grad norm": max(finite), "median grad norm": float(torch.tensor(finite).median()),
                      "test accuracy": accuracy})
