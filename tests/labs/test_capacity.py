@@ -20,8 +20,9 @@ def test_capacity_sweep_goes_from_underfitting_to_overfitting(lab_result: Callab
 def test_remedies_narrow_the_overfitting_gap(lab_result: Callable[[str], LabResult]) -> None:
     result = lab_result("capacity")
     assert result.verdict == "CONFIRMED", result.margin
-    baseline = next(row for row in result.table if row["model"] == "width 1024")
-    remedies = [row for row in result.table if row["model"].startswith("width 1024 + ")]
+    baseline = next(row for row in result.table if row["model"] == "width 1024 + no remedy")
+    assert baseline["loss gap"] == next(row for row in result.table if row["model"] == "width 1024")["loss gap"]
+    remedies = [row for row in result.table if row["model"].startswith("width 1024 + ") and row is not baseline]
     assert len(remedies) == 4
     narrowed = [row for row in remedies if row["loss gap"] <= 0.8 * baseline["loss gap"]]
     assert len(narrowed) >= 3 and result.numbers["remedies_narrowing"] == len(narrowed)
