@@ -124,6 +124,7 @@ def _plot(settings: LabSettings, ks: list[int], scores: dict[str, dict[int, list
     ax.set_xticks(ks, [str(k) for k in ks])
     ax.set_xlabel("labelled examples per class (digits 5-9)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Pretrained on digits 0-4: fine-tuned vs from scratch (dots: each draw of the labels)")
+    ax.set_title("Learning 5-9: pretrained on 0-4 and fine-tuned, or from scratch\n"
+                 "(line: mean; dots: each draw of the labels)", fontsize=10)
     ax.legend()
     return save_figure(fig, settings.figure_path("accuracy_vs_labels"))
