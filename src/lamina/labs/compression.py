@@ -150,12 +150,14 @@ def _verdict(rows: list[dict[str, Any]], test_size: int) -> tuple[bool, str, dic
                and -row["change (points)"] < NEEDED_DROP]
     best = max(passing or compressed, key=lambda row: (row["change (points)"], row["x smaller"]))
     distilled, alone = by_model[DISTILLED]["change (points)"], by_model[ALONE]["change (points)"]
-    verdict = (f"{len(passing)} of {len(compressed)} compressed models pass ({', '.join(r['model'] for r in passing)}); "
-               if passing else f"none of {len(compressed)} compressed models passes; ")
+    names = ", ".join(row["model"] for row in passing)
+    verdict = (f"{len(passing)} of {len(compressed)} compressed models pass ({names}); " if passing
+               else f"none of {len(compressed)} compressed models passes; ")
     margin = (verdict + f"{'best' if passing else 'closest'}: {best['model']}, {best['x smaller']:.1f}x smaller and "
               f"{best['x faster']:.1f}x faster at batch {BATCH} with {best['change (points)']:+.2f} accuracy "
               f"points on {test_size} test digits (needed >= {NEEDED_SMALLER:.0f}x smaller, >= "
-              f"{NEEDED_FASTER:.0f}x faster, loss < {NEEDED_DROP:.0f} point; teacher {rows[0]['accuracy'] * 100:.2f}%); "
+              f"{NEEDED_FASTER:.0f}x faster, loss < {NEEDED_DROP:.0f} point; "
+              f"teacher {rows[0]['accuracy'] * 100:.2f}%); "
               f"the distilled student changed accuracy by {distilled:+.2f} points, the same student trained alone by "
               f"{alone:+.2f}")
     numbers = {"original_accuracy": rows[0]["accuracy"], "passing_models": float(len(passing)),
