@@ -1,4 +1,4 @@
-"""Lab 12 confirms its claim in quick mode: the DCGAN collapses onto a class or two, minibatch std keeps most classes."""
+"""Lab 12 confirms its claim in quick mode: the DCGAN collapses onto a class or two; minibatch std keeps most."""
 
 from __future__ import annotations
 

@@ -57,10 +57,11 @@ def test_minibatch_std_lets_the_discriminator_tell_a_collapsed_batch_from_a_vari
     collapsed = varied[:1].expand(16, 1, 8, 8)  # one sample repeated: what a collapsed generator makes
     spread = [m for m in gan.discriminator.net if isinstance(m, MinibatchStd)]
     assert len(spread) == 1
-    features = {}
-    spread[0].register_forward_hook(lambda module, inputs, output: features.setdefault(len(features), output))
-    gan.discriminator(varied)
-    gan.discriminator(collapsed)
+    features = []
+    spread[0].register_forward_hook(lambda module, inputs, output: features.append(output.detach()))
+    with torch.no_grad():
+        gan.discriminator(varied)
+        gan.discriminator(collapsed)
     assert float(features[0][:, -1].min()) > 0.01  # the extra channel carries the batch's spread
     assert float(features[1][:, -1].abs().max()) == 0.0  # identical samples: no spread at all
     assert gan.discriminator(collapsed).shape == (16,)

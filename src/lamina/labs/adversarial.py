@@ -47,7 +47,7 @@ def _spec(settings: LabSettings, name: str, epochs: int, adversarial: dict[str, 
 
 
 def _flipped_example(run: lamina.Run, steps: int, seed: int) -> dict[str, Any]:
-    """The most confident correct test prediction that PGD at ``EPS`` flips: the image, its perturbation and both predictions."""
+    """The most confident correct test prediction that PGD at ``EPS`` flips, with both predictions and the counts."""
     data = lamina.prepare_data(run.spec.data, fitted=run.preprocessor)
     bounds = valid_range(run.preprocessor, run.spec.data.scale, data.train.x)
     model = run.model.eval()
@@ -129,5 +129,6 @@ def run(settings: LabSettings) -> LabOutcome:
               f"{cost * 100:.1f} points (needed < 5)")
     numbers = {"standard_drop": drop, "standard_robust_accuracy": standard, "trained_robust_accuracy": robust,
                "robust_gain": gain, "clean_cost": cost, "flipped_confident": float(example["flipped_confident"]),
-               "example_clean_confidence": example["clean"][1], "example_adversarial_confidence": example["attacked"][1]}
+               "example_clean_confidence": example["clean"][1],
+               "example_adversarial_confidence": example["attacked"][1]}
     return LabOutcome(table=rows, figures=[figure], confirmed=confirmed, margin=margin, numbers=numbers)

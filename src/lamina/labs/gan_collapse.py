@@ -70,8 +70,9 @@ def _figure(settings: LabSettings, histories: dict[str, list[dict[str, Any]]], s
         ax.legend(fontsize=7)
     for row, (name, images) in enumerate(samples.items()):
         ax = fig.add_subplot(grid[row, 2])
-        rows = images[:, 0].reshape(2, SHOWN // 2, *images.shape[2:])  # (2, SHOWN / 2, H, W)
-        montage = torch.cat([torch.cat(list(row), dim=1) for row in rows], dim=0)  # (2H, W * SHOWN / 2)
+        framed = torch.nn.functional.pad(images[:, 0], (1, 1, 1, 1), value=0.5)  # a grey frame around each sample
+        rows = framed.reshape(2, SHOWN // 2, *framed.shape[1:])  # (2, SHOWN / 2, H + 2, W + 2)
+        montage = torch.cat([torch.cat(list(row), dim=1) for row in rows], dim=0)  # (2 (H + 2), (W + 2) SHOWN / 2)
         ax.imshow(montage.numpy(), cmap="gray", vmin=0, vmax=1)
         ax.set_title(f"{name}: final samples", fontsize=8)
         ax.axis("off")
@@ -89,7 +90,8 @@ def run(settings: LabSettings) -> LabOutcome:
         seed_everything(settings.seed)
         result = train_generative(_spec(settings, name, minibatch_std, epochs), progress="none")
         histories[name] = result["coverage_history"]
-        samples[name] = load_generative(result["folder"]).model.sample(SHOWN, torch.Generator().manual_seed(settings.seed))
+        trained = load_generative(result["folder"]).model
+        samples[name] = trained.sample(SHOWN, torch.Generator().manual_seed(settings.seed))
         final = result["coverage"]
         rows.append({"GAN": name, "final classes covered": final["covered"], "final entropy": final["entropy"],
                      "mean covered, 2nd half": _second_half_mean(histories[name], "covered"),
@@ -109,6 +111,7 @@ def run(settings: LabSettings) -> LabOutcome:
               f"{plain['judge accuracy']:.1%} (needed > 90%)")
     numbers = {"plain_final_covered": float(plain["final classes covered"]),
                "remedy_final_covered": float(remedy["final classes covered"]),
-               "plain_mean_covered": plain["mean covered, 2nd half"], "remedy_mean_covered": remedy["mean covered, 2nd half"],
+               "plain_mean_covered": plain["mean covered, 2nd half"],
+               "remedy_mean_covered": remedy["mean covered, 2nd half"],
                "plain_final_entropy": plain["final entropy"], "remedy_final_entropy": remedy["final entropy"]}
     return LabOutcome(table=rows, figures=[figure], confirmed=confirmed, margin=margin, numbers=numbers)

@@ -1,4 +1,4 @@
-"""Lab 9: Grad-CAM and integrated gradients on digits, and the sanity check that tells a real explanation from an edge detector.
+"""Lab 9: Grad-CAM and integrated gradients on digits, and the sanity check that tells explanation from input.
 
 Adebayo et al. (2018) asked whether saliency maps depend on the model at all.
 Their model-parameter randomization test re-initializes the weights and
@@ -103,7 +103,8 @@ def run(settings: LabSettings) -> LabOutcome:
         target = reference.model.eval()(x).argmax(1)
     accuracy = float((target == data.test.y[:count]).float().mean())
     settings.log(f"attributing {count} test digits with Grad-CAM and integrated gradients ({steps} steps)")
-    maps = {"trained": _maps(reference.model, x, target, steps), "other seed": _maps(trained[1].model, x, target, steps)}
+    maps = {"trained": _maps(reference.model, x, target, steps),
+            "other seed": _maps(trained[1].model, x, target, steps)}
     randomized = []
     for seed in range(settings.seed + 2, settings.seed + 2 + RANDOM_COPIES):
         seed_everything(seed)
