@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 import lamina
-from lamina.labs.kit import LabOutcome, LabSettings, pyplot, save_figure, seed_everything
+from lamina.labs.kit import LabOutcome, LabSettings, pyplot, run_spec, save_figure, seed_everything
 from lamina.robust.attacks import pgd
 from lamina.robust.bounds import valid_range
 from lamina.robust.sweep import AttackSettings, attack_run, probabilities
@@ -34,16 +34,10 @@ CONFIDENT = 0.9  # the "confident" in the claim: the clean prediction's probabil
 
 
 def _spec(settings: LabSettings, name: str, epochs: int, adversarial: dict[str, Any] | None) -> dict[str, Any]:
-    return {
-        "name": f"adversarial-{name}",
-        "runs_dir": settings.runs_dir(),
-        "seed": settings.seed,
-        "data": {"dataset": "digits", "view": "image", "split": {"val": 0.15, "test": 0.2, "seed": 0}},
-        "model": {"layers": LAYERS},
-        "train": {"epochs": epochs, "batch_size": 64, "optimizer": {"name": "adam", "lr": 0.003},
-                  "tensorboard": False, "diagnose": False, "early_stopping": None, "restore_best": False,
-                  "adversarial": adversarial},
-    }
+    data = {"dataset": "digits", "view": "image", "split": {"val": 0.15, "test": 0.2, "seed": 0}}
+    train = {"epochs": epochs, "batch_size": 64, "optimizer": {"name": "adam", "lr": 0.003}, "restore_best": False,
+             "adversarial": adversarial}
+    return run_spec(settings, f"adversarial-{name}", data, {"layers": LAYERS}, train)
 
 
 def _flipped_example(run: lamina.Run, steps: int, seed: int) -> dict[str, Any]:

@@ -16,6 +16,7 @@ that the maps themselves are stable.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -23,7 +24,7 @@ import torch
 import lamina
 from lamina.explain.attribute import gradcam, integrated_gradients
 from lamina.explain.sanity import rank_correlation
-from lamina.labs.kit import LabOutcome, LabSettings, pyplot, save_figure, seed_everything
+from lamina.labs.kit import LabOutcome, LabSettings, pyplot, run_spec, save_figure, seed_everything
 
 ORDER = 9
 TITLE = "Interpretability"
@@ -41,15 +42,11 @@ RANDOM_COPIES = 5  # random initializations compared against (one draw alone var
 
 
 def _spec(settings: LabSettings, seed: int, epochs: int) -> dict[str, Any]:
-    return {
-        "name": f"interpretability-seed{seed}",
-        "runs_dir": settings.runs_dir(),
-        "seed": seed,
-        "data": {"dataset": "digits", "view": "image", "split": {"val": 0.15, "test": 0.2, "seed": 0}},
-        "model": {"arch": "cnn", "channels": [16, 32], "dense": [64]},
-        "train": {"epochs": epochs, "batch_size": 32, "optimizer": {"lr": 0.003}, "tensorboard": False,
-                  "diagnose": False},
-    }
+    """The CNN's run config with ``seed`` (each trained or randomized copy gets its own)."""
+    data = {"dataset": "digits", "view": "image", "split": {"val": 0.15, "test": 0.2, "seed": 0}}
+    model = {"arch": "cnn", "channels": [16, 32], "dense": [64]}
+    return run_spec(replace(settings, seed=seed), f"interpretability-seed{seed}", data, model,
+                    {"epochs": epochs, "optimizer": {"lr": 0.003}})
 
 
 def _maps(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, steps: int) -> dict[str, torch.Tensor]:
