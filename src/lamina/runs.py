@@ -22,7 +22,7 @@ from lamina.data.readers import read_csv, read_npz
 from lamina.errors import DataError, LaminaError, RunFolderError
 from lamina.files import atomic_write_text, load_tensors, read_json
 from lamina.nn.build import ChainModel, build_model
-from lamina.nn.int8 import is_int8_file, load_int8
+from lamina.nn.int8 import int8_format, load_int8
 from lamina.train.loop import model_outputs, resolve_device
 
 PREDICT_BATCH = 256
@@ -196,8 +196,10 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
     built = build_model(spec.model, tuple(prep.inputs.shape), prep.target.output_shape,
                         prep.inputs.vocab_size, prep.inputs.category_sizes)
     weights = load_tensors(folder.weights)
-    if is_int8_file(folder.weights):  # written by lamina compress --quantize dynamic (CPU only)
-        return Run(folder, spec, prep, load_int8(built.model, weights, str(folder.weights)))
+    quantized = int8_format(folder.weights)
+    if quantized:  # written by lamina compress --quantize dynamic|static|qat (CPU only)
+        return Run(folder, spec, prep, load_int8(built.model, weights, str(folder.weights), quantized,
+                                                 tuple(prep.inputs.shape)))
     expected = built.model.state_dict()
     missing = sorted(set(expected) - set(weights))
     extra = sorted(set(weights) - set(expected))
