@@ -48,11 +48,11 @@ class TorchBackend:
 
     def __init__(self, run: Run) -> None:
         self.run = run
-        torch.set_grad_enabled(False)
 
     def outputs(self, x: np.ndarray) -> torch.Tensor:
-        """Model outputs for preprocessed inputs."""
-        return self.run.outputs(x)
+        """Model outputs for preprocessed inputs (in inference mode, whichever thread calls)."""
+        with torch.inference_mode():
+            return self.run.outputs(x)
 
 
 class OnnxBackend:
@@ -81,7 +81,7 @@ class OnnxBackend:
         self.predictions = self._predictions if graph else None
 
     def _predictions(self, raw: np.ndarray) -> np.ndarray:
-        """The serving graph on raw float32 samples (N, *shape): (N, outputs); NaN everywhere if any input was not finite."""
+        """The serving graph on raw float32 samples (N, *shape): (N, outputs); a NaN row for a sample with a non-finite value."""
         return self._run(self.output_names, {INPUT: raw})[0]
 
     def outputs(self, x: np.ndarray) -> torch.Tensor:
@@ -129,7 +129,7 @@ class Predictor:
         if graph is not None and type(x) is np.ndarray and x.dtype is _FLOAT32 and x.shape[1:] == self._sample_shape \
                 and len(x):
             out = graph(x)
-            if math.isfinite(out.item(0)):  # a non-finite input makes every output NaN
+            if math.isfinite(out.item(0) if len(out) == 1 else float(out[:, 0].sum())):  # NaN rows: non-finite inputs
                 return out
         prep = self.run.preprocessor
         raw = array_batch(x, prep.inputs)

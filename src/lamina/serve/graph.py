@@ -12,9 +12,10 @@ are not changed), moves all of that into the one onnxruntime call:
 - a head turns outputs into what a client reads: softmax class probabilities,
   ``[1 - p, p]`` for binary, or values in the target's own units;
 - a zero-weight Gemm over the raw inputs feeds the last layer's bias (or is
-  added to the outputs), so a NaN or infinite input anywhere in the batch makes
-  every prediction NaN (``0 * inf`` is NaN). The caller then checks one number
-  and searches the inputs for the offending value only when it is not finite.
+  added to the outputs), so a NaN or infinite value anywhere in a sample makes
+  that sample's predictions NaN (``0 * inf`` is NaN). The caller then checks
+  the first column (at batch 1, one number) and searches the inputs for the
+  offending value only when it is not finite.
 
 Runs whose inputs are tables or tokens, and seq2seq runs, get no serving graph
 (:func:`serving_graph` returns None) and are served by model.onnx as it is.
