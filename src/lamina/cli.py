@@ -685,7 +685,7 @@ def segment(runs_dir: str = typer.Option("runs", help="Where the run folder goes
     test = result["test"]
     per_class = "  ".join(f"{k} {v:.3f}" for k, v in test["iou"].items())
     _console().print(f"test pixel accuracy {test['pixel_accuracy']:.4f}  mean IoU {test['mean_iou']:.4f}\n"
-                     f"IoU: {per_class}\nrun folder: {result['folder']}", markup=False)
+                     f"IoU: {per_class}\nrun folder: {result['folder']} (report.html inside)", markup=False)
 
 
 lab_app = typer.Typer(help="Labs: claims of deep learning reproduced on this machine, each with a table, a figure and a verdict.",

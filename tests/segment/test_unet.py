@@ -19,6 +19,10 @@ def test_unet_reaches_mean_iou_080_on_shapes(tmp_path):
     assert min(test["iou"].values()) > 0.6
     root = Path(result["folder"])
     assert (root / "model.safetensors").is_file() and (root / "figures" / "predictions.png").is_file()
+    page = (root / "report.html").read_text(encoding="utf-8")
+    assert f"{test['mean_iou']:.4f}" in page
+    for image in ("figures/learning_curves.png", "figures/predictions.png"):
+        assert image in page and (root / image).read_bytes().startswith(b"\x89PNG")
 
 
 def test_metrics_match_hand_counts():

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from lamina.config import ModelSpec
-from lamina.errors import ShapeError
+from lamina.errors import ConfigError, ShapeError
 from lamina.nn.layers import LayerInfo, build_chain, count_params, parse_chain
 from lamina.registry import INITIALIZERS, PRESETS
 
@@ -58,6 +58,12 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int | 
     their input positions and sizes, which put a category_embedding layer first).
     """
     wanted = tuple(n_outputs) if isinstance(n_outputs, tuple) else (n_outputs,)
+    if len(wanted) == 2 and not makes_sequences(spec):
+        where = "model.layers" if spec.layers is not None else f"model.arch '{spec.arch}'"
+        raise ConfigError(
+            f"{where} cannot learn this data: its targets are token sequences (length {wanted[0]}, vocabulary "
+            f"{wanted[1]}), a seq2seq task. Use model.arch: seq2seq (see examples/reverse_transformer.yaml) "
+            "or a chain of one seq2seq layer")
     if spec.backbone is not None:
         from lamina.nn.backbone import backbone_chain
 
@@ -76,6 +82,14 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int | 
     model = ChainModel(layers, tuple(input_shape), out_shape)
     INITIALIZERS.get(spec.init, "model.init")(model)
     return Built(model, rows)
+
+
+def makes_sequences(spec: ModelSpec) -> bool:
+    """Whether the model generates a target sequence: the seq2seq preset, or a chain ending in a seq2seq layer."""
+    if spec.layers is None:
+        return spec.arch == "seq2seq"
+    last = spec.layers[-1] if spec.layers else None
+    return last == "seq2seq" or (isinstance(last, dict) and "seq2seq" in last)
 
 
 def with_data_facts(items: list, vocab: int | None, categories: list[list[int]] | None) -> list:

@@ -24,7 +24,9 @@ from lamina.data.shapes import SHAPE_CLASSES, make_shapes
 from lamina.errors import ConfigError
 from lamina.files import atomic_write_text, save_tensors, write_json
 from lamina.nn.models.unet import UNet
+from lamina.report import figures
 from lamina.runs import RunFolder
+from lamina.segment.report import write_segmentation_report
 from lamina.train.callbacks import Progress
 from lamina.train.reconstruction import LoopState, batches, emit
 
@@ -136,21 +138,14 @@ def train_segmentation(settings: SegmentationSettings | None = None, runs_dir: s
     atomic_write_text(folder.metrics, "".join(json.dumps(row) + "\n" for row in state.history))
     write_json(folder.summary, summary)
     _prediction_figure(test_x[:6], test_masks[:6], predicted[:6], folder.root / "figures" / "predictions.png")
+    write_segmentation_report(folder.root, summary, state.history)
     summary["folder"] = str(folder.root)
     return summary
 
 
 def _prediction_figure(images: torch.Tensor, masks: torch.Tensor, predicted: torch.Tensor, path: Path) -> Path:
     """Rows of image, true mask and predicted mask."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from lamina.files import atomic_write_bytes
-
+    plt = figures.pyplot()
     fig, axes = plt.subplots(len(images), 3, figsize=(6, 2 * len(images)), squeeze=False)
     for row, (image, mask, guess) in enumerate(zip(images, masks, predicted)):
         for ax, picture, title in zip(axes[row], (image[0], mask, guess), ("image", "true mask", "predicted")):
@@ -158,9 +153,4 @@ def _prediction_figure(images: torch.Tensor, masks: torch.Tensor, predicted: tor
                       vmin=0, vmax=1 if title == "image" else len(SHAPE_CLASSES) - 1)
             ax.set_title(title, fontsize=8)
             ax.axis("off")
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=80)
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return figures.save_figure(fig, path)
