@@ -90,6 +90,9 @@ def test_wrong_shapes_types_and_float32_overflow_are_refused(exported) -> None:
     with pytest.raises(PayloadError, match="float32 range") as caught:
         predictor.predict_array(huge)
     assert caught.value.loc[:3] == ["body", "instances", 1]
+    with pytest.raises(PayloadError, match="float32 range") as caught:  # the JSON path says the same
+        predictor.predict(huge.reshape(2, -1).tolist())
+    assert caught.value.loc == ["body", "instances", 1, 0]
 
 
 def test_the_scaling_is_folded_into_a_leading_dense_layer(exported) -> None:

@@ -109,7 +109,13 @@ class Predictor:
         prep = self.run.preprocessor
         try:
             if self._graph is not None:
-                return labelled_rows(self.predict_array(array_inputs(instances, prep.inputs)), prep.target)
+                raw = array_inputs(instances, prep.inputs)  # checked finite float64 (N, features)
+                with np.errstate(over="ignore"):  # a value beyond float32 is located by predict_array(raw) below
+                    samples = raw.astype(np.float32).reshape(len(raw), *self._sample_shape)
+                values = self._through_graph(samples)
+                if values is None:
+                    values = self.predict_array(raw)
+                return labelled_rows(values, prep.target)
             x = model_inputs(instances, prep.inputs)
         except PayloadError:
             raise
@@ -125,17 +131,25 @@ class Predictor:
         checks; anything else (other dtypes, flat features, the torch backend) is checked and converted
         first by :func:`lamina.serve.payload.array_batch`. Bad input raises PayloadError naming the value.
         """
+        out = self._through_graph(x)
+        if out is not None:
+            return out
+        prep = self.run.preprocessor
+        raw = array_batch(x, prep.inputs)
+        if self._graph is not None:
+            return self._graph(raw)
+        return prediction_values(self.backend.outputs(prep.inputs.transform_array(raw, "instances")), prep.target)
+
+    def _through_graph(self, x: Any) -> np.ndarray | None:
+        """The serving graph's predictions for a native float32 batch of the sample shape whose every value is
+        finite; None for anything else (no serving graph, another dtype or shape, a non-finite value)."""
         graph = self._graph
         if graph is not None and type(x) is np.ndarray and x.dtype is _FLOAT32 and x.shape[1:] == self._sample_shape \
                 and len(x):
             out = graph(x)
             if math.isfinite(out.item(0) if len(out) == 1 else float(out[:, 0].sum())):  # NaN rows: non-finite inputs
                 return out
-        prep = self.run.preprocessor
-        raw = array_batch(x, prep.inputs)
-        if graph is not None:
-            return graph(raw)
-        return prediction_values(self.backend.outputs(prep.inputs.transform_array(raw, "instances")), prep.target)
+        return None
 
     def metadata(self) -> dict[str, Any]:
         """What a client needs to call the model: task, input schema, outputs, limits (no paths)."""

@@ -160,7 +160,7 @@ def array_batch(x: Any, prep: InputPrep) -> np.ndarray:
     bad = ~np.isfinite(out.reshape(len(x), n))
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])
-        loc = ["instances", row, *(int(i) for i in np.unravel_index(col, shape))]
+        loc = ["instances", row, *(int(i) for i in np.unravel_index(col, x.shape[1:]))]  # as the caller laid it out
         value = x.reshape(len(x), n)[row, col]
         raise PayloadError(loc, f"{_loc_text(loc)} must be a finite number within float32 range; got {value}")
     return out
