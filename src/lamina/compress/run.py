@@ -122,15 +122,15 @@ def compress(run_path: str | Path, options: CompressOptions) -> Path:
         report["steps"].append({"prune": {"amount": options.prune, "mode": options.prune_mode, "steps": options.steps,
                                           "finetune_epochs": options.finetune_epochs}})
         report["sparsity"] = sparsity_report(model)
+    tensors, metadata = model.state_dict(), None
+    if options.quantize is not None:  # before the folder exists: a model that cannot be quantized leaves nothing behind
+        qmodel, fmt, what = quantize_int8(model, spec, data, options)
+        tensors, metadata = int8_tensors(qmodel), {"format": fmt, "scheme": options.quantize}
+        report["steps"].append({"quantize": what})
     folder = RunFolder.create(spec.runs_dir, spec.name)
     save_config(spec, folder.config)
     write_json(folder.preprocess, original.preprocessor.to_json())
-    if options.quantize is not None:
-        qmodel, fmt, what = quantize(model, spec, data, options)
-        save_tensors(folder.weights, int8_tensors(qmodel), metadata={"format": fmt, "scheme": options.quantize})
-        report["steps"].append({"quantize": what})
-    else:
-        save_tensors(folder.weights, model.state_dict())
+    save_tensors(folder.weights, tensors, metadata=metadata)
     compressed = load_run(folder.root)
     report["comparison"] = [compare(original, "original"), compare(compressed, "compressed")]
     write_json(folder.root / "compression.json", report)
@@ -164,7 +164,7 @@ def prune(model: nn.Module, spec: RunSpec, data: Prepared, options: CompressOpti
     return spec, model
 
 
-def quantize(model: nn.Module, spec: RunSpec, data: Prepared, options: CompressOptions) -> tuple[nn.Module, str, str]:
+def quantize_int8(model: nn.Module, spec: RunSpec, data: Prepared, options: CompressOptions) -> tuple[nn.Module, str, str]:
     """The int8 model for ``options.quantize``, its file format marker, and a line for the report."""
     if options.quantize == "dynamic":
         return quantize_dynamic_int8(model), INT8_FORMAT, "dynamic int8 (linear layers)"
