@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lamina.files import atomic_write_text
 from lamina.report import figures
 
 
@@ -73,3 +76,42 @@ def pyplot() -> Any:
 def save_figure(fig: Any, path: Path) -> Path:
     """Write a lab's figure as a PNG (atomically) and close it."""
     return figures.save_figure(fig, path)
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
+    """Write a table a lab generated as a CSV (atomically), so its runs read it through the ordinary data path."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+    return path
+
+
+def run_spec(settings: LabSettings, name: str, data: dict[str, Any], model: dict[str, Any],
+             train: dict[str, Any]) -> dict[str, Any]:
+    """A run config for one model a lab trains: its runs go beside the lab's figures, with the lab's seed.
+
+    ``train`` holds what the comparison varies (epochs, optimizer, ...); batches of 32, no TensorBoard
+    logs, no diagnosis and no early stopping are the defaults, so every model gets the same budget.
+    """
+    return {"name": name, "runs_dir": settings.runs_dir(), "seed": settings.seed, "data": data, "model": model,
+            "train": {"batch_size": 32, "tensorboard": False, "diagnose": False, "early_stopping": None, **train}}
+
+
+def plot_curves(path: Path, x: list[float], curves: dict[str, list[float]], xlabel: str, ylabel: str, title: str,
+                chance: float | None = None) -> Path:
+    """Save one line per model of a score in [0, 1] against ``x``, with a dotted chance level when given."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, values in curves.items():
+        ax.plot(x, values, marker="o", label=name)
+    if chance is not None:
+        ax.axhline(chance, color="grey", linestyle=":", label="chance")
+    ax.set_xticks(x)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    ax.legend()
+    return save_figure(fig, path)
