@@ -1,16 +1,31 @@
-"""Batch-1 latency of the serving path against onnxruntime called directly, on the same digits MLP.
+"""Batch-1 latency of the in-process serving paths against onnxruntime called directly, on the digits MLP.
 
-Side by side, in one process (no HTTP): onnxruntime's ``session.run`` on a
-ready float32 array; the onnx backend's ``outputs`` (what the service adds
-around the session); and the whole ``Predictor.predict`` path of a request
-(validating the JSON instance, preprocessing, the session, labelled
-probabilities). Medians over many calls; the ratios are what to read.
+What each line times, in one process (no HTTP), interleaved round by round
+(each round takes the median of ``CALLS`` calls of every path in turn; the
+figure is the median over ``ROUNDS`` rounds, so a burst of load on a shared
+machine hits all paths alike):
+
+- ``onnxruntime direct``: ``InferenceSession.run`` on the run's own
+  model.onnx, fed an already preprocessed C-contiguous float32 (1, 64) array,
+  returning logits. The reference: nothing validated, scaled or labelled.
+- ``serving graph session.run alone``: the same call on the serving graph
+  (raw sample in, probabilities out), to split the path's cost into what the
+  extra graph nodes take and what Python around them takes.
+- ``Predictor.predict_array``: the in-process numeric path. A raw (unscaled)
+  float32 (1, 64) sample in, class probabilities out: dtype and shape checked,
+  scaling, the finiteness check of every value and the softmax all included
+  (inside the serving graph; see lamina.serve.graph).
+- ``Predictor.predict``: the path an HTTP request takes after JSON parsing:
+  a list of Python numbers in, validated value by value (type, shape,
+  finiteness), then the serving graph, then a labelled row
+  ``{"label": ..., "prob_0": ...}``.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/serve_latency.py
 """
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 
 import numpy as np
@@ -18,33 +33,43 @@ from sklearn.datasets import load_digits
 
 import lamina
 from lamina.compress.measure import median_seconds
-from lamina.export.onnx import export_run
+from lamina.export.onnx import export_run, session
 from lamina.serve.app import Predictor
 
-
-def median_us(fn, repeats: int = 3000) -> float:
-    """Median microseconds of ``fn()`` after a warm-up."""
-    return median_seconds(fn, repeats=repeats, warmup=200) * 1e6
+ROUNDS = 25
+CALLS = 400
 
 
 def main() -> None:
-    """Train, export, and print the three latencies with their ratios to onnxruntime alone."""
+    """Train, export, and print the paths' batch-1 latencies with their ratios to onnxruntime alone."""
     root = tempfile.mkdtemp(prefix="lamina-serve-bench-")
     run = lamina.fit({"name": "digits-mlp", "runs_dir": root, "data": {"dataset": "digits", "view": "flat"},
                       "model": {"arch": "mlp", "hidden": [128, 64]},
                       "train": {"epochs": 3, "tensorboard": False}}, progress="none")
-    export_run(run)
+    exported = export_run(run)
+    direct_session = session(exported.path.read_bytes(), threads=1)
     predictor = Predictor(run, backend="onnx")
-    backend = predictor.backend
-    sample = load_digits().data[0]
-    instance = [sample.tolist()]
-    x = run.preprocessor.inputs.transform_array(sample[None, :], "sample").astype(np.float32)
-    direct = median_us(lambda: backend.session.run(None, {"x": x}))
-    through_backend = median_us(lambda: backend.outputs(x))
-    whole = median_us(lambda: predictor.predict(instance))
-    print(f"onnxruntime session.run      {direct:8.1f} us  1.00x")
-    print(f"onnx backend outputs         {through_backend:8.1f} us  {through_backend / direct:.2f}x")
-    print(f"Predictor.predict (whole)    {whole:8.1f} us  {whole / direct:.2f}x")
+    sample = load_digits().data[:1]
+    raw = sample.astype(np.float32)
+    x = run.preprocessor.inputs.transform_array(sample, "sample").astype(np.float32)
+    instances = sample.tolist()
+    expected = direct_session.run(None, {"x": x})[0].argmax(1)
+    assert (predictor.predict_array(raw).argmax(1) == expected).all()
+    paths = {
+        "onnxruntime direct (model.onnx)": lambda: direct_session.run(None, {"x": x}),
+        "serving graph session.run alone": lambda: predictor.backend.session.run(None, {"raw": raw}),
+        "Predictor.predict_array (numeric)": lambda: predictor.predict_array(raw),
+        "Predictor.predict (JSON list, rows)": lambda: predictor.predict(instances),
+    }
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(ROUNDS):
+        for name, call in paths.items():
+            times[name].append(median_seconds(call, repeats=CALLS, warmup=20) * 1e6)
+    reference = statistics.median(times["onnxruntime direct (model.onnx)"])
+    print(f"batch 1, digits MLP 64-128-64-10, median of {ROUNDS} interleaved rounds x {CALLS} calls")
+    for name, values in times.items():
+        value = statistics.median(values)
+        print(f"{name:38s} {value:8.2f} us  {value / reference:5.2f}x")
 
 
 if __name__ == "__main__":

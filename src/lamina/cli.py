@@ -309,8 +309,8 @@ def compress(
     prune: float = typer.Option(None, "--prune", help="Fraction of channels/neurons (structured) or weights to remove, e.g. 0.5."),
     prune_mode: str = typer.Option("structured", "--prune-mode", help="structured | global | layer"),
     steps: int = typer.Option(1, "--steps", help="Prune in this many rounds, fine-tuning after each."),
-    finetune_epochs: int = typer.Option(5, "--finetune-epochs", help="Fine-tuning epochs after each pruning round."),
-    quantize: str = typer.Option(None, "--quantize", help="dynamic: int8 weights for dense layers."),
+    finetune_epochs: int = typer.Option(5, "--finetune-epochs", help="Fine-tuning epochs after each pruning round, and of --quantize qat."),
+    quantize: str = typer.Option(None, "--quantize", help="dynamic: int8 weights of dense layers | static: int8 weights and activations, calibrated on training rows (conv nets) | qat: static int8 after quantization-aware fine-tuning."),
     distill: Path = typer.Option(None, "--distill", help="A student config (YAML) to train with this run as teacher."),
     temperature: float = typer.Option(4.0, "--temperature", help="Distillation temperature."),
     alpha: float = typer.Option(0.7, "--alpha", help="Weight of the distillation term (1 - alpha on the labels)."),
@@ -319,7 +319,7 @@ def compress(
 ) -> None:
     """Distill, prune and/or quantize a run into a new run folder; show size, latency and accuracy side by side.
 
-    Example: lamina compress runs/digits-cnn --prune 0.5 --finetune-epochs 5 --quantize dynamic
+    Example: lamina compress runs/digits-cnn --prune 0.5 --finetune-epochs 5 --quantize static
     """
     from lamina.compress.run import CompressOptions
     from lamina.compress.run import compress as compress_run

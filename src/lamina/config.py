@@ -503,7 +503,8 @@ class GenerativeSpec(Spec):
     """An autoencoder, VAE or GAN run (``lamina generative``); the model section is then the judge classifier.
 
     ``latent`` is the code size (autoencoders) or the noise size (GAN). ``noise`` is the input noise std of a
-    denoising autoencoder, ``beta`` the VAE's KL weight. ``normal_classes`` trains on those classes only and
+    denoising autoencoder, ``beta`` the VAE's KL weight. ``minibatch_std`` shows a GAN's discriminator how much
+    each batch's samples differ (a remedy for mode collapse). ``normal_classes`` trains on those classes only and
     scores the rest as anomalies, with the threshold at ``false_alarm_rate`` of validation normals. The judge
     (trained on real data) labels ``samples`` generated samples; a class is covered when it gets ``min_share``.
     """
@@ -516,6 +517,7 @@ class GenerativeSpec(Spec):
     beta: float = Field(1.0, ge=0)
     gan_loss: Literal["nonsaturating", "hinge"] = "nonsaturating"
     label_smoothing: float = Field(0.1, ge=0, lt=1)
+    minibatch_std: bool = False
     normal_classes: list[str] | None = None
     false_alarm_rate: float = Field(0.05, gt=0, lt=1)
     judge_epochs: int = Field(30, gt=0)

@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 from lamina.config import RunSpec, parse_run_spec, parse_yaml
-from lamina.data.preprocess import Preprocessor
+from lamina.data.preprocess import Preprocessor, TargetPrep
 from lamina.data.readers import read_csv, read_npz
 from lamina.errors import DataError, LaminaError, RunFolderError
 from lamina.files import atomic_write_text, load_tensors, read_json
 from lamina.nn.build import ChainModel, build_model
-from lamina.nn.int8 import is_int8_file, load_int8
+from lamina.nn.int8 import int8_format, load_int8
 from lamina.train.loop import model_outputs, resolve_device
 
 PREDICT_BATCH = 256
@@ -140,21 +140,27 @@ def prediction_rows(outputs: torch.Tensor, prep: Preprocessor) -> list[dict[str,
 
         ids = outputs.argmax(dim=-1) if outputs.is_floating_point() else outputs  # (N, T)
         return [{target.names[0]: decode_ids(row, target.classes)} for row in ids.tolist()]
+    return labelled_rows(prediction_values(outputs, target), target)
+
+
+def prediction_values(outputs: torch.Tensor, target: TargetPrep) -> np.ndarray:
+    """Numeric predictions from model outputs: class probabilities (N, classes), or values in target units."""
     if target.task == "regression":
-        values = target.decode_values(outputs.double().numpy())
-        return [{name: float(v) for name, v in zip(target.names, row)} for row in values]
+        return target.decode_values(outputs.double().numpy())
     if target.task == "binary":
         p1 = outputs.reshape(-1).sigmoid().numpy()
-        probs = np.stack([1 - p1, p1], axis=1)
-    else:
-        probs = outputs.softmax(dim=1).numpy()
-    label = target.names[0]
-    rows = []
-    for row in probs:
-        out: dict[str, Any] = {label: target.classes[int(np.argmax(row))]}
-        out.update({f"prob_{c}": float(p) for c, p in zip(target.classes, row)})
-        rows.append(out)
-    return rows
+        return np.stack([1 - p1, p1], axis=1)
+    return outputs.softmax(dim=1).numpy()
+
+
+def labelled_rows(values: np.ndarray, target: TargetPrep) -> list[dict[str, Any]]:
+    """Rows for numeric predictions (from :func:`prediction_values`): class and ``prob_<class>``, or named values."""
+    if target.task == "regression":
+        return [{name: float(v) for name, v in zip(target.names, row)} for row in values.tolist()]
+    label, classes = target.names[0], target.classes
+    keys = [f"prob_{c}" for c in classes]
+    return [{label: classes[max(range(len(row)), key=row.__getitem__)], **dict(zip(keys, row))}
+            for row in values.tolist()]
 
 
 def rows_to_csv(rows: list[dict[str, Any]]) -> str:
@@ -196,8 +202,10 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
     built = build_model(spec.model, tuple(prep.inputs.shape), prep.target.output_shape,
                         prep.inputs.vocab_size, prep.inputs.category_sizes)
     weights = load_tensors(folder.weights)
-    if is_int8_file(folder.weights):  # written by lamina compress --quantize dynamic (CPU only)
-        return Run(folder, spec, prep, load_int8(built.model, weights, str(folder.weights)))
+    quantized = int8_format(folder.weights)
+    if quantized:  # written by lamina compress --quantize dynamic|static|qat (CPU only)
+        return Run(folder, spec, prep, load_int8(built.model, weights, str(folder.weights), quantized,
+                                                 tuple(prep.inputs.shape)))
     expected = built.model.state_dict()
     missing = sorted(set(expected) - set(weights))
     extra = sorted(set(weights) - set(expected))

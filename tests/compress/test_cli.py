@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 from lamina.cli import app
+from lamina.data.prepare import prepare_data
 from lamina.files import read_json
 from lamina.runs import load_run
 
@@ -34,3 +36,28 @@ def test_compress_without_a_step_is_refused_with_the_options(digits_mlp) -> None
     result = CliRunner().invoke(app, ["compress", str(digits_mlp.folder.root)])
     assert result.exit_code == 2
     assert "--prune" in result.output and "--quantize" in result.output
+
+
+@pytest.mark.parametrize("mode", ["static", "qat"])
+def test_compress_quantizes_a_conv_net_to_int8_from_the_cli(digits_cnn, mode: str) -> None:
+    source = digits_cnn.folder.root
+    result = CliRunner().invoke(app, ["compress", str(source), "--quantize", mode, "--finetune-epochs", "1",
+                                      "--name", f"cnn-{mode}", "--progress", "none"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    out = source.parent / f"cnn-{mode}"
+    assert "latency b=256" in result.output and f"run folder: {out}" in result.output
+    report = read_json(out / "compression.json")
+    original, compressed = report["comparison"]
+    assert report["steps"][0]["quantize"].startswith("static int8")
+    assert original["file_bytes"] / compressed["file_bytes"] >= 3.0
+    assert compressed["score"] >= original["score"] - 0.015, (original["score"], compressed["score"])
+    reloaded = load_run(out)
+    x = prepare_data(reloaded.spec.data, fitted=reloaded.preprocessor).test.x[:256]
+    agreement = (reloaded.outputs(x).argmax(1) == digits_cnn.outputs(x).argmax(1)).float().mean().item()
+    assert agreement >= 0.97
+
+
+def test_compress_refuses_an_unknown_quantization_mode(digits_cnn) -> None:
+    result = CliRunner().invoke(app, ["compress", str(digits_cnn.folder.root), "--quantize", "int4"])
+    assert result.exit_code != 0
+    assert "--quantize must be one of dynamic, static, qat" in result.output

@@ -56,3 +56,19 @@ def test_quantization_aware_training_runs_and_keeps_accuracy(digits_cnn) -> None
     assert losses and losses[0] < 0.5
     assert weight_bytes(digits_cnn.model) / weight_bytes(qmodel) >= 3.5
     assert _accuracy(qmodel, data) >= _accuracy(digits_cnn.model, data) - 0.01
+
+
+def test_static_int8_run_is_smaller_keeps_accuracy_and_reloads_exactly(digits_cnn) -> None:
+    out = compress(digits_cnn.folder.root, CompressOptions(quantize="static", progress="none", name="cnn-static"))
+    report = read_json(out / "compression.json")
+    original, compressed = report["comparison"]
+    assert "calibrated on 1024 training rows" in report["steps"][0]["quantize"]
+    assert original["file_bytes"] / compressed["file_bytes"] >= 3.0  # int8 weights; the header and scales stay
+    assert compressed["score"] >= original["score"] - 0.01, (original["score"], compressed["score"])
+    reloaded = load_run(out)  # rebuilt from config.yaml and the int8 tensors: no calibration data, no pickle
+    convs = [m for m in reloaded.model.modules() if "quantized" in type(m).__module__ and "Conv" in type(m).__name__]
+    assert len(convs) == 2
+    data = prepare_data(reloaded.spec.data, fitted=reloaded.preprocessor)
+    expected = quantize_static(digits_cnn.model, data.train.x[:1024])
+    x = data.test.x[:64]
+    assert torch.equal(reloaded.outputs(x), expected(x.float()))

@@ -7,7 +7,7 @@ import torch
 
 from lamina.errors import ConfigError
 from lamina.nn.models.autoencoder import AutoEncoder
-from lamina.nn.models.gan import GAN
+from lamina.nn.models.gan import GAN, MinibatchStd
 from lamina.nn.models.unet import UNet
 from lamina.train.alternating import discriminator_loss, generator_loss
 from lamina.train.reconstruction import kl_divergence
@@ -47,6 +47,26 @@ def test_gan_shapes(kind):
     samples = gan.sample(7)
     assert samples.shape == (7, 1, 8, 8) and 0 <= samples.min() and samples.max() <= 1
     assert gan.discriminator(samples).shape == (7,)
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_minibatch_std_lets_the_discriminator_tell_a_collapsed_batch_from_a_varied_one(kind):
+    torch.manual_seed(0)
+    gan = GAN((1, 8, 8), kind, noise=6, width=4, minibatch_std=True)
+    varied = torch.rand(16, 1, 8, 8)
+    collapsed = varied[:1].expand(16, 1, 8, 8)  # one sample repeated: what a collapsed generator makes
+    spread = [m for m in gan.discriminator.net if isinstance(m, MinibatchStd)]
+    assert len(spread) == 1
+    features = []
+    spread[0].register_forward_hook(lambda module, inputs, output: features.append(output.detach()))
+    with torch.no_grad():
+        gan.discriminator(varied)
+        gan.discriminator(collapsed)
+    assert float(features[0][:, -1].min()) > 0.01  # the extra channel carries the batch's spread
+    assert float(features[1][:, -1].abs().max()) == 0.0  # identical samples: no spread at all
+    assert gan.discriminator(collapsed).shape == (16,)
+    without = GAN((1, 8, 8), kind, noise=6, width=4)
+    assert not any(isinstance(m, MinibatchStd) for m in without.discriminator.net)
 
 
 def test_gan_losses():

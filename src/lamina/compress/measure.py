@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,12 +12,14 @@ from torch import nn
 
 from lamina.files import load_tensors
 
-_NOT_WEIGHTS = ("running_mean", "running_var", "num_batches_tracked", ".scale", ".zero_point")
+_NOT_WEIGHTS = ("running_mean", "running_var", "num_batches_tracked", ".scale", ".zero_point", ".axis")
+_INPUT_QUANTIZATION = re.compile(r"_(scale|zero_point)_\d+$")  # static int8: where float activations become int8
 
 
 def stored_params(weights: Path) -> int:
-    """Number of weight and bias values in a run's model.safetensors (int8 or float; buffers excluded)."""
-    return sum(t.numel() for k, t in load_tensors(weights).items() if not k.endswith(_NOT_WEIGHTS))
+    """Number of weight and bias values in a run's model.safetensors (int8 or float; buffers and scales excluded)."""
+    return sum(t.numel() for k, t in load_tensors(weights).items()
+               if not k.endswith(_NOT_WEIGHTS) and not _INPUT_QUANTIZATION.search(k))
 
 
 def median_seconds(fn: Callable[[], object], repeats: int = 30, warmup: int = 3) -> float:

@@ -12,36 +12,28 @@ converts. Both return CPU models in eval mode.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from lamina.errors import ConfigError
-from lamina.nn.int8 import quiet_quantization
-
-BACKEND = "x86"
+from lamina.nn.int8 import convert_static_int8, prepare_static_int8
 
 
-def _example(x: torch.Tensor) -> tuple[torch.Tensor]:
-    return (x[:2].float(),)
+def _example(x: torch.Tensor) -> torch.Tensor:
+    return x[:2].float().cpu()
 
 
 def quantize_static(model: nn.Module, calibration: torch.Tensor, batch_size: int = 256) -> nn.Module:
     """An int8 copy of ``model`` (weights and activations), calibrated on the inputs ``calibration``."""
     if len(calibration) == 0:
         raise ConfigError("static quantization needs calibration inputs; got an empty tensor")
-    with quiet_quantization():
-        from torch.ao.quantization import get_default_qconfig_mapping
-        from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
-
-        float_model = copy.deepcopy(model).to("cpu").eval()
-        prepared = prepare_fx(float_model, get_default_qconfig_mapping(BACKEND), _example(calibration))
-        with torch.inference_mode():
-            for start in range(0, len(calibration), batch_size):
-                prepared(calibration[start:start + batch_size].float())
-        return convert_fx(prepared).eval()
+    prepared = prepare_static_int8(model.eval(), _example(calibration))
+    with torch.inference_mode():
+        for start in range(0, len(calibration), batch_size):
+            prepared(calibration[start:start + batch_size].float().cpu())
+    return convert_static_int8(prepared)
 
 
 def quantize_aware(model: nn.Module, calibration: torch.Tensor, train: Callable[[nn.Module], None]) -> nn.Module:
@@ -50,15 +42,11 @@ def quantize_aware(model: nn.Module, calibration: torch.Tensor, train: Callable[
     ``train`` gets the prepared (fake-quantized, float) model and trains it in place, e.g. with
     :func:`lamina.train.loop.fit`; ``calibration`` supplies example inputs for tracing.
     """
-    with quiet_quantization():
-        from torch.ao.quantization import get_default_qat_qconfig_mapping
-        from torch.ao.quantization.quantize_fx import convert_fx, prepare_qat_fx
-
-        float_model = copy.deepcopy(model).to("cpu").train()
-        prepared = prepare_qat_fx(float_model, get_default_qat_qconfig_mapping(BACKEND), _example(calibration))
-        train(prepared)
-        prepared.to("cpu").eval()
-        return convert_fx(prepared).eval()
+    if len(calibration) == 0:
+        raise ConfigError("quantization-aware training needs example inputs; got an empty tensor")
+    prepared = prepare_static_int8(model, _example(calibration), qat=True)
+    train(prepared)
+    return convert_static_int8(prepared)
 
 
 def weight_bytes(model: nn.Module) -> int:

@@ -2,10 +2,13 @@
 
 The steps run in that order, each optional: a student config trained from the
 run as teacher, pruning (structured, or unstructured global/per layer; one
-shot or in ``steps`` rounds, each followed by fine-tuning), then dynamic int8
-quantization. The new folder holds an ordinary config.yaml (a pruned chain is
-written out with its new widths), preprocess.json, model.safetensors (int8
-weights carry a format marker) and compression.json with the comparison table
+shot or in ``steps`` rounds, each followed by fine-tuning), then int8
+quantization: dynamic (int8 weights of dense and recurrent layers), static
+(weights and activations, calibrated on the run's own training rows; for conv
+nets) or qat (static int8 after a short quantization-aware fine-tune). The new
+folder holds an ordinary config.yaml (a pruned chain is written out with its
+new widths), preprocess.json, model.safetensors (int8 weights carry a format
+marker) and compression.json with the comparison table
 and the per-layer sparsity report; :func:`lamina.load_run` rebuilds it.
 """
 
@@ -25,7 +28,7 @@ from lamina.errors import ConfigError
 from lamina.evaluate.metrics import resolve_metrics
 from lamina.files import save_tensors, write_json
 from lamina.nn.build import ChainModel, chain_items
-from lamina.nn.int8 import INT8_FORMAT, int8_tensors, quantize_dynamic_int8
+from lamina.nn.int8 import INT8_FORMAT, INT8_STATIC_FORMAT, int8_tensors, quantize_dynamic_int8
 from lamina.nn.layers import parse_chain
 from lamina.runs import PREDICT_BATCH, Run, RunFolder, load_run
 from lamina.train.callbacks import Callback, Progress
@@ -34,10 +37,13 @@ from lamina.trainer import seed_everything, train
 
 from lamina.compress.distill import Distill
 from lamina.compress.measure import latency, stored_params
+from lamina.compress.quantize import quantize_aware, quantize_static
 from lamina.compress.pruning import make_permanent, prune_structured, prune_unstructured, sparsity_report
 
 PRUNE_MODES = ("structured", "global", "layer")
-QUANTIZE_MODES = ("dynamic",)
+QUANTIZE_MODES = ("dynamic", "static", "qat")
+CALIBRATION_ROWS = 1024  # training rows whose activation ranges static int8 records
+QAT_LR_FACTOR = 0.1  # quantization-aware fine-tuning starts from trained weights: a tenth of the run's lr
 
 
 @dataclass
@@ -59,7 +65,8 @@ class CompressOptions:
     def check(self) -> None:
         """Refuse impossible combinations with one message each."""
         if self.prune is None and self.quantize is None and self.distill is None:
-            raise ConfigError("compress needs at least one of --prune AMOUNT, --quantize dynamic, --distill STUDENT.yaml")
+            raise ConfigError("compress needs at least one of --prune AMOUNT, --quantize dynamic|static|qat, "
+                              "--distill STUDENT.yaml")
         if self.prune_mode not in PRUNE_MODES:
             raise ConfigError(f"--prune-mode must be one of {', '.join(PRUNE_MODES)}; got {self.prune_mode!r}")
         if self.quantize is not None and self.quantize not in QUANTIZE_MODES:
@@ -115,14 +122,15 @@ def compress(run_path: str | Path, options: CompressOptions) -> Path:
         report["steps"].append({"prune": {"amount": options.prune, "mode": options.prune_mode, "steps": options.steps,
                                           "finetune_epochs": options.finetune_epochs}})
         report["sparsity"] = sparsity_report(model)
+    tensors, metadata = model.state_dict(), None
+    if options.quantize is not None:  # before the folder exists: a model that cannot be quantized leaves nothing behind
+        qmodel, fmt, what = quantize_int8(model, spec, data, options)
+        tensors, metadata = int8_tensors(qmodel), {"format": fmt, "scheme": options.quantize}
+        report["steps"].append({"quantize": what})
     folder = RunFolder.create(spec.runs_dir, spec.name)
     save_config(spec, folder.config)
     write_json(folder.preprocess, original.preprocessor.to_json())
-    if options.quantize == "dynamic":
-        save_tensors(folder.weights, int8_tensors(quantize_dynamic_int8(model)), metadata={"format": INT8_FORMAT})
-        report["steps"].append({"quantize": "dynamic int8 (linear layers)"})
-    else:
-        save_tensors(folder.weights, model.state_dict())
+    save_tensors(folder.weights, tensors, metadata=metadata)
     compressed = load_run(folder.root)
     report["comparison"] = [compare(original, "original"), compare(compressed, "compressed")]
     write_json(folder.root / "compression.json", report)
@@ -154,6 +162,21 @@ def prune(model: nn.Module, spec: RunSpec, data: Prepared, options: CompressOpti
         finetune(model, data, spec, options.finetune_epochs, options.seed + step, options.progress)
     make_permanent(model)
     return spec, model
+
+
+def quantize_int8(model: nn.Module, spec: RunSpec, data: Prepared, options: CompressOptions) -> tuple[nn.Module, str, str]:
+    """The int8 model for ``options.quantize``, its file format marker, and a line for the report."""
+    if options.quantize == "dynamic":
+        return quantize_dynamic_int8(model), INT8_FORMAT, "dynamic int8 (linear layers)"
+    rows = data.train.x[:CALIBRATION_ROWS]
+    if options.quantize == "static":
+        return (quantize_static(model, rows), INT8_STATIC_FORMAT,
+                f"static int8 (weights and activations), calibrated on {len(rows)} training rows")
+    optimizer = spec.train.optimizer.model_copy(update={"lr": spec.train.optimizer.lr * QAT_LR_FACTOR})
+    qat_spec = spec.model_copy(update={"train": spec.train.model_copy(update={"optimizer": optimizer})})
+    qmodel = quantize_aware(model, rows, lambda prepared: finetune(prepared, data, qat_spec, options.finetune_epochs,
+                                                                   options.seed, options.progress))
+    return qmodel, INT8_STATIC_FORMAT, f"static int8 after {options.finetune_epochs} epochs of quantization-aware training"
 
 
 def compare(run: Run, label: str) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def build_generative(spec: RunSpec, input_shape: tuple[int, ...]) -> torch.nn.Mo
     if g.model == "gan":
         if not bounded:
             raise ConfigError("generative.model 'gan' needs inputs scaled to [0, 1]: set data.scale to minmax")
-        return GAN(input_shape, g.kind, g.latent, g.width)
+        return GAN(input_shape, g.kind, g.latent, g.width, g.minibatch_std)
     return AutoEncoder(input_shape, g.kind, g.latent, g.width, variational=g.model == "vae", bounded=bounded)
 
 

@@ -8,6 +8,7 @@ finiteness 422 naming the field; responses never contain filesystem paths.
 """
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,14 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from lamina.errors import LaminaError, RunFolderError
-from lamina.runs import Run, load_run, prediction_rows
-from lamina.serve.payload import PayloadError, model_inputs
+from lamina.runs import Run, labelled_rows, load_run, prediction_rows, prediction_values
+from lamina.serve.graph import INPUT, serving_graph
+from lamina.serve.payload import PayloadError, array_batch, array_inputs, model_inputs
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_INSTANCES = 4096
 BACKENDS = ("torch", "onnx")
+_FLOAT32 = np.dtype(np.float32)  # native float32; other byte orders take the checked path
 
 
 class PredictRequest(BaseModel):
@@ -41,18 +44,23 @@ class TorchBackend:
     """Runs the run's torch model (in eval mode, no autograd)."""
 
     name = "torch"
+    predictions = None  # no serving graph: Predictor preprocesses and labels around outputs()
 
     def __init__(self, run: Run) -> None:
         self.run = run
-        torch.set_grad_enabled(False)
 
     def outputs(self, x: np.ndarray) -> torch.Tensor:
-        """Model outputs for preprocessed inputs."""
-        return self.run.outputs(x)
+        """Model outputs for preprocessed inputs (in inference mode, whichever thread calls)."""
+        with torch.inference_mode():
+            return self.run.outputs(x)
 
 
 class OnnxBackend:
-    """Runs the run's model.onnx with onnxruntime (the fastest at small batches)."""
+    """Runs the run's model.onnx with onnxruntime (the fastest at small batches).
+
+    For array runs it also holds the serving graph (:mod:`lamina.serve.graph`): raw samples in, class
+    probabilities or target values out, preprocessing and the finiteness check inside the one call.
+    """
 
     name = "onnx"
 
@@ -65,11 +73,21 @@ class OnnxBackend:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(path.read_bytes(), options, providers=["CPUExecutionProvider"])
+        model = path.read_bytes()
+        graph = serving_graph(model, run.preprocessor)
+        self.session = ort.InferenceSession(graph or model, options, providers=["CPUExecutionProvider"])
         self.output_names = [output.name for output in self.session.get_outputs()]
+        self._run = self.session.run
+        self.predictions = self._predictions if graph else None
+
+    def _predictions(self, raw: np.ndarray) -> np.ndarray:
+        """The serving graph on raw float32 samples (N, *shape): (N, outputs); a NaN row for a sample with a non-finite value."""
+        return self._run(self.output_names, {INPUT: raw})[0]
 
     def outputs(self, x: np.ndarray) -> torch.Tensor:
-        """Model outputs for preprocessed inputs (no copy when they are already contiguous float32)."""
+        """Model outputs for preprocessed inputs (runs without a serving graph: tables, tokens, seq2seq)."""
+        if self.predictions is not None:
+            raise LaminaError("this backend serves raw arrays through its serving graph; call predictions()")
         if x.dtype != np.float32 or not x.flags.c_contiguous:
             x = np.ascontiguousarray(x, dtype=np.float32)
         return torch.from_numpy(self.session.run(self.output_names, {"x": x})[0])
@@ -83,16 +101,55 @@ class Predictor:
             raise LaminaError(f"--backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
         self.run = run
         self.backend = TorchBackend(run) if backend == "torch" else OnnxBackend(run)
+        self._graph = self.backend.predictions
+        self._sample_shape = tuple(run.preprocessor.inputs.shape)
 
     def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
         """Predictions for raw instances (as in a request body), or a PayloadError naming the bad field."""
+        prep = self.run.preprocessor
         try:
-            x = model_inputs(instances, self.run.preprocessor.inputs)
+            if self._graph is not None:
+                raw = array_inputs(instances, prep.inputs)  # checked finite float64 (N, features)
+                with np.errstate(over="ignore"):  # a value beyond float32 is located by predict_array(raw) below
+                    samples = raw.astype(np.float32).reshape(len(raw), *self._sample_shape)
+                values = self._through_graph(samples)
+                if values is None:
+                    values = self.predict_array(raw)
+                return labelled_rows(values, prep.target)
+            x = model_inputs(instances, prep.inputs)
         except PayloadError:
             raise
         except LaminaError as exc:
             raise PayloadError(["instances"], str(exc)) from None
-        return prediction_rows(self.backend.outputs(x), self.run.preprocessor)
+        return prediction_rows(self.backend.outputs(x), prep)
+
+    def predict_array(self, x: np.ndarray) -> np.ndarray:
+        """Numeric predictions for a numpy batch of raw samples: class probabilities (N, classes) or values.
+
+        The in-process fast path. With the onnx backend a float32 batch of the model's sample shape goes
+        straight into the serving graph, and only a non-finite result leads to the exact
+        checks; anything else (other dtypes, flat features, the torch backend) is checked and converted
+        first by :func:`lamina.serve.payload.array_batch`. Bad input raises PayloadError naming the value.
+        """
+        out = self._through_graph(x)
+        if out is not None:
+            return out
+        prep = self.run.preprocessor
+        raw = array_batch(x, prep.inputs)
+        if self._graph is not None:
+            return self._graph(raw)
+        return prediction_values(self.backend.outputs(prep.inputs.transform_array(raw, "instances")), prep.target)
+
+    def _through_graph(self, x: Any) -> np.ndarray | None:
+        """The serving graph's predictions for a native float32 batch of the sample shape whose every value is
+        finite; None for anything else (no serving graph, another dtype or shape, a non-finite value)."""
+        graph = self._graph
+        if graph is not None and type(x) is np.ndarray and x.dtype is _FLOAT32 and x.shape[1:] == self._sample_shape \
+                and len(x):
+            out = graph(x)
+            if math.isfinite(out.item(0) if len(out) == 1 else float(out[:, 0].sum())):  # NaN rows: non-finite inputs
+                return out
+        return None
 
     def metadata(self) -> dict[str, Any]:
         """What a client needs to call the model: task, input schema, outputs, limits (no paths)."""

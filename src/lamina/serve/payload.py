@@ -140,6 +140,32 @@ def table_inputs(instances: list[Any], prep: InputPrep) -> np.ndarray:
     return prep.transform_table(Table("request", columns))
 
 
+def array_batch(x: Any, prep: InputPrep) -> np.ndarray:
+    """A numpy batch of raw samples, (N, *shape) or (N, features), as C-contiguous float32 (N, *shape).
+
+    Refuses anything else with a PayloadError naming the place: not a numeric array, the wrong sample
+    shape, or a value that is NaN, infinite or beyond float32's range.
+    """
+    if prep.kind != "array":
+        raise PayloadError(["instances"], f"this model takes {prep.kind} inputs; array batches are for array runs")
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "iuf":
+        kind = f"{x.dtype} values" if isinstance(x, np.ndarray) else type(x).__name__
+        raise PayloadError(["instances"], f"instances must be a numeric numpy array; got {kind}")
+    shape, n = tuple(prep.shape), len(prep.offset)
+    if x.ndim < 1 or x.shape[1:] not in (shape, (n,)):
+        raise PayloadError(["instances"], f"instances must have shape (N, {', '.join(map(str, shape))}) or (N, {n}); "
+                                          f"got {x.shape}")
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(x, dtype=np.float32).reshape(len(x), *shape)
+    bad = ~np.isfinite(out.reshape(len(x), n))
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        loc = ["instances", row, *(int(i) for i in np.unravel_index(col, x.shape[1:]))]  # as the caller laid it out
+        value = x.reshape(len(x), n)[row, col]
+        raise PayloadError(loc, f"{_loc_text(loc)} must be a finite number within float32 range; got {value}")
+    return out
+
+
 def model_inputs(instances: list[Any], prep: InputPrep) -> np.ndarray:
     """Preprocessed model inputs for a request's instances (table or array runs)."""
     if prep.kind == "table":
