@@ -77,3 +77,13 @@ def images_loaded_in_chromium(page: Path, profile: Path) -> tuple[int, int]:
     found = re.search(r"images=(\d+) loaded=(\d+)", result.stdout)
     assert found, result.stderr[-2000:]
     return int(found.group(1)), int(found.group(2))
+
+
+SHAKESPEARE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tinyshakespeare.txt"
+
+
+def shakespeare_slice(folder: Path, characters: int) -> Path:
+    """The first ``characters`` of ../shared/data/tinyshakespeare.txt as a text file in ``folder``."""
+    text = folder / "shakespeare.txt"
+    text.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:characters], encoding="utf-8")
+    return text

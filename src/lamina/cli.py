@@ -726,12 +726,14 @@ def lab_run(
     Example: lamina lab run vanishing_gradients --quick
     Example: lamina lab run all --quick --out runs/labs
     """
-    from lamina.labs.catalog import resolve, run_lab
+    from lamina.labs.catalog import check_options, resolve, run_lab
     from lamina.labs.page import write_page
 
     console = _console()
+    chosen = resolve(names)
+    check_options(out, progress)
     results = []
-    for name in resolve(names):
+    for name in chosen:
         console.print(f"[bold]{name}[/bold]")
         result = run_lab(name, out, quick=quick, seed=seed, progress=progress)
         console.print(f"claim: {result.claim}", markup=False)

@@ -54,6 +54,19 @@ def test_cli_lists_labs_and_rejects_unknown_names() -> None:
     assert bad.exit_code == 2 and "unknown lab 'nosuchlab'" in bad.output
 
 
+def test_cli_refuses_a_file_as_out_and_an_unknown_progress_before_running(tmp_path: Path) -> None:
+    runner = CliRunner()
+    taken = tmp_path / "notes.txt"
+    taken.write_text("keep me")
+    as_file = runner.invoke(app, ["lab", "run", "vanishing_gradients", "--quick", "--out", str(taken)])
+    assert as_file.exit_code == 2 and "is a file" in as_file.output and "vanishing_gradients" not in as_file.output
+    assert taken.read_text() == "keep me"
+    loud = runner.invoke(app, ["lab", "run", "vanishing_gradients", "--quick", "--progress", "loud",
+                               "--out", str(tmp_path / "labs")])
+    assert loud.exit_code == 2 and "--progress must be one of plain, none" in loud.output
+    assert not (tmp_path / "labs").exists()
+
+
 def test_result_is_saved_and_read_back(lab_result: Callable[[str], LabResult]) -> None:
     result = lab_result("vanishing_gradients")
     again = load_result(result.folder)

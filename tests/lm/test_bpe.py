@@ -16,16 +16,13 @@ from lamina.lm.corpus import load_corpus, tiled_windows
 from lamina.lm.generate import generate_text, load_language_run
 from lamina.lm.tokenize import BPETokenizer
 from lamina.lm.train import mean_loss, train_lm
-
-SHAKESPEARE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "tinyshakespeare.txt"
-
+from tests.conftest import SHAKESPEARE, shakespeare_slice
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small BPE GPT (384 ids) trained briefly on the first 80k characters of tinyshakespeare."""
     folder = tmp_path_factory.mktemp("bpe")
-    text = folder / "shakespeare.txt"
-    text.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:80_000], encoding="utf-8")
+    text = shakespeare_slice(folder, 80_000)
     config = {"task": "language_model", "name": "bpe", "runs_dir": str(folder / "runs"),
               "data": {"path": str(text), "val": 0.1, "tokenizer": "bpe", "vocab_size": 384},
               "model": {"layers": 2, "heads": 2, "width": 64, "context": 32},

@@ -15,16 +15,13 @@ from lamina.lm.corpus import load_corpus, tiled_windows
 from lamina.lm.generate import filter_logits, generate_text, load_language_run
 from lamina.lm.train import mean_loss, train_lm
 from lamina.nn.models.language import GPT, GPTOptions
-
-SHAKESPEARE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "tinyshakespeare.txt"
-
+from tests.conftest import shakespeare_slice
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small char GPT trained briefly on the first 120k characters of tinyshakespeare."""
     folder = tmp_path_factory.mktemp("lm")
-    text = folder / "shakespeare.txt"
-    text.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:120_000], encoding="utf-8")
+    text = shakespeare_slice(folder, 120_000)
     config = {"task": "language_model", "name": "tiny", "runs_dir": str(folder / "runs"),
               "data": {"path": str(text), "val": 0.1},
               "model": {"layers": 2, "heads": 2, "width": 64, "context": 32},
@@ -102,8 +99,7 @@ def test_bad_text_files_are_named(tmp_path: Path) -> None:
 
 
 def test_train_command_runs_a_language_model_config(tmp_path: Path) -> None:
-    text = tmp_path / "text.txt"
-    text.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:20_000], encoding="utf-8")
+    text = shakespeare_slice(tmp_path, 20_000)
     config = tmp_path / "lm.yaml"
     config.write_text(f"task: language_model\nname: cli-lm\nruns_dir: {tmp_path / 'runs'}\ndata: {{path: {text}}}\n"
                       "model: {layers: 1, heads: 2, width: 32, context: 16}\ntrain: {steps: 10, eval_every: 5}\n")

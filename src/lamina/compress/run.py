@@ -37,8 +37,8 @@ from lamina.trainer import seed_everything, train
 
 from lamina.compress.distill import Distill
 from lamina.compress.measure import latency, stored_params
-from lamina.compress.quantize import quantize_aware, quantize_static
 from lamina.compress.pruning import make_permanent, prune_structured, prune_unstructured, sparsity_report
+from lamina.compress.quantize import quantize_aware, quantize_static
 
 PRUNE_MODES = ("structured", "global", "layer")
 QUANTIZE_MODES = ("dynamic", "static", "qat")

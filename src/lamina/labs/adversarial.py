@@ -16,7 +16,9 @@ from typing import Any
 import torch
 
 import lamina
-from lamina.labs.kit import LabOutcome, LabSettings, pyplot, run_spec, save_figure, seed_everything
+from lamina.labs.kit import LabOutcome, LabSettings, run_spec
+from lamina.report.figures import pyplot, save_figure
+from lamina.trainer import seed_everything
 from lamina.robust.attacks import pgd
 from lamina.robust.bounds import valid_range
 from lamina.robust.sweep import AttackSettings, attack_run, probabilities

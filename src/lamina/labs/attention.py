@@ -17,7 +17,8 @@ from pathlib import Path
 
 import lamina
 from lamina.data.pairs import digit_pairs
-from lamina.labs.kit import LabOutcome, LabSettings, pyplot, run_spec, save_figure, write_csv
+from lamina.labs.kit import LabOutcome, LabSettings, run_spec, write_csv
+from lamina.report.figures import pyplot, save_figure
 
 ORDER = 6
 TITLE = "Attention and sequence length"

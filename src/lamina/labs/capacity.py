@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 import lamina
-from lamina.labs.kit import LabOutcome, LabSettings, pyplot, save_figure
+from lamina.labs.kit import LabOutcome, LabSettings
+from lamina.report.figures import pyplot, save_figure
 
 ORDER = 4
 TITLE = "Under- and overfitting"

@@ -12,9 +12,11 @@ from typing import Any
 
 from lamina.errors import ConfigError
 from lamina.files import read_json, write_json
-from lamina.labs.kit import LabSettings, seed_everything
+from lamina.labs.kit import LabSettings
+from lamina.trainer import seed_everything
 
 FRAMEWORK = {"catalog", "kit", "page"}
+PROGRESS = ("plain", "none")
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,18 @@ def resolve(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def check_options(out: Path, progress: str) -> None:
+    """Refuse an unknown progress style or an ``out`` that is a file, before any lab starts."""
+    if progress not in PROGRESS:
+        raise ConfigError(f"--progress must be one of {', '.join(PROGRESS)}; got {progress!r}")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ConfigError(f"--out {out} is a file; labs write a folder per lab there, so give a folder")
+
+
 def run_lab(name: str, out: Path, quick: bool = True, seed: int = 0, progress: str = "plain") -> LabResult:
     """Run one lab into ``out/<name>/`` and save its result.json there; returns the result with its verdict."""
     module = _lab_modules()[resolve([name])[0]]
+    check_options(out, progress)
     folder = Path(out) / name
     folder.mkdir(parents=True, exist_ok=True)
     seed_everything(seed)

@@ -26,7 +26,8 @@ from lamina.compress.measure import latency
 from lamina.compress.quantize import quantize_static, weight_bytes
 from lamina.compress.run import CompressOptions, compress
 from lamina.config import save_config
-from lamina.labs.kit import LabOutcome, LabSettings, pyplot, save_figure
+from lamina.labs.kit import LabOutcome, LabSettings
+from lamina.report.figures import pyplot, save_figure
 
 ORDER = 11
 TITLE = "Compression"

@@ -18,7 +18,8 @@ from typing import Any
 import torch
 
 import lamina
-from lamina.labs.kit import LabOutcome, LabSettings, pyplot, save_figure
+from lamina.labs.kit import LabOutcome, LabSettings
+from lamina.report.figures import pyplot, save_figure
 
 ORDER = 2
 TITLE = "Exploding gradients"

@@ -19,7 +19,9 @@ from typing import Any
 import torch
 
 from lamina.generative.run import load_generative, train_generative
-from lamina.labs.kit import LabOutcome, LabSettings, pyplot, save_figure, seed_everything
+from lamina.labs.kit import LabOutcome, LabSettings
+from lamina.report.figures import pyplot, save_figure
+from lamina.trainer import seed_everything
 
 ORDER = 12
 TITLE = "GAN mode collapse"

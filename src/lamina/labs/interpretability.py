@@ -24,7 +24,9 @@ import torch
 import lamina
 from lamina.explain.attribute import gradcam, integrated_gradients
 from lamina.explain.sanity import rank_correlation
-from lamina.labs.kit import LabOutcome, LabSettings, pyplot, run_spec, save_figure, seed_everything
+from lamina.labs.kit import LabOutcome, LabSettings, run_spec
+from lamina.report.figures import pyplot, save_figure
+from lamina.trainer import seed_everything
 
 ORDER = 9
 TITLE = "Interpretability"

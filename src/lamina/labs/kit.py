@@ -1,16 +1,12 @@
-"""What every lab shares: its settings, its outcome, and small helpers for seeds, figures and progress."""
+"""What every lab shares: its settings, its outcome, and small helpers for run configs, CSVs and curves."""
 
 from __future__ import annotations
 
 import csv
 import io
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-import torch
 
 from lamina.files import atomic_write_text
 from lamina.report import figures
@@ -61,23 +57,6 @@ class LabOutcome:
         return "CONFIRMED" if self.confirmed else "NOT CONFIRMED"
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch so a lab's comparison is repeatable."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend (imported on first use, so ``lamina lab list`` stays light)."""
-    return figures.pyplot()
-
-
-def save_figure(fig: Any, path: Path) -> Path:
-    """Write a lab's figure as a PNG (atomically) and close it."""
-    return figures.save_figure(fig, path)
-
-
 def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
     """Write a table a lab generated as a CSV (atomically), so its runs read it through the ordinary data path."""
     buffer = io.StringIO()
@@ -102,7 +81,7 @@ def run_spec(settings: LabSettings, name: str, data: dict[str, Any], model: dict
 def plot_curves(path: Path, x: list[float], curves: dict[str, list[float]], xlabel: str, ylabel: str, title: str,
                 chance: float | None = None) -> Path:
     """Save one line per model of a score in [0, 1] against ``x``, with a dotted chance level when given."""
-    plt = pyplot()
+    plt = figures.pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, values in curves.items():
         ax.plot(x, values, marker="o", label=name)
@@ -114,4 +93,4 @@ def plot_curves(path: Path, x: list[float], curves: dict[str, list[float]], xlab
     ax.set_ylim(0, 1.02)
     ax.set_title(title)
     ax.legend()
-    return save_figure(fig, path)
+    return figures.save_figure(fig, path)

@@ -23,7 +23,8 @@ import torch
 
 import lamina
 from lamina.files import atomic_write_bytes
-from lamina.labs.kit import LabOutcome, LabSettings, pyplot, save_figure
+from lamina.labs.kit import LabOutcome, LabSettings
+from lamina.report.figures import pyplot, save_figure
 from lamina.registry import DATASETS
 
 ORDER = 3

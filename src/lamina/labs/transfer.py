@@ -23,7 +23,8 @@ import numpy as np
 import lamina
 from lamina.config import DataSpec, ModelSpec, TrainSpec
 from lamina.files import atomic_write_bytes
-from lamina.labs.kit import LabOutcome, LabSettings, pyplot, save_figure
+from lamina.labs.kit import LabOutcome, LabSettings
+from lamina.report.figures import pyplot, save_figure
 from lamina.transfer.fewshot import few_shot_accuracy, few_shot_data
 
 ORDER = 10

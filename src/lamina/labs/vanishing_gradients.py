@@ -14,7 +14,9 @@ from typing import Any
 import torch
 
 import lamina
-from lamina.labs.kit import LabOutcome, LabSettings, pyplot, save_figure, seed_everything
+from lamina.labs.kit import LabOutcome, LabSettings
+from lamina.report.figures import pyplot, save_figure
+from lamina.trainer import seed_everything
 
 ORDER = 1
 TITLE = "Vanishing gradients"

@@ -28,8 +28,8 @@ import yaml
 from lamina.errors import LaminaError
 from lamina.files import atomic_write_bytes, atomic_write_text, save_tensors, write_json
 from lamina.lm.config import LMSpec, parse_lm_spec, read_raw_config
-from lamina.lm.tokenize import save_tokenizer
 from lamina.lm.corpus import Corpus, load_corpus, random_windows, tiled_windows
+from lamina.lm.tokenize import save_tokenizer
 from lamina.nn.models.language import GPT
 from lamina.runs import RunFolder
 from lamina.train.checkpoint import versions

@@ -12,8 +12,8 @@ import math
 from typing import Literal
 
 import torch
-from pydantic import Field
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
 from lamina.errors import ShapeError
