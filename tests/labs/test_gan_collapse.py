@@ -13,8 +13,9 @@ def test_dcgan_collapses_and_minibatch_std_restores_coverage(lab_result: Callabl
     assert result.verdict == "CONFIRMED", result.margin
     plain, remedy = result.table
     assert plain["GAN"] == "DCGAN" and remedy["GAN"] == "DCGAN + minibatch std"
-    assert plain["final classes covered"] <= 3 and plain["mean covered, 2nd half"] <= 3  # measured 1 and 1.4
-    assert remedy["final classes covered"] >= 7 and remedy["mean covered, 2nd half"] >= 6  # measured 10 and 8.2
-    assert plain["final entropy"] < 0.35 * math.log(10) < 0.75 * math.log(10) < remedy["final entropy"]
+    # second-half means over seeds 0-2 (one thread): plain 1.3-1.4 classes, entropy 0.13-0.19;
+    # minibatch std 7.7-8.2 classes, entropy 1.91-2.01 (of log 10 = 2.30)
+    assert plain["mean covered, 2nd half"] <= 3 and remedy["mean covered, 2nd half"] >= 6
+    assert plain["mean entropy, 2nd half"] < 0.2 * math.log(10) < 0.65 * math.log(10) < remedy["mean entropy, 2nd half"]
     assert plain["judge accuracy"] > 0.9
     assert (result.folder / "coverage.png").read_bytes().startswith(b"\x89PNG")

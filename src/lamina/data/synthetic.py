@@ -17,15 +17,26 @@ RECALL_LENGTH = 60
 
 
 def recall_task(n: int = 2000, length: int = RECALL_LENGTH, seed: int = 0) -> ArrayData:
-    """Sequences whose label is their first token (a symbol), followed by ``length - 1`` random tokens.
+    """Sequences whose label is their first token (a symbol), followed by ``length - 1`` distractor tokens.
 
-    The later tokens include the symbols themselves, so a model must store the first one and then
-    ignore every later input: what gates do and a plain rnn's decaying gradient cannot learn.
+    The distractors include the symbols themselves, so a model must store the first one and then
+    ignore every later input: what gates do and a plain rnn's decaying gradient cannot learn. They
+    are balanced so that every symbol occurs equally often in the whole sequence (the first one a
+    time fewer among the distractors): with independent random distractors the first symbol would
+    be the most frequent one on average, and a plain rnn learns to count (it scored 0.47 on four
+    classes at 150 steps back) instead of failing to remember.
     """
     rng = np.random.default_rng(seed)
     vocab = ["<pad>", *RECALL_SYMBOLS, *RECALL_NOISE]
-    first = rng.integers(0, len(RECALL_SYMBOLS), n)  # (N,)
-    x = rng.integers(1, len(vocab), (n, length))  # (N, T) noise ids, symbols among them
+    symbols, distractors = len(RECALL_SYMBOLS), length - 1
+    first = rng.integers(0, symbols, n)  # (N,)
+    each = distractors // (len(vocab) - 1)  # occurrences of each symbol in the whole sequence
+    if each == 0 and distractors >= symbols - 1:
+        each = 1
+    x = rng.integers(1 + symbols, len(vocab), (n, length))  # (N, T) noise ids
+    for row in range(n):
+        placed = [1 + s for s in range(symbols) for _ in range(each - (s == first[row]))]
+        x[row, 1 + rng.permutation(distractors)[: len(placed)]] = placed
     x[:, 0] = 1 + first
     labels = np.asarray([RECALL_SYMBOLS[i] for i in first])
     return ArrayData(x.astype(np.int64), labels, "multiclass", [f"t{i}" for i in range(length)], ["first"],

@@ -32,6 +32,7 @@ TITLE = "Under- and overfitting"
 CLAIM = ("As capacity grows a network goes from underfitting to overfitting, and dropout, weight decay, "
          "augmentation and early stopping each narrow the overfitting model's train/validation gap.")
 
+QUICK_EPOCHS, FULL_EPOCHS = 20, 60
 NARROWER = 0.8  # a remedy narrows the gap when its loss gap is at most this share of the unregularized one
 NEEDED_REMEDIES = 3  # of the four
 NO_REMEDY = "no remedy"
@@ -90,7 +91,7 @@ def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
 def run(settings: LabSettings) -> LabOutcome:
     """Sweep the width, then retrain the widest model with each remedy, scoring train and validation accuracy."""
     widths = [1, 4, 16, 128, 1024] if settings.quick else [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
-    epochs = 20 if settings.quick else 60
+    epochs = QUICK_EPOCHS if settings.quick else FULL_EPOCHS
     seeds = [settings.seed] if settings.quick else [settings.seed + i for i in range(3)]
     sweep, curves = [], {}
     for width in widths:
