@@ -158,6 +158,8 @@ def test_the_handler_answers_in_bytes_as_the_http_service_does(trained) -> None:
             status, content = answer(predictor, body)
             assert status == expected_status
             assert field in content.decode(), content
+        status, content = answer(predictor, b'{"instances": [{"\\ud800": 1}]}')  # a lone surrogate: orjson refuses it
+        assert status == 422 and "is not a feature" in content.decode()
 
 def test_metadata_and_docs_name_no_filesystem_paths(server: str, trained) -> None:
     for endpoint in ("/health", "/metadata", "/openapi.json", "/docs"):

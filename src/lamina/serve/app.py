@@ -199,17 +199,27 @@ def answer(predictor: Predictor, body: bytes | bytearray) -> tuple[int, bytes]:
     form (pydantic's messages, five at most) or a value of the wrong type, shape or finiteness (one
     message naming its place). Everything but the HTTP framing, so it can be tested and timed alone.
     """
-    import orjson
     from pydantic import ValidationError
 
     try:
         rows = predictor.predict(PredictRequest.model_validate(parse_body(body)).instances)
     except ValidationError as exc:
         errors = [{"loc": ["body", *e["loc"]], "msg": e["msg"]} for e in exc.errors(include_url=False)[:5]]
-        return 422, orjson.dumps({"detail": errors})
+        return 422, _json_bytes({"detail": errors})
     except PayloadError as exc:
-        return exc.status, orjson.dumps({"detail": [{"loc": exc.loc, "msg": str(exc)}]})
-    return 200, orjson.dumps({"predictions": rows})
+        return exc.status, _json_bytes({"detail": [{"loc": exc.loc, "msg": str(exc)}]})
+    return 200, _json_bytes({"predictions": rows})
+
+
+def _json_bytes(content: dict[str, Any]) -> bytes:
+    """JSON bytes by orjson; by the standard module (ASCII escapes) for text orjson cannot write, a lone surrogate
+    that the standard parser let into a record's key, so that such a request still gets its 422."""
+    import orjson
+
+    try:
+        return orjson.dumps(content)
+    except TypeError:
+        return json.dumps(content).encode()
 
 
 def create_app(run: Run | str | Path, backend: str = "torch", max_bytes: int = MAX_BYTES):
