@@ -34,6 +34,8 @@ esac
 [ -f "$TEXT" ] || { echo "error: $TEXT not found; set TEXT to tinyshakespeare.txt" >&2; exit 2; }
 
 stage() { echo; echo "== $* ($(date -u +%H:%M:%S))"; }
+SCALE=$([ "$DRY" = 1 ] && echo 5 || echo 1)  # a shared CPU is slow: the dry run's limits are 5x
+limit() { local seconds=$1; shift; timeout "$((seconds * SCALE))" "$@"; }  # limit SECONDS COMMAND...
 
 stage "1. device"
 if [ "$DRY" = 1 ]; then
@@ -52,20 +54,20 @@ fi
   torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device")'
 
 stage "2. the suite's CUDA tests (pytest -m cuda)"
-timeout 120 "$PYTHON" -m pytest -q -m cuda tests -p no:cacheprovider -rs  # on the CPU: collected, all skipped
+limit 120 "$PYTHON" -m pytest -q -m cuda tests -p no:cacheprovider -rs  # on the CPU: collected, all skipped
 
 stage "3. fp32, bf16 and fp16 training: digits CNN and character GPT"
 if [ "$DRY" = 1 ]; then
-  timeout 600 "$PYTHON" benchmarks/gpu_precision.py --device cpu --dry-run --text "$TEXT"
+  limit 150 "$PYTHON" benchmarks/gpu_precision.py --device cpu --dry-run --text "$TEXT"
 else
-  timeout 150 "$PYTHON" benchmarks/gpu_precision.py --device cuda --text "$TEXT"
+  limit 150 "$PYTHON" benchmarks/gpu_precision.py --device cuda --text "$TEXT"
 fi
 
 stage "4. DistributedDataParallel with one process"
 EPOCHS=$([ "$DRY" = 1 ] && echo 1 || echo 8)  # lamina train's; the DDP check takes 8 everywhere (a second on a CPU)
-timeout 60 "$PYTHON" -m torch.distributed.run --standalone --nproc-per-node=1 \
+limit 60 "$PYTHON" -m torch.distributed.run --standalone --nproc-per-node=1 \
   benchmarks/gpu_ddp.py --device "$DEVICE" --epochs 8
-timeout 90 "$PYTHON" -m torch.distributed.run --standalone --nproc-per-node=1 -m lamina.cli train \
+limit 90 "$PYTHON" -m torch.distributed.run --standalone --nproc-per-node=1 -m lamina.cli train \
   examples/digits_cnn.yaml --set "runs_dir=$WORK/runs" --set "train.device=$DEVICE" --set "train.epochs=$EPOCHS" \
   --set train.tensorboard=false --progress plain
 "$PYTHON" - "$WORK/runs" "$DRY" <<'EOF'
@@ -80,9 +82,9 @@ EOF
 
 stage "5. character GPT 6 x 6 x 384, context 256: lamina against a hand-written loop"
 if [ "$DRY" = 1 ]; then
-  timeout 600 "$PYTHON" benchmarks/gpu_char_lm.py --device cpu --size tiny --steps 4 --chunk 2 --text "$TEXT"
+  limit 150 "$PYTHON" benchmarks/gpu_char_lm.py --device cpu --size tiny --steps 4 --chunk 2 --text "$TEXT"
 else
-  timeout 150 "$PYTHON" benchmarks/gpu_char_lm.py --device cuda --steps 2000 --text "$TEXT"
+  limit 150 "$PYTHON" benchmarks/gpu_char_lm.py --device cuda --steps 2000 --text "$TEXT"
 fi
 
 stage "all stages passed"

@@ -101,6 +101,7 @@ def main() -> int:
     epochs, steps = (1, 3) if args.dry_run else (args.epochs, args.steps)
     failed = []
     with tempfile.TemporaryDirectory(prefix="lamina-gpu-") as runs_dir:
+        train_cnn(args.device, "fp32", 1, runs_dir, CNNS[kind])  # warm-up (imports, kernels), not reported
         for precision in PRECISIONS:
             seconds, accuracy = train_cnn(args.device, precision, epochs, runs_dir, CNNS[kind])
             ok = accuracy >= CNN_ACCURACY
