@@ -16,15 +16,20 @@ machine hits all paths alike):
   scaling, the finiteness check of every value and the softmax all included
   (inside the serving graph; see lamina.serve.graph).
 - ``Predictor.predict``: the path an HTTP request takes after JSON parsing:
-  a list of Python numbers in, validated value by value (type, shape,
-  finiteness), then the serving graph, then a labelled row
+  a list of Python numbers in, its values' types checked in one pass and
+  converted in one numpy call (the value-by-value checks run only when
+  something is wrong), then the serving graph, then a labelled row
   ``{"label": ..., "prob_0": ...}``.
+- ``answer`` (lamina.serve.app): all the /predict handler does but HTTP
+  framing: the JSON body's bytes in (orjson), the request's form checked
+  (pydantic), ``Predictor.predict``, and the response's JSON bytes out.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/serve_latency.py
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import tempfile
 
@@ -34,7 +39,7 @@ from sklearn.datasets import load_digits
 import lamina
 from lamina.compress.measure import median_seconds
 from lamina.export.onnx import export_run, session
-from lamina.serve.app import Predictor
+from lamina.serve.app import Predictor, answer
 
 ROUNDS = 25
 CALLS = 400
@@ -53,13 +58,16 @@ def main() -> None:
     raw = sample.astype(np.float32)
     x = run.preprocessor.inputs.transform_array(sample, "sample").astype(np.float32)
     instances = sample.tolist()
+    body = json.dumps({"instances": instances}).encode()
     expected = direct_session.run(None, {"x": x})[0].argmax(1)
     assert (predictor.predict_array(raw).argmax(1) == expected).all()
+    assert answer(predictor, body)[0] == 200
     paths = {
         "onnxruntime direct (model.onnx)": lambda: direct_session.run(None, {"x": x}),
         "serving graph session.run alone": lambda: predictor.backend.session.run(None, {"raw": raw}),
         "Predictor.predict_array (numeric)": lambda: predictor.predict_array(raw),
         "Predictor.predict (JSON list, rows)": lambda: predictor.predict(instances),
+        "answer (JSON body to JSON bytes)": lambda: answer(predictor, body),
     }
     times: dict[str, list[float]] = {name: [] for name in paths}
     for _ in range(ROUNDS):

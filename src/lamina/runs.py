@@ -9,6 +9,7 @@ with no pickle anywhere, and :class:`Run` predicts from raw inputs.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,14 +154,24 @@ def prediction_values(outputs: torch.Tensor, target: TargetPrep) -> np.ndarray:
     return outputs.softmax(dim=1).numpy()
 
 
+@functools.lru_cache(maxsize=32)
+def _probability_keys(classes: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``prob_<class>`` keys of a row, built once per class list (formatting them costs as much as a small model)."""
+    return tuple(f"prob_{c}" for c in classes)
+
+
 def labelled_rows(values: np.ndarray, target: TargetPrep) -> list[dict[str, Any]]:
     """Rows for numeric predictions (from :func:`prediction_values`): class and ``prob_<class>``, or named values."""
     if target.task == "regression":
         return [{name: float(v) for name, v in zip(target.names, row)} for row in values.tolist()]
     label, classes = target.names[0], target.classes
-    keys = [f"prob_{c}" for c in classes]
-    return [{label: classes[max(range(len(row)), key=row.__getitem__)], **dict(zip(keys, row))}
-            for row in values.tolist()]
+    keys = _probability_keys(tuple(classes))
+    rows = []
+    for probs in values.tolist():
+        row = {label: classes[probs.index(max(probs))]}  # the first most probable class, as argmax
+        row.update(zip(keys, probs))
+        rows.append(row)
+    return rows
 
 
 def rows_to_csv(rows: list[dict[str, Any]]) -> str:

@@ -95,6 +95,19 @@ def test_wrong_shapes_types_and_float32_overflow_are_refused(exported) -> None:
     assert caught.value.loc == ["body", "instances", 1, 0]
 
 
+
+def test_the_json_path_names_a_bad_value_by_row_and_column(exported) -> None:
+    run, raw = exported
+    predictor = Predictor(run, backend="onnx")
+    for bad, words in [(True, "must be a number"), ("3", "must be a number"), (None, "must be a number"),
+                       (float("nan"), "finite")]:
+        rows = raw[:3].reshape(3, -1).tolist()
+        rows[2][5] = bad
+        with pytest.raises(PayloadError, match=words) as caught:
+            predictor.predict(rows)
+        assert caught.value.loc == ["body", "instances", 2, 5]
+        assert "instances[2][5]" in str(caught.value)
+
 def test_the_scaling_is_folded_into_a_leading_dense_layer(exported) -> None:
     run, _ = exported
     model = onnx.load_from_string(serving_graph((run.folder.root / "model.onnx").read_bytes(), run.preprocessor))

@@ -138,6 +138,29 @@ def test_bad_payloads_get_4xx_naming_the_field_and_the_server_stays_up(server: s
     assert httpx.get(f"{server}/health").json() == {"status": "ok"}
 
 
+
+def test_the_handler_answers_in_bytes_as_the_http_service_does(trained) -> None:
+    from sklearn.datasets import load_digits
+
+    from lamina.export.onnx import export_run
+    from lamina.serve.app import Predictor, answer
+
+    export_run(trained)
+    pixels = load_digits().data[:3].tolist()
+    for backend in ("torch", "onnx"):
+        predictor = Predictor(trained, backend)
+        status, content = answer(predictor, json.dumps({"instances": pixels}).encode())
+        assert status == 200
+        assert [row[trained.preprocessor.target.names[0]] for row in json.loads(content)["predictions"]] == \
+            [row[trained.preprocessor.target.names[0]] for row in predictor.predict(pixels)]
+        for case in ("malformed json", "NaN", "infinite", "huge integer", "wrong type", "no instances"):
+            body, expected_status, field = BAD[case]
+            status, content = answer(predictor, body)
+            assert status == expected_status
+            assert field in content.decode(), content
+        status, content = answer(predictor, b'{"instances": [{"\\ud800": 1}]}')  # a lone surrogate: orjson refuses it
+        assert status == 422 and "is not a feature" in content.decode()
+
 def test_metadata_and_docs_name_no_filesystem_paths(server: str, trained) -> None:
     for endpoint in ("/health", "/metadata", "/openapi.json", "/docs"):
         r = httpx.get(f"{server}{endpoint}")

@@ -9,6 +9,7 @@ run's saved preprocessing is applied, so nothing malformed reaches the model.
 from __future__ import annotations
 
 import math
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -62,40 +63,47 @@ def _flat_numbers(value: Any, loc: list[Any], out: list[float], depth: int = 0) 
 _NUMBER_TYPES = {int, float}
 
 
-def _plain_numbers(value: list[Any], depth: int = 0) -> bool:
-    """Whether a nested list holds only ints and floats (no bools, strings or records), checked at C speed."""
-    kinds = set(map(type, value))
-    if kinds <= _NUMBER_TYPES:
-        return True
-    return kinds == {list} and depth < 4 and all(_plain_numbers(v, depth + 1) for v in value)
+def _leaf_kinds(items: list[Any], depth: int = 0) -> set[type]:
+    """The types found below nested lists (the lists' own type where nesting goes deeper than a sample may)."""
+    kinds = set(map(type, items))
+    if kinds == {list} and depth <= 4:
+        return _leaf_kinds(items[0] if len(items) == 1 else list(chain.from_iterable(items)), depth + 1)
+    return kinds
 
 
-def _fast_sample(value: list[Any], shape: list[int], n: int) -> np.ndarray | None:
-    """One well-formed array sample as n float64 values, or None to let the slow path name the problem."""
-    if not _plain_numbers(value):
+def plain_batch(instances: list[Any], shape: tuple[int, ...]) -> np.ndarray | None:
+    """Array instances as one float64 (N, *shape) array, or None to let :func:`array_inputs` name the problem.
+
+    The fast path for well-formed requests: one pass over the values' types (only ints and floats; no
+    booleans, strings or records) and one numpy conversion, instead of a check per value. None for
+    anything else: records, another type, ragged or misshapen lists, an integer beyond float range.
+    Values are not checked for finiteness here.
+    """
+    if not _leaf_kinds(instances) <= _NUMBER_TYPES:
         return None
     try:
-        array = np.asarray(value, dtype=np.float64)
-    except (ValueError, OverflowError):  # ragged, or an int too large for a float
+        array = np.array(instances, dtype=np.float64)
+    except (ValueError, OverflowError):  # ragged, or an integer too large for a float
         return None
-    if list(array.shape) not in (shape, [n]) or not np.isfinite(array).all():
-        return None
-    return array.reshape(n)
+    if array.shape[1:] == shape:
+        return array
+    if array.ndim == 2 and array.shape[1] == math.prod(shape):  # flat features
+        return array.reshape(len(array), *shape)
+    return None
 
 
 def array_inputs(instances: list[Any], prep: InputPrep) -> np.ndarray:
     """Raw array samples (nested lists or records of feature names) as an (N, features) float array."""
     n = len(prep.offset)
     shape = list(prep.shape)
+    fast = plain_batch(instances, tuple(shape))
+    if fast is not None and np.isfinite(fast).all():
+        return fast.reshape(len(fast), n)
     rows = []
     for i, inst in enumerate(instances):
         loc = ["instances", i]
         if isinstance(inst, dict):
             rows.append(_record_numbers(inst, prep.feature_names, loc))
-            continue
-        fast = _fast_sample(inst, shape, n) if isinstance(inst, list) else None
-        if fast is not None:
-            rows.append(fast)
             continue
         values: list[float] = []
         got = _flat_numbers(inst, loc, values)
