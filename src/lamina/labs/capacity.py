@@ -23,7 +23,7 @@ it was decided by the seed (1 of 4 for seeds 1 and 2; no better after 40 epochs)
 With the noisy labels the gap is 2.26-2.46 for seeds 0-2 and every remedy keeps
 at most 0.59 of it (dropout 0.54-0.59, weight decay 0.34-0.38, augmentation
 0.12-0.13, early stopping 0.17-0.21; one thread, quick mode).
-""""""
+"""
 
 from __future__ import annotations
 
