@@ -19,8 +19,12 @@ import torch
 from lamina.errors import RunFolderError
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new content, never a mix."""
+def atomic_write_bytes(path: Path, data: bytes, sync_folder: bool = True) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new content, never a mix.
+
+    ``sync_folder=False`` leaves the folder's fsync to the caller, who writes several
+    files into one folder and then syncs it once with :func:`fsync_dir` (a checkpoint save).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -33,7 +37,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if sync_folder:
+        fsync_dir(path.parent)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
