@@ -324,10 +324,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall: elapsed seconds (on a quiet machine); cpu: CPU seconds of this process and of "
+                             "the children it waited for (steadier on a machine that others load)")
     names = [w.name for w in WORKLOADS] + ["charlm"] + [f"e2e-{name}" for name in LAYERS]
     parser.add_argument("--only", default=",".join(names), help=f"comma-separated rows among {','.join(names)}")
     args = parser.parse_args()
     only = args.only.split(",")
+    clock = time.perf_counter if args.clock == "wall" else cpu_seconds
     torch.set_num_threads(args.threads)
     import logging
     import warnings
@@ -338,7 +342,7 @@ def main() -> None:
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="lightning")
     rate = matmul_rate()
-    print(f"torch {torch.__version__}, {args.threads} thread(s), median of {args.rounds} rounds; "
+    print(f"torch {torch.__version__}, {args.threads} thread(s), median of {args.rounds} rounds, {args.clock} clock; "
           f"float32 matmul {rate / 1e9:.0f} GFLOP/s")
     print(f"{'workload':9} {'contender':10} {'s/epoch':>8} {'x hand':>7} {'val acc':>8} {'% matmul':>9}")
     for w in WORKLOADS:
@@ -346,7 +350,7 @@ def main() -> None:
             continue
         data = workload_data(w)
         times, accuracy = interleaved({name: lambda job=job: job(w, data) for name, job in CONTENDERS.items()},
-                                      args.rounds)
+                                      args.rounds, clock)
         flops = training_flops(w, len(data.train))
         base = statistics.median(times["hand"])
         for name in CONTENDERS:
@@ -365,8 +369,8 @@ def main() -> None:
                 return tempfile.mkdtemp(dir=scratch, prefix=str(next(folders)))
 
             jobs = {name: lambda job=job: job(w, data, fresh()) for name, job in E2E_CONTENDERS.items()}
-            times, accuracy = interleaved(jobs, args.rounds)
-            lamina.wait_for_reports()
+            times, accuracy = interleaved(jobs, args.rounds, clock)
+            lamina.wait_for_reports()  # before the scratch folder goes
         base = statistics.median(times["hand"])
         for name in E2E_CONTENDERS:
             t = statistics.median(times[name])
@@ -375,14 +379,23 @@ def main() -> None:
         char_lm_rows(args.rounds)
 
 
+def cpu_seconds() -> float:
+    """CPU seconds used by this process and by the child processes it has waited for."""
+    children = os.times()
+    return time.process_time() + children.children_user + children.children_system
+
+
 def workload_data(w: Workload) -> Prepared:
     """Digits in the workload's view (flat or image), split and scaled as lamina does."""
     return prepare_data(parse_run_spec({"data": {"dataset": "digits", "view": w.view}, "model": {"arch": "mlp"}}).data)
 
 
-def interleaved(jobs: dict[str, Callable[[], float]], rounds: int) -> tuple[dict[str, list[float]], dict[str, float]]:
+def interleaved(jobs: dict[str, Callable[[], float]], rounds: int,
+                clock: Callable[[], float]) -> tuple[dict[str, list[float]], dict[str, float]]:
     """Seconds of each job per round and its last accuracy, after one untimed warm-up round (imports, allocator,
-    kernels); each round runs every job once, in an order rotated each round."""
+    kernels); each round runs every job once, in an order rotated each round. Before each job, untimed, the
+    report figures a lamina job left drawing in the background are waited for, so they never share the
+    machine with the next job (the lamina+report row counts them)."""
     for job in jobs.values():
         torch.manual_seed(0)
         job()
@@ -391,10 +404,11 @@ def interleaved(jobs: dict[str, Callable[[], float]], rounds: int) -> tuple[dict
     names = list(jobs)
     for r in range(rounds):
         for name in names[r % len(names):] + names[: r % len(names)]:
+            lamina.wait_for_reports()
             torch.manual_seed(r)
-            began = time.perf_counter()
+            began = clock()
             accuracy[name] = jobs[name]()
-            times[name].append(time.perf_counter() - began)
+            times[name].append(clock() - began)
     return times, accuracy
 
 

@@ -68,9 +68,9 @@ def decode_json(data: bytes, path: Path) -> Any:
         raise RunFolderError(f"{path} is not valid JSON ({reason}); the file may be corrupt") from None
 
 
-def encode_json(data: Any) -> bytes:
-    """The bytes :func:`write_json` writes."""
-    return (json.dumps(data, indent=2, sort_keys=False) + "\n").encode("utf-8")
+def encode_json(data: Any, indent: int | None = 2) -> bytes:
+    """The bytes :func:`write_json` writes; ``indent=None`` gives one line, about 10x faster to encode (C encoder)."""
+    return (json.dumps(data, indent=indent, sort_keys=False) + "\n").encode("utf-8")
 
 
 def encode_tensors(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> bytes:

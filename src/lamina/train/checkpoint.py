@@ -206,7 +206,7 @@ def encode_state(state: State, epoch: int, batch: int, batches_rng: torch.Tensor
     return {"model.safetensors": encode_tensors(state.model.state_dict()),
             "optimizer.safetensors": encode_tensors(optim_tensors),
             "state.safetensors": encode_tensors(tensors),
-            "state.json": encode_json(meta)}
+            "state.json": encode_json(meta, indent=None)}  # machine-read, written every epoch: one line
 
 
 def write_checkpoint(folder: Path, files: dict[str, bytes]) -> None:
