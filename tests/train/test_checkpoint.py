@@ -17,6 +17,7 @@ import lamina
 from lamina.errors import ConfigError, RunFolderError
 from lamina.files import load_tensors
 from lamina.train.callbacks import Callback
+from lamina.train import checkpoint as checkpoint_module
 from lamina.train.checkpoint import FILES, MANIFEST, load_checkpoint, newest_checkpoint, step_folders
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,7 +96,8 @@ def test_checkpoints_every_n_steps_and_m_seconds(tmp_path: Path) -> None:
     assert len(step_folders(tmp_path / "b" / "checkpoints")) == 14
 
 
-def test_epoch_ends_are_saved_by_time_and_the_newest_and_best_when_training_ends(tmp_path: Path) -> None:
+def test_epoch_ends_are_saved_by_time_and_the_newest_and_best_when_training_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def saved(name: str) -> set[int]:
         return {int(p.name[5:]) for p in step_folders(tmp_path / name / "checkpoints")}
 
@@ -109,6 +111,9 @@ def test_epoch_ends_are_saved_by_time_and_the_newest_and_best_when_training_ends
     with pytest.raises(KeyboardInterrupt):  # in epoch 3: epoch 2's end, only in memory until now, is written
         lamina.fit(small(tmp_path, "stopped", checkpoint=hour), progress="none", extra_callbacks=[Interrupt(33)])
     assert max(saved("stopped")) == 28 and load_checkpoint(step_folders(tmp_path / "stopped" / "checkpoints")[0]).meta.epoch == 2
+    monkeypatch.setattr(checkpoint_module, "HOLD_BYTES", 1000)  # as for a large model: never held in memory
+    lamina.fit(small(tmp_path, "large", checkpoint={**hour, "keep": 10}), progress="none")
+    assert saved("large") == {14, 28, 42, 56}
 
 
 def test_truncated_or_flipped_checkpoints_are_refused_and_resume_uses_the_previous(

@@ -6,8 +6,8 @@ renames each finished PNG into ``figures/``, so ``figures/`` only ever holds com
 and a copy of the run folder taken meanwhile never meets a temporary file. At most one
 drawing runs at a time: a new one first waits for the one before. :func:`wait_for_reports`
 waits for the drawing this process started; the CLI calls it before printing the results,
-and the interpreter's exit waits too (the process is not a daemon). Where fork is not
-available (Windows), the figures are drawn at once.
+and the interpreter's exit waits too (the process is not a daemon). Elsewhere than on
+Linux (macOS and Windows, where forking is unsafe or missing), the figures are drawn at once.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def draw_figures(figures: list[Figure], folder: Path) -> None:
 def draw_in_background(figures: list[Figure], folder: Path) -> None:
     """Start drawing ``figures`` into ``folder`` in a background process and return at once."""
     wait_for_reports()
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if not sys.platform.startswith("linux"):
         draw_figures(figures, folder)
         return
     process = multiprocessing.get_context("fork").Process(target=_draw_then_move, args=(figures, Path(folder)),

@@ -54,6 +54,8 @@ STEP_FOLDER = re.compile(r"^step-(\d{9,})$")
 LOCKED = ("seed", "data", "model", "train.optimizer", "train.schedule", "train.batch_size",
           "train.accumulate_steps", "train.precision")
 UNLOCKED_INSIDE = ("data.loader_workers",)
+# An epoch end's checkpoint larger than this is written at once instead of being held in memory until later.
+HOLD_BYTES = 64 * 2**20
 # What restoring may raise when a file is well formed but does not fit this model or optimizer.
 RESTORE_ERRORS = (RuntimeError, ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError)
 
@@ -482,15 +484,16 @@ class Checkpoints(Callback):
     """Save checkpoints at epoch ends (by time) and, as configured, every N steps and/or M seconds.
 
     An epoch's end is written when ``epoch_seconds`` have passed since the last
-    save, and always at the last epoch; the others are encoded and kept in
-    memory until the next save or the end of training, whatever ends it (an
-    early stop, an error, an interrupt): then the newest epoch's end and the
-    best epoch's are written. So a short run does not spend its time on disk
-    syncs, and a long one loses at most ``epoch_seconds`` plus an epoch to a
-    crash. ``best.json`` names the checkpoint of the epoch with the best
-    monitored value; that folder is kept besides the ``keep`` newest ones.
-    Mid-epoch checkpoints fall only where an optimizer step ends (never inside
-    an accumulation group), so a resume needs no partial gradients.
+    save, at the last epoch, and when its files exceed ``HOLD_BYTES`` (a large
+    model's); the others are encoded and held in memory until the next save or
+    the end of training, whatever ends it (an early stop, an error, an
+    interrupt): then the newest epoch's end and the best epoch's are written.
+    So a short run does not spend its time on disk syncs, and a long one loses
+    at most ``epoch_seconds`` plus an epoch to a crash. ``best.json`` names the
+    checkpoint of the epoch with the best monitored value; that folder is kept
+    besides the ``keep`` newest ones. Mid-epoch checkpoints fall only where an
+    optimizer step ends (never inside an accumulation group), so a resume
+    needs no partial gradients.
     """
 
     def __init__(self, root: Path, spec: CheckpointSpec, monitor: str, mode: str, config: dict[str, Any]) -> None:
@@ -532,7 +535,8 @@ class Checkpoints(Callback):
         generator = state.batches.generator
         files = encode_state(state, state.epoch + 1, 0, generator.get_state() if generator is not None else None,
                              self.config)
-        if state.epoch + 1 == state.epochs or time.monotonic() - self.saved_at >= self.spec.epoch_seconds:
+        if state.epoch + 1 == state.epochs or time.monotonic() - self.saved_at >= self.spec.epoch_seconds \
+                or sum(map(len, files.values())) > HOLD_BYTES:
             self._write(folder_name(state.step), files)
             return
         self.unsaved["last"] = (folder_name(state.step), files)
