@@ -3,7 +3,7 @@
 Run it from the repository root (Lightning and Keras are benchmark-only extras):
 
     .venv/bin/python -m pip install -c constraints.txt -e '.[bench]'
-    .venv/bin/python benchmarks/peers.py [--threads 1] [--rounds 5] [--only mlp,cnn,e2e-mlp,e2e-cnn]
+    .venv/bin/python benchmarks/peers.py [--threads 1] [--rounds 5] [--only mlp,cnn,e2e-mlp,e2e-cnn] [--clock cpu]
 
 Workloads, all on digits (1,078 training images) with Adam (lr 1e-3), batch 64 and a
 validation pass every epoch: (a) MLP 64-256-256-10 for 20 epochs, (b) CNN of two 3x3
@@ -53,6 +53,7 @@ of the measured float32 matmul rate (2048x2048) that the training FLOPs reach.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
@@ -265,8 +266,6 @@ def lamina_e2e_report(w: Workload, data: Prepared, out: str) -> float:
 
 def final_val_accuracy(summary: os.PathLike) -> float:
     """The last epoch's validation accuracy from a run's summary.json."""
-    import json
-
     with open(summary, encoding="utf-8") as handle:
         return json.load(handle)["final_epoch"]["val_accuracy"]
 
