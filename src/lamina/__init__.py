@@ -8,6 +8,7 @@ defaults, evaluate it, and predict from its run folder::
     print(lamina.evaluate_run(run)["metrics"])
     run = lamina.load_run(run.folder.root)
     rows = run.predict_file("new_digits.csv")
+    lamina.wait_for_reports()   # the report's figures are drawn in the background
 
 The training function is ``fit`` because ``lamina.train`` is the training
 subpackage (loop, optimizers, losses, callbacks). Heavy modules are imported
@@ -41,6 +42,7 @@ _EXPORTS = {
     "Callback": "lamina.train.callbacks",
     "StopTraining": "lamina.train.callbacks",
     "TrainingDiverged": "lamina.train.loop",
+    "wait_for_reports": "lamina.report.background",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -605,8 +605,10 @@ def compare(
 def _refresh_report(run: Path) -> None:
     """Redraw a finished run's report.html so it shows the newest diagnosis and explanations."""
     if (Path(run) / "summary.json").is_file():
+        from lamina.report.background import wait_for_reports
         from lamina.report.html import write_report
 
+        wait_for_reports()  # training's drawing of the same figures
         typer.echo(f"report: {write_report(run)}")
 
 
@@ -758,6 +760,9 @@ def _lab_table(rows: list[dict[str, Any]]) -> None:
 
 def _show_results(root: Path) -> None:
     from lamina.files import read_json
+    from lamina.report.background import wait_for_reports
+
+    wait_for_reports()  # the report is whole when the command ends
 
     summary_data = read_json(Path(root) / "summary.json")
     evaluation = read_json(Path(root) / "evaluation.json") if (Path(root) / "evaluation.json").is_file() else {}

@@ -266,8 +266,14 @@ class EarlyStoppingSpec(Spec):
 
 
 class CheckpointSpec(Spec):
-    """When checkpoints are written besides every epoch's end, and how many are kept."""
+    """When checkpoints are written, and how many are kept.
 
+    An epoch's end is saved once ``epoch_seconds`` have passed since the last save (0: every
+    epoch's end), the last epoch always; when training ends any other way, the newest epoch's
+    end and the best epoch's are written then. ``every_steps`` / ``every_seconds`` add mid-epoch saves.
+    """
+
+    epoch_seconds: float = Field(30.0, ge=0)
     every_steps: int | None = Field(None, gt=0)
     every_seconds: float | None = Field(None, gt=0)
     keep: int = Field(2, ge=2)

@@ -251,11 +251,15 @@ def finish_diagnosis(root: Path, monitor: Callback, progress: str, diverged: str
 
 
 def write_run_report(root: Path, progress: str) -> None:
-    """Write the run's report.html and figures/; a drawing failure is reported, never loses the finished run."""
+    """Write the run's report.html now and draw its figures/ in the background (``lamina.wait_for_reports``).
+
+    Drawing three matplotlib figures takes longer than training a small model, and nobody
+    needs them before opening the page. A failure is reported, never loses the finished run.
+    """
     from lamina.report.html import write_report
 
     try:
-        path = write_report(root)
+        path = write_report(root, background=True)
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"warning: report.html was not written: {exc}", file=sys.stderr)
         return

@@ -17,6 +17,7 @@ import lamina
 from lamina.errors import ConfigError, RunFolderError
 from lamina.files import load_tensors
 from lamina.train.callbacks import Callback
+from lamina.train import checkpoint as checkpoint_module
 from lamina.train.checkpoint import FILES, MANIFEST, load_checkpoint, newest_checkpoint, step_folders
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,12 +58,14 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return lamina.fit(small(runs, "ref"), progress="none").folder.root
 
 
-@pytest.mark.parametrize("stops", [[23], [3, 20, 33, 47]])
-def test_interrupted_runs_resume_exactly(reference: Path, tmp_path: Path, stops: list[int]) -> None:
+@pytest.mark.parametrize(("checkpoint", "stops"), [({"every_steps": 5}, [23]), ({"every_steps": 5}, [3, 20, 33, 47]),
+                                                   ({"epoch_seconds": 3600}, [20, 33])])  # epoch ends written at the stop
+def test_interrupted_runs_resume_exactly(reference: Path, tmp_path: Path, checkpoint: dict, stops: list[int]) -> None:
     for at in stops:  # mid-epoch stops (14 batches an epoch); each resume starts from the newest checkpoint
         with pytest.raises(KeyboardInterrupt):
-            lamina.fit(small(tmp_path), progress="none", extra_callbacks=[Interrupt(at)], resume=True)
-    run = lamina.fit(small(tmp_path), progress="none", resume=True).folder.root
+            lamina.fit(small(tmp_path, checkpoint=checkpoint), progress="none", extra_callbacks=[Interrupt(at)],
+                       resume=True)
+    run = lamina.fit(small(tmp_path, checkpoint=checkpoint), progress="none", resume=True).folder.root
     assert run.name == "r"
     assert same_files(reference, run, "metrics.jsonl", "losses.jsonl", "preprocess.json")
     assert same_tensors(load_tensors(reference / "model.safetensors"), load_tensors(run / "model.safetensors"))
@@ -91,6 +94,26 @@ def test_checkpoints_every_n_steps_and_m_seconds(tmp_path: Path) -> None:
     assert names == {f"step-{s:09d}" for s in (4, 8, 12, 14)}  # 14: the epoch's end
     lamina.fit(small(tmp_path, "b", epochs=1, checkpoint={"every_seconds": 1e-9, "keep": 100}), progress="none")
     assert len(step_folders(tmp_path / "b" / "checkpoints")) == 14
+
+
+def test_epoch_ends_are_saved_by_time_and_the_newest_and_best_when_training_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def saved(name: str) -> set[int]:
+        return {int(p.name[5:]) for p in step_folders(tmp_path / name / "checkpoints")}
+
+    lamina.fit(small(tmp_path, "every", checkpoint={"epoch_seconds": 0, "keep": 10}), progress="none")
+    assert saved("every") == {14, 28, 42, 56}  # 14 batches an epoch
+    hour = {"epoch_seconds": 3600}  # an epoch's end is saved an hour after the last save, or when training ends
+    run = lamina.fit(small(tmp_path, "timed", checkpoint=hour), progress="none").folder.root
+    best = json.loads((run / "summary.json").read_text())["best_epoch"]
+    assert saved("timed") == {56, 14 * best}
+    assert json.loads((run / "checkpoints" / "best.json").read_text())["folder"] == f"step-{14 * best:09d}"
+    with pytest.raises(KeyboardInterrupt):  # in epoch 3: epoch 2's end, only in memory until now, is written
+        lamina.fit(small(tmp_path, "stopped", checkpoint=hour), progress="none", extra_callbacks=[Interrupt(33)])
+    assert max(saved("stopped")) == 28 and load_checkpoint(step_folders(tmp_path / "stopped" / "checkpoints")[0]).meta.epoch == 2
+    monkeypatch.setattr(checkpoint_module, "HOLD_BYTES", 1000)  # as for a large model: never held in memory
+    lamina.fit(small(tmp_path, "large", checkpoint={**hour, "keep": 10}), progress="none")
+    assert saved("large") == {14, 28, 42, 56}
 
 
 def test_truncated_or_flipped_checkpoints_are_refused_and_resume_uses_the_previous(

@@ -17,6 +17,7 @@ from typing import Any
 from lamina.errors import RunFolderError
 from lamina.files import atomic_write_text, read_json
 from lamina.report import figures
+from lamina.report.background import Figure, draw_figures, draw_in_background
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -52,9 +53,27 @@ def _image(src: str, alt: str) -> str:
     return f"<img src='{escape(src)}' alt='{escape(alt)}'>"
 
 
-def write_report(run_dir: str | Path) -> Path:
-    """Draw the run's figures into figures/ and write report.html beside them; returns the page's path."""
+def write_report(run_dir: str | Path, background: bool = False) -> Path:
+    """Draw the run's figures into figures/ and write report.html beside them; returns the page's path.
+
+    With ``background`` the page is written now and the figures are drawn by a background
+    process (see :mod:`lamina.report.background`; ``wait_for_reports`` waits for them).
+    """
     root = Path(run_dir)
+    page, shown = report_page(root)
+    out = root / "figures"
+    out.mkdir(exist_ok=True)
+    if background:
+        draw_in_background(shown, out)
+    else:
+        draw_figures(shown, out)
+    path = root / "report.html"
+    atomic_write_text(path, page)
+    return path
+
+
+def report_page(root: Path) -> tuple[str, list[Figure]]:
+    """The run's report page (HTML) and the figures it shows, which are to be drawn into figures/."""
     summary = _read(root / "summary.json")
     if summary is None:
         raise RunFolderError(f"{root}/summary.json is missing; the report needs a finished run")
@@ -62,8 +81,7 @@ def write_report(run_dir: str | Path) -> Path:
     monitor = _read(root / "monitor.json")
     diagnosis = _read(root / "diagnosis.json")
     history = _history(root / "metrics.jsonl")
-    out = root / "figures"
-    out.mkdir(exist_ok=True)
+    shown: list[Figure] = []
     parts = [f"<h1>{escape(summary['name'])}</h1>",
              f"<p class='muted'>{escape(summary['task'])} on {escape(str(summary['data']))}; "
              f"{summary['params']:,} parameters; {summary['epochs_run']} epochs in {summary['train_seconds']:.1f}s</p>"]
@@ -76,18 +94,18 @@ def write_report(run_dir: str | Path) -> Path:
                          ("stopped early", summary["stopped_early"])]))
 
     if history:
-        figures.learning_curves(history, out / "learning_curves.png")
+        shown.append(Figure("learning_curves.png", figures.learning_curves, (history,)))
         parts += ["<h2>Learning curves</h2>", _image("figures/learning_curves.png", "learning curves")]
     matrix = summary.get("test", {}).get("confusion_matrix")
     if matrix:
-        figures.confusion_matrix(matrix, evaluation.get("classes") or [str(i) for i in range(len(matrix))],
-                                 out / "confusion_matrix.png")
+        classes = evaluation.get("classes") or [str(i) for i in range(len(matrix))]
+        shown.append(Figure("confusion_matrix.png", figures.confusion_matrix, (matrix, classes)))
         parts += ["<h2>Confusion matrix</h2>", _image("figures/confusion_matrix.png", "confusion matrix")]
 
     parts.append("<h2>Diagnosis</h2>")
     parts.append(_diagnosis(diagnosis))
     if monitor and monitor.get("samples"):
-        figures.gradient_flow(monitor, out / "gradient_flow.png")
+        shown.append(Figure("gradient_flow.png", figures.gradient_flow, (monitor,)))
         parts.append(_image("figures/gradient_flow.png", "gradient flow"))
     remedy = _read(root / "remedy.json")
     if remedy and "after" in remedy:
@@ -97,14 +115,12 @@ def write_report(run_dir: str | Path) -> Path:
     if attributions:
         parts.append("<h2>Example attributions</h2>")
         for png in attributions:
-            shutil.copyfile(png, out / f"attr_{png.name}")
+            shown.append(Figure(f"attr_{png.name}", shutil.copyfile, (png,)))
             parts.append(_image(f"figures/attr_{png.name}", png.stem))
 
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(summary['name'])} report"
             f"</title><style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
-    path = root / "report.html"
-    atomic_write_text(path, page)
-    return path
+    return page, shown
 
 
 def _remedy(remedy: dict[str, Any]) -> str:

@@ -54,6 +54,8 @@ STEP_FOLDER = re.compile(r"^step-(\d{9,})$")
 LOCKED = ("seed", "data", "model", "train.optimizer", "train.schedule", "train.batch_size",
           "train.accumulate_steps", "train.precision")
 UNLOCKED_INSIDE = ("data.loader_workers",)
+# An epoch end's checkpoint larger than this is written at once instead of being held in memory until later.
+HOLD_BYTES = 64 * 2**20
 # What restoring may raise when a file is well formed but does not fit this model or optimizer.
 RESTORE_ERRORS = (RuntimeError, ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError)
 
@@ -206,21 +208,28 @@ def encode_state(state: State, epoch: int, batch: int, batches_rng: torch.Tensor
     return {"model.safetensors": encode_tensors(state.model.state_dict()),
             "optimizer.safetensors": encode_tensors(optim_tensors),
             "state.safetensors": encode_tensors(tensors),
-            "state.json": encode_json(meta)}
+            "state.json": encode_json(meta, indent=None)}  # machine-read, written every epoch: one line
 
 
 def write_checkpoint(folder: Path, files: dict[str, bytes]) -> None:
-    """Write the files one by one (each atomically), then the manifest that vouches for them."""
+    """Write the files one by one (each atomically), then the manifest that vouches for them.
+
+    Each file is fsynced before its rename; the folder and its parent are fsynced once, at
+    the end, instead of after every rename. A crash before that leaves a folder whose
+    manifest is missing or names a missing file, which loading refuses; the older
+    checkpoints are pruned only after this returns.
+    """
     try:
         if folder.exists():
             shutil.rmtree(folder)  # what an interrupted save of this same step left
         folder.mkdir(parents=True)
-        fsync_dir(folder.parent)
         digests = {}
         for name, data in files.items():
-            atomic_write_bytes(folder / name, data)
+            atomic_write_bytes(folder / name, data, sync_folder=False)
             digests[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-        atomic_write_bytes(folder / MANIFEST, encode_json({"format": FORMAT, "files": digests}))
+        atomic_write_bytes(folder / MANIFEST, encode_json({"format": FORMAT, "files": digests}), sync_folder=False)
+        fsync_dir(folder)
+        fsync_dir(folder.parent)
     except OSError as exc:
         raise RunFolderError(f"could not write checkpoint {folder}: {exc.strerror or exc}; "
                              "the previous checkpoint is kept") from None
@@ -472,12 +481,19 @@ def resume_point(root: Path, config: dict[str, Any]) -> tuple[Checkpoint | None,
 
 
 class Checkpoints(Callback):
-    """Save a checkpoint at every epoch's end and, as configured, every N steps and/or M seconds.
+    """Save checkpoints at epoch ends (by time) and, as configured, every N steps and/or M seconds.
 
-    ``best.json`` names the checkpoint of the epoch with the best monitored
-    value; that folder is kept besides the ``keep`` newest ones. Mid-epoch
-    checkpoints fall only where an optimizer step ends (never inside an
-    accumulation group), so a resume needs no partial gradients.
+    An epoch's end is written when ``epoch_seconds`` have passed since the last
+    save, at the last epoch, and when its files exceed ``HOLD_BYTES`` (a large
+    model's); the others are encoded and held in memory until the next save or
+    the end of training, whatever ends it (an early stop, an error, an
+    interrupt): then the newest epoch's end and the best epoch's are written.
+    So a short run does not spend its time on disk syncs, and a long one loses
+    at most ``epoch_seconds`` plus an epoch to a crash. ``best.json`` names the
+    checkpoint of the epoch with the best monitored value; that folder is kept
+    besides the ``keep`` newest ones. Mid-epoch checkpoints fall only where an
+    optimizer step ends (never inside an accumulation group), so a resume
+    needs no partial gradients.
     """
 
     def __init__(self, root: Path, spec: CheckpointSpec, monitor: str, mode: str, config: dict[str, Any]) -> None:
@@ -486,6 +502,7 @@ class Checkpoints(Callback):
         self.best_epoch = 0
         self.best_folder: str | None = None
         self.saved_at = time.monotonic()
+        self.unsaved: dict[str, tuple[str, dict[str, bytes]]] = {}  # 'last' and 'best': (folder, files)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch, "best_folder": self.best_folder}
@@ -503,7 +520,7 @@ class Checkpoints(Callback):
             self._point_best()
 
     def on_batch_end(self, state: State) -> None:
-        if not state.at_update or state.batch == state.steps_per_epoch:  # the epoch's end saves anyway
+        if not state.at_update or state.batch == state.steps_per_epoch:  # the epoch's end is handled there
             return
         every, seconds = self.spec.every_steps, self.spec.every_seconds
         if (every and state.step % every == 0) or (seconds and time.monotonic() - self.saved_at >= seconds):
@@ -514,14 +531,35 @@ class Checkpoints(Callback):
         if better:
             self.best, self.best_epoch = state.logs[self.monitor], state.logs["epoch"]
             self.best_folder = folder_name(state.step)
+            self.unsaved.pop("best", None)  # no longer the best: never written
         generator = state.batches.generator
-        self.save(state, state.epoch + 1, 0, generator.get_state() if generator is not None else None)
+        files = encode_state(state, state.epoch + 1, 0, generator.get_state() if generator is not None else None,
+                             self.config)
+        if state.epoch + 1 == state.epochs or time.monotonic() - self.saved_at >= self.spec.epoch_seconds \
+                or sum(map(len, files.values())) > HOLD_BYTES:
+            self._write(folder_name(state.step), files)
+            return
+        self.unsaved["last"] = (folder_name(state.step), files)
         if better:
-            self._point_best()
+            self.unsaved["best"] = self.unsaved["last"]
+
+    def on_train_end(self, state: State) -> None:
+        """Write the epoch ends held in memory (the newest and the best), however training ended."""
+        if "last" in self.unsaved:
+            self._write(*self.unsaved["last"])
 
     def save(self, state: State, epoch: int, batch: int, batches_rng: torch.Tensor | None) -> None:
-        """Write the checkpoint of this step, then drop the ones no longer needed."""
-        write_checkpoint(self.root / folder_name(state.step), encode_state(state, epoch, batch, batches_rng, self.config))
+        """Write the checkpoint of this step (after the best epoch's, when only memory holds it), then prune."""
+        self._write(folder_name(state.step), encode_state(state, epoch, batch, batches_rng, self.config))
+
+    def _write(self, name: str, files: dict[str, bytes]) -> None:
+        best = self.unsaved.pop("best", None)
+        self.unsaved.pop("last", None)  # older than this save, or this save itself
+        if best is not None and best[0] != name:
+            write_checkpoint(self.root / best[0], best[1])
+        write_checkpoint(self.root / name, files)
+        if best is not None or self.best_folder == name:
+            self._point_best()
         prune(self.root, self.spec.keep, {self.best_folder} if self.best_folder else set())
         self.saved_at = time.monotonic()
 
