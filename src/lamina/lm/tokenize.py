@@ -50,8 +50,8 @@ class CharTokenizer:
         return torch.tensor([self.ids[c] for c in text], dtype=torch.long)
 
     def decode(self, ids: list[int] | torch.Tensor) -> str:
-        """The text of a sequence of ids."""
-        return "".join(self.chars[int(i)] for i in ids)
+        """The text of a sequence of ids (a tensor is read as one list first: indexing it per element is slow)."""
+        return "".join(self.chars[i] for i in (ids.tolist() if isinstance(ids, torch.Tensor) else map(int, ids)))
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for preprocess.json."""
