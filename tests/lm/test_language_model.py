@@ -121,7 +121,8 @@ def test_bf16_training_learns_as_float32_does(tmp_path: Path) -> None:
                             "optimizer": {"name": "adamw", "lr": 0.01, "weight_decay": 0.1}}}
         summary = json.loads((train_lm(config, progress="none") / "summary.json").read_text())
         losses[precision] = summary["val"]["loss"]
-        assert summary["val"]["loss"] < summary["unigram_val_loss"] - 0.3, precision  # 0.45 to 0.60 measured (seeds 0-2, 1 and 2 threads)
+        # measured over seeds 0-2 at 1 and 2 threads: 0.45 to 0.60 below the unigram baseline
+        assert summary["val"]["loss"] < summary["unigram_val_loss"] - 0.3, precision
     assert losses["bf16"] != losses["fp32"]  # it did run in another precision
     assert abs(losses["bf16"] - losses["fp32"]) < 0.1  # 0.007 to 0.046 measured (seeds 0-2, 1 and 2 threads)
 
