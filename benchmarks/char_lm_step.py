@@ -11,12 +11,16 @@ lr 1e-3, betas 0.9/0.99, weight decay 0.1) and gradient clipping at 1.0:
   ``F.scaled_dot_product_attention(is_causal=True)``) and a plain loop: random offsets,
   stacked slices, forward, cross-entropy, backward, clip, step.
 
-Rounds interleave the two (order alternating) after a warm-up; each round times ``--chunk``
+With ``--bf16`` a third contender, lamina's step under ``train.precision: bf16`` (bfloat16
+autocast, what ``benchmarks/char_lm.py``'s recipes run), joins the rounds; its ratio to the
+float32 hand loop projects the recipes' wall time from nanoGPT's.
+
+Rounds interleave the contenders (order alternating) after a warm-up; each round times ``--chunk``
 steps of each. Medians of ms/step are printed with the ratio lamina/hand at the same batch
 (so the same tokens per step); lamina aims at <= 1.0x. On a shared machine absolute times
 drift, the ratio much less.
 
-    OMP_NUM_THREADS=2 python benchmarks/char_lm_step.py [--threads 2] [--batch 16] [--rounds 15]
+    OMP_NUM_THREADS=2 python benchmarks/char_lm_step.py [--threads 2] [--batch 16] [--rounds 15] [--bf16]
 """
 
 from __future__ import annotations
@@ -96,7 +100,8 @@ def hand_trainer(ids: torch.Tensor, vocab: int, batch: int) -> Callable[[], None
     return step
 
 
-def lamina_trainer(ids: torch.Tensor, vocab: int, batch: int, steps: int) -> Callable[[], None]:
+def lamina_trainer(ids: torch.Tensor, vocab: int, batch: int, steps: int, precision: str = "fp32"
+                   ) -> Callable[[], None]:
     """A closure doing one step of lamina's language-model training (its model, sampler, step and schedule)."""
     model = GPT(vocab, GPTOptions(layers=LAYERS, heads=HEADS, width=WIDTH, context=CONTEXT, dropout=0.0)).train()
     optimizer = make_optimizer(model.parameters(), OptimizerSpec(name="adamw", lr=1e-3, weight_decay=0.1,
@@ -106,7 +111,7 @@ def lamina_trainer(ids: torch.Tensor, vocab: int, batch: int, steps: int) -> Cal
 
     def step() -> None:
         x, y = random_windows(ids, CONTEXT, batch, batches)
-        train_step(model, optimizer, scheduler, x, y, 1.0)
+        train_step(model, optimizer, scheduler, x, y, 1.0, precision)
 
     return step
 
@@ -127,6 +132,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--chunk", type=int, default=10)
+    parser.add_argument("--bf16", action="store_true", help="also time lamina's step under bf16 autocast")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -134,6 +140,9 @@ def main() -> None:
     vocab = corpus.tokenizer.vocab
     contenders = {"lamina": lamina_trainer(corpus.train, vocab, args.batch, (args.rounds + 1) * args.chunk),
                   "hand": hand_trainer(corpus.train, vocab, args.batch)}
+    if args.bf16:
+        contenders["lamina-bf16"] = lamina_trainer(corpus.train, vocab, args.batch, (args.rounds + 1) * args.chunk,
+                                                   "bf16")
     for step in contenders.values():  # warm-up: allocator, kernels, optimizer state
         ms_per_step(step, args.chunk)
     times: dict[str, list[float]] = {name: [] for name in contenders}
@@ -141,12 +150,13 @@ def main() -> None:
         for name in (list(contenders) if round_ % 2 == 0 else list(contenders)[::-1]):
             times[name].append(ms_per_step(contenders[name], args.chunk))
     medians = {name: statistics.median(values) for name, values in times.items()}
-    ratios = [a / b for a, b in zip(times["lamina"], times["hand"], strict=True)]
     print(f"batch {args.batch} x context {CONTEXT}, {args.threads} threads, {args.rounds} rounds of {args.chunk} steps")
     for name, value in medians.items():
-        print(f"{name:7s} {value:7.1f} ms/step  ({value / args.batch * 12:6.1f} ms per 12-sequence batch)")
-    print(f"ratio lamina/hand: {medians['lamina'] / medians['hand']:.3f} of medians, "
-          f"{statistics.median(ratios):.3f} median of per-round ratios")
+        print(f"{name:11s} {value:7.1f} ms/step  ({value / args.batch * 12:6.1f} ms per 12-sequence batch)")
+    for name in (n for n in contenders if n != "hand"):
+        ratios = [a / b for a, b in zip(times[name], times["hand"], strict=True)]
+        print(f"ratio {name}/hand: {medians[name] / medians['hand']:.3f} of medians, "
+              f"{statistics.median(ratios):.3f} median of per-round ratios")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import json
 import math
 import sys
 import time
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from lamina.runs import RunFolder
 from lamina.train.checkpoint import versions
 from lamina.train.optim import make_optimizer, make_schedule
 
-EVAL_BATCH = 256
+EVAL_BATCH = 64  # windows per evaluation forward; larger batches fall out of the cache and run slower per token
 
 
 def as_lm_spec(config: LMSpec | dict[str, Any] | str | Path, overrides: list[str] | None = None) -> LMSpec:
@@ -47,18 +48,24 @@ def as_lm_spec(config: LMSpec | dict[str, Any] | str | Path, overrides: list[str
     return parse_lm_spec(read_raw_config(config, overrides), f"config file {config}")
 
 
-@torch.no_grad()
-def mean_loss(model: GPT, x: torch.Tensor, y: torch.Tensor) -> float:
+def autocast_for(precision: str) -> AbstractContextManager:
+    """The context a forward pass runs in: bfloat16 autocast on the CPU for ``bf16``, nothing for ``fp32``."""
+    return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+
+
+@torch.inference_mode()
+def mean_loss(model: GPT, x: torch.Tensor, y: torch.Tensor, precision: str = "fp32") -> float:
     """Mean next-token cross-entropy (nats per token) of ``model`` over windows ``x`` -> ``y``, in eval mode."""
     was_training = model.training
     model.eval()
-    total = 0.0
+    total = torch.zeros((), dtype=torch.float64)
     for start in range(0, len(x), EVAL_BATCH):
-        logits = model(x[start : start + EVAL_BATCH])  # (B, T, V)
+        with autocast_for(precision):
+            logits = model(x[start : start + EVAL_BATCH])  # (B, T, V)
         target = y[start : start + EVAL_BATCH]  # (B, T)
-        total += float(F.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="sum"))
+        total += F.cross_entropy(logits.float().flatten(0, 1), target.flatten(), reduction="sum")
     model.train(was_training)
-    return total / y.numel()
+    return float(total) / y.numel()
 
 
 def language_metrics(loss: float, tokens: int, chars: int) -> dict[str, float]:
@@ -99,14 +106,14 @@ def train_lm(config: LMSpec | dict[str, Any] | str | Path, progress: str = "auto
     running = torch.zeros(())
     for step in range(1, t.steps + 1):
         x, y = random_windows(corpus.train, spec.model.context, t.batch_size, batches)  # (B, T), (B, T)
-        loss = train_step(model, optimizer, scheduler, x, y, t.clip_norm)
+        loss = train_step(model, optimizer, scheduler, x, y, t.clip_norm, t.precision)
         if not math.isfinite(float(loss)):
             raise LaminaError(f"language-model training diverged at step {step}: the loss is {float(loss)}. "
                               "Lower train.optimizer.lr or set train.clip_norm")
         running += loss
         if step % t.eval_every == 0 or step == t.steps:
             logs = {"step": step, "train_loss": float(running) / (step - (history[-1]["step"] if history else 0)),
-                    "val_loss": mean_loss(model, val_x, val_y), "lr": optimizer.param_groups[0]["lr"],
+                    "val_loss": mean_loss(model, val_x, val_y, t.precision), "lr": optimizer.param_groups[0]["lr"],
                     "seconds": round(time.perf_counter() - started, 3)}
             running.zero_()
             history.append(logs)
@@ -132,14 +139,16 @@ def train_lm(config: LMSpec | dict[str, Any] | str | Path, progress: str = "auto
 
 
 def train_step(model: GPT, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR | None,
-               x: torch.Tensor, y: torch.Tensor, clip_norm: float | None) -> torch.Tensor:
+               x: torch.Tensor, y: torch.Tensor, clip_norm: float | None, precision: str = "fp32") -> torch.Tensor:
     """One optimization step on windows ``x`` -> ``y`` (B, T); returns the batch's mean loss, detached.
 
+    The forward pass runs in ``precision`` (see :func:`autocast_for`), the loss in float32.
     Gradients are clipped to ``clip_norm`` and the schedule advances once. A non-finite loss
     leaves the weights stepped; the caller checks the returned loss and stops.
     """
-    logits = model(x)  # (B, T, V)
-    loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+    with autocast_for(precision):
+        logits = model(x)  # (B, T, V)
+    loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if clip_norm is not None:

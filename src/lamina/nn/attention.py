@@ -107,9 +107,19 @@ class SelfAttention(nn.Module):
             keep = ~mask[:, None, None, :]  # (B, 1, 1, T): True where a key may be attended to
             if self.causal:
                 keep = keep & ~causal_mask(t, x.device)  # (B, 1, T, T)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, dropout_p=self.dropout if self.training else 0.0,
-                                             is_causal=self.causal and keep is None)  # (B, H, T, C/H)
+        if q.is_cpu and torch.is_autocast_enabled("cpu"):
+            # Autocast would run attention in bf16, whose CPU kernel is several times slower than the float32
+            # one (forward + backward): attention runs in float32 and hands back autocast's dtype.
+            with torch.autocast("cpu", enabled=False):
+                out = self.attend(q.float(), k.float(), v.float(), keep).to(torch.get_autocast_dtype("cpu"))
+        else:
+            out = self.attend(q, k, v, keep)  # (B, H, T, C/H)
         return self.attn.out_proj(out.transpose(1, 2).reshape(b, t, c))  # (B, T, C)
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+        """Scaled dot-product attention of queries, keys and values (B, H, T, C/H) where ``keep`` allows."""
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=keep, dropout_p=self.dropout if self.training else 0.0,
+                                              is_causal=self.causal and keep is None)
 
 
 class EncoderBlock(nn.Module):
