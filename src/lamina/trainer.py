@@ -16,7 +16,7 @@ import torch
 from lamina.config import RunSpec, load_config, parse_run_spec, save_config
 from lamina.data.prepare import Prepared, prepare_data
 from lamina.errors import ConfigError, RunFolderError
-from lamina.evaluate.metrics import higher_is_better, resolve_epoch_metrics
+from lamina.evaluate.metrics import higher_is_better, resolve_epoch_metrics, resolve_metrics
 from lamina.evaluate.run import evaluate_run
 from lamina.files import read_json, save_tensors, write_json
 from lamina.nn.build import Built, build_model
@@ -143,6 +143,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     check_monitor(monitor, available, "train.monitor")
     if spec.train.early_stopping is not None:
         check_monitor(spec.train.early_stopping.monitor, available, "train.early_stopping.monitor")
+    resolve_metrics(spec.eval.metrics, data.task)  # a metric that does not fit the task fails now, not after training
     device = process_device(resolve_device(spec.train.device), world)
     plan = None
     if spec.model.backbone is not None or spec.train.lr_groups:
