@@ -38,6 +38,12 @@ def test_an_eval_metric_that_does_not_fit_the_task_is_refused_before_training(tm
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir()), "no run folder was started"
 
 
+def test_an_unknown_progress_style_is_refused_before_training(tmp_path: Path) -> None:
+    with pytest.raises(lamina.ConfigError, match="progress must be one of auto, bar, plain, none; got 'fancy'"):
+        lamina.fit(quick_spec(tmp_path), progress="fancy")
+    assert not (tmp_path / "runs").exists()
+
+
 def test_import_is_light() -> None:
     code = "import sys, lamina; print(any(m.split('.')[0] in ('sklearn', 'torchmetrics', 'tensorboard', 'matplotlib', 'typer') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

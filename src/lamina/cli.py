@@ -25,7 +25,20 @@ app = typer.Typer(
 )
 
 SetOption = typer.Option(None, "--set", help="Override a config field, e.g. --set train.epochs=5 (repeatable).")
-ProgressOption = typer.Option("auto", "--progress", help="auto | bar | plain | none")
+
+
+def _progress_style(value: str) -> str:
+    """Refuse an unknown --progress while the command line is read, before any work starts."""
+    from lamina.train.callbacks import check_progress
+
+    try:
+        return check_progress(value, "--progress")
+    except LaminaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+ProgressOption = typer.Option("auto", "--progress", help="auto | bar | plain | none", callback=_progress_style)
 
 
 def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -730,8 +743,8 @@ def lab_run(
     from lamina.labs.page import write_page
 
     console = _console()
-    chosen = resolve(names)
     check_options(out, progress)
+    chosen = resolve(names)
     results = []
     for name in chosen:
         console.print(f"[bold]{name}[/bold]")

@@ -28,6 +28,7 @@ from lamina.train.callbacks import (
     MetricsLog,
     Progress,
     TensorBoardLog,
+    check_progress,
     check_monitor,
 )
 from lamina.train.checkpoint import Checkpoint, Checkpoints, load_best_weights, resume_point, versions
@@ -78,6 +79,7 @@ def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
     With ``resume``, the newest run folder of the config's name that has not finished
     continues from its newest valid checkpoint (a new run starts when there is none).
     """
+    check_progress(progress)
     spec = as_spec(config)
     if spec.data.path is not None:
         spec.data.path = str(Path(spec.data.path).resolve())
@@ -92,6 +94,7 @@ def resume(run: str | Path, overrides: list[str] | None = None, progress: str = 
     The run's own config.yaml is used, with ``overrides`` (``key.path=value``) applied;
     changing the model, optimizer, data or batching is refused with the difference.
     """
+    check_progress(progress)
     folder = RunFolder(run)
     if not folder.config.is_file():
         raise RunFolderError(f"{folder.root} is not a run folder: config.yaml is missing")
