@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from lamina.errors import LaminaError
+from lamina.errors import LaminaError, LaminaWarning
 
 app = typer.Typer(
     name="lamina",
@@ -47,7 +48,9 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():  # the documented way to route warnings; restored on exit
+                warnings.showwarning = _warning_line(warnings.showwarning)
+                return command(*args, **kwargs)
         except LaminaError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
@@ -56,6 +59,18 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def _warning_line(show_other: Callable[..., None]) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints lamina's own warnings as one ``warning:`` line on stderr."""
+
+    def show(message: Any, category: type[Warning], *rest: Any, **kwargs: Any) -> None:
+        if issubclass(category, LaminaWarning):
+            typer.echo(f"warning: {message}", err=True)
+        else:
+            show_other(message, category, *rest, **kwargs)
+
+    return show
 
 
 def _console(stderr: bool = False):
@@ -201,7 +216,7 @@ def summary(config: Path = typer.Argument(..., help="A run config (YAML)."), set
 
     spec = load_config(config, set_ or [])
     data = prepare_data(spec.data)
-    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories)
+    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories, data.task)
     console = _console()
     console.print(f"[bold]{spec.name}[/bold]: {spec.model.arch or 'layer chain'} on {escape(data.source)} ({data.task})")
     table = Table()

@@ -64,7 +64,7 @@ def build(config: RunSpec | dict[str, Any] | str | Path) -> Built:
     """Build (untrained) the model a config describes, with shapes inferred from its data."""
     spec = as_spec(config)
     data = prepare_data(spec.data)
-    return build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories)
+    return build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories, data.task)
 
 
 def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
@@ -138,7 +138,8 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
         from lamina.generative.synthetic import add_synthetic
 
         data = add_synthetic(data, spec.data.synthetic)
-    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories)
+    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories,
+                        data.task if world.main else None)
     if world.distributed:
         torch.manual_seed(spec.seed + world.rank)  # the same initial weights, but each rank its own dropout
     available = monitors(data, spec.train.epoch_metrics)

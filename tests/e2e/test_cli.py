@@ -195,3 +195,11 @@ def test_an_unknown_progress_style_is_refused_by_every_command_with_the_allowed_
     assert out.startswith("error: --progress must be one of ") and "got 'fancy'" in out, out
     assert not any(tmp_path.iterdir()), "nothing was written"
     assert len(_commands_with_progress()) >= 8
+
+
+def test_a_chain_ending_in_softmax_gets_one_warning_line_naming_the_layer(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "soft.yaml", {"data": {"dataset": "iris"},
+                                                   "model": {"layers": [{"dense": 8}, "relu", {"dense": 3}, "softmax"]}})
+    code, out = invoke("summary", str(config))
+    assert code == 0, out
+    assert out.startswith("warning: model.layers[3] (softmax) ends the chain, but the multiclass loss takes logits"), out
