@@ -342,7 +342,7 @@ def compress(
     distill: Path = typer.Option(None, "--distill", help="A student config (YAML) to train with this run as teacher."),
     temperature: float = typer.Option(4.0, "--temperature", help="Distillation temperature."),
     alpha: float = typer.Option(0.7, "--alpha", help="Weight of the distillation term (1 - alpha on the labels)."),
-    name: str = typer.Option(None, "--name", help="Name of the new run (default: <run>-compressed)."),
+    name: str = typer.Option(None, "--name", help="Name of the new run (default: <run>-compressed); a student distilled before pruning or quantizing trains into <name>-student."),
     progress: str = ProgressOption,
 ) -> None:
     """Distill, prune and/or quantize a run into a new run folder; show size, latency and accuracy side by side.
