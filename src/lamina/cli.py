@@ -467,7 +467,8 @@ def _tune_results(report: dict[str, Any]) -> None:
 
     console = _console()
     console.print(f"study {report['study']}: {report['trials']} trials {report['states']}, "
-                  f"{report['epochs_total']} epochs in all", markup=False)
+                  f"{report['unique_configurations']} unique configurations, {report['epochs_total']} epochs in all",
+                  markup=False)
     front = report["pareto_front"] or report["best"]
     table = Table(title="Pareto front" if report["pareto_front"] else "best trial", title_justify="left")
     for column in ("trial", *report["objectives"], "test", "params"):
