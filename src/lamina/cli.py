@@ -621,6 +621,8 @@ def compare(
     from lamina.report.compare import compare_runs, format_table
 
     result = compare_runs(runs, out)
+    for note in result["warnings"]:
+        typer.echo(f"warning: {note}", err=True)
     header, *rows = format_table(result)
     table = Table()
     for column in header:
