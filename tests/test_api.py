@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import lamina
 from tests.conftest import quick_spec
 
@@ -27,6 +29,19 @@ def test_build_fit_load_predict(tmp_path: Path) -> None:
     again = lamina.load_run(run.folder.root)
     report = lamina.evaluate_run(again)
     assert report["metrics"]["accuracy"] > 0.85
+
+
+def test_an_eval_metric_that_does_not_fit_the_task_is_refused_before_training(tmp_path: Path) -> None:
+    raw = quick_spec(tmp_path, eval={"metrics": ["accuracy", "mse"]})
+    with pytest.raises(lamina.ConfigError, match="eval.metrics 'mse' does not apply to a multiclass task"):
+        lamina.fit(raw, progress="none")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir()), "no run folder was started"
+
+
+def test_an_unknown_progress_style_is_refused_before_training(tmp_path: Path) -> None:
+    with pytest.raises(lamina.ConfigError, match="progress must be one of auto, bar, plain, none; got 'fancy'"):
+        lamina.fit(quick_spec(tmp_path), progress="fancy")
+    assert not (tmp_path / "runs").exists()
 
 
 def test_import_is_light() -> None:

@@ -89,6 +89,17 @@ def test_load_config_errors_name_the_file(tmp_path: Path) -> None:
         load_config(tmp_path / "missing.yaml")
 
 
+def test_load_config_takes_plain_data_as_fit_does_and_leaves_it_unchanged() -> None:
+    raw = {"name": "d", "data": {"dataset": "iris"}, "model": {"arch": "mlp", "hidden": [8]}}
+    spec = load_config(raw, ["train.epochs=7"])
+    assert spec.name == "d" and spec.train.epochs == 7 and spec.model.hidden == [8]
+    assert "train" not in raw, "the caller's dict is not changed"
+    with pytest.raises(ConfigError, match="config: data needs exactly one of"):
+        load_config({"data": {}, "model": {"arch": "mlp"}})
+    with pytest.raises(ConfigError, match="load_config takes the path of a YAML config or a dict.*got int"):
+        load_config(42)
+
+
 def test_saved_config_reloads_identically(tmp_path: Path) -> None:
     spec = _spec(model__hidden=[7], train__schedule__name="cosine")
     save_config(spec, tmp_path / "c.yaml")

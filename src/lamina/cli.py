@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from lamina.errors import LaminaError
+from lamina.errors import LaminaError, LaminaWarning
 
 app = typer.Typer(
     name="lamina",
@@ -25,7 +26,20 @@ app = typer.Typer(
 )
 
 SetOption = typer.Option(None, "--set", help="Override a config field, e.g. --set train.epochs=5 (repeatable).")
-ProgressOption = typer.Option("auto", "--progress", help="auto | bar | plain | none")
+
+
+def _progress_style(value: str) -> str:
+    """Refuse an unknown --progress while the command line is read, before any work starts."""
+    from lamina.train.callbacks import check_progress
+
+    try:
+        return check_progress(value, "--progress")
+    except LaminaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+ProgressOption = typer.Option("auto", "--progress", help="auto | bar | plain | none", callback=_progress_style)
 
 
 def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -34,7 +48,9 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():  # the documented way to route warnings; restored on exit
+                warnings.showwarning = _warning_line(warnings.showwarning)
+                return command(*args, **kwargs)
         except LaminaError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
@@ -43,6 +59,18 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def _warning_line(show_other: Callable[..., None]) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints lamina's own warnings as one ``warning:`` line on stderr."""
+
+    def show(message: Any, category: type[Warning], *rest: Any, **kwargs: Any) -> None:
+        if issubclass(category, LaminaWarning):
+            typer.echo(f"warning: {message}", err=True)
+        else:
+            show_other(message, category, *rest, **kwargs)
+
+    return show
 
 
 def _console(stderr: bool = False):
@@ -188,7 +216,7 @@ def summary(config: Path = typer.Argument(..., help="A run config (YAML)."), set
 
     spec = load_config(config, set_ or [])
     data = prepare_data(spec.data)
-    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories)
+    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories, data.task)
     console = _console()
     console.print(f"[bold]{spec.name}[/bold]: {spec.model.arch or 'layer chain'} on {escape(data.source)} ({data.task})")
     table = Table()
@@ -314,7 +342,7 @@ def compress(
     distill: Path = typer.Option(None, "--distill", help="A student config (YAML) to train with this run as teacher."),
     temperature: float = typer.Option(4.0, "--temperature", help="Distillation temperature."),
     alpha: float = typer.Option(0.7, "--alpha", help="Weight of the distillation term (1 - alpha on the labels)."),
-    name: str = typer.Option(None, "--name", help="Name of the new run (default: <run>-compressed)."),
+    name: str = typer.Option(None, "--name", help="Name of the new run (default: <run>-compressed); a student distilled before pruning or quantizing trains into <name>-student."),
     progress: str = ProgressOption,
 ) -> None:
     """Distill, prune and/or quantize a run into a new run folder; show size, latency and accuracy side by side.
@@ -439,7 +467,8 @@ def _tune_results(report: dict[str, Any]) -> None:
 
     console = _console()
     console.print(f"study {report['study']}: {report['trials']} trials {report['states']}, "
-                  f"{report['epochs_total']} epochs in all", markup=False)
+                  f"{report['unique_configurations']} unique configurations, {report['epochs_total']} epochs in all",
+                  markup=False)
     front = report["pareto_front"] or report["best"]
     table = Table(title="Pareto front" if report["pareto_front"] else "best trial", title_justify="left")
     for column in ("trial", *report["objectives"], "test", "params"):
@@ -592,6 +621,8 @@ def compare(
     from lamina.report.compare import compare_runs, format_table
 
     result = compare_runs(runs, out)
+    for note in result["warnings"]:
+        typer.echo(f"warning: {note}", err=True)
     header, *rows = format_table(result)
     table = Table()
     for column in header:
@@ -732,8 +763,8 @@ def lab_run(
     from lamina.labs.page import write_page
 
     console = _console()
-    chosen = resolve(names)
     check_options(out, progress)
+    chosen = resolve(names)
     results = []
     for name in chosen:
         console.print(f"[bold]{name}[/bold]")

@@ -9,6 +9,7 @@ allowed values and, for typos, the closest valid name.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Literal
 
@@ -575,9 +576,18 @@ def parse_run_spec(raw: Any, source: str = "config") -> RunSpec:
         raise ConfigError(f"{source} has {len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems)) from None
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> RunSpec:
-    """Read a YAML run config, apply ``--set key.path=value`` overrides, validate it."""
-    path = Path(path)
+def load_config(config: str | Path | dict[str, Any], overrides: list[str] | None = None) -> RunSpec:
+    """Read a YAML run config (a path) or take its plain data (a dict), apply ``key.path=value`` overrides, validate.
+
+    A dict holds what the YAML file would (``{"data": {...}, "model": {...}, ...}``), as ``lamina.fit`` and
+    ``lamina.build`` accept; it is copied, never changed. Anything else is refused with a ConfigError.
+    """
+    if isinstance(config, dict):
+        return parse_run_spec(apply_overrides(copy.deepcopy(config), overrides or []))
+    if not isinstance(config, (str, Path)):
+        raise ConfigError(f"load_config takes the path of a YAML config or a dict of its sections (data, model, "
+                          f"train, ...); got {type(config).__name__}")
+    path = Path(config)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     raw = parse_yaml(path.read_text(encoding="utf-8", errors="replace"), f"config file {path}")

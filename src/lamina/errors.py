@@ -32,6 +32,12 @@ class RunFolderError(LaminaError):
     """A run folder is missing a file or holds one lamina cannot read."""
 
 
+class LaminaWarning(UserWarning):
+    """Something lamina accepts but that is probably not meant (a softmax before a loss that takes logits,
+    a backbone that saw the test rows, runs compared on different data). The CLI prints it as one
+    ``warning:`` line; in Python it is an ordinary warning, filterable by this class."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return a " Did you mean 'x'?" hint for a misspelled ``name``, or "" when nothing is close."""
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)

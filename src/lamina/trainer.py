@@ -16,7 +16,7 @@ import torch
 from lamina.config import RunSpec, load_config, parse_run_spec, save_config
 from lamina.data.prepare import Prepared, prepare_data
 from lamina.errors import ConfigError, RunFolderError
-from lamina.evaluate.metrics import higher_is_better, resolve_epoch_metrics
+from lamina.evaluate.metrics import higher_is_better, resolve_epoch_metrics, resolve_metrics
 from lamina.evaluate.run import evaluate_run
 from lamina.files import read_json, save_tensors, write_json
 from lamina.nn.build import Built, build_model
@@ -28,6 +28,7 @@ from lamina.train.callbacks import (
     MetricsLog,
     Progress,
     TensorBoardLog,
+    check_progress,
     check_monitor,
 )
 from lamina.train.checkpoint import Checkpoint, Checkpoints, load_best_weights, resume_point, versions
@@ -63,7 +64,7 @@ def build(config: RunSpec | dict[str, Any] | str | Path) -> Built:
     """Build (untrained) the model a config describes, with shapes inferred from its data."""
     spec = as_spec(config)
     data = prepare_data(spec.data)
-    return build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories)
+    return build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories, data.task)
 
 
 def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
@@ -78,6 +79,7 @@ def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
     With ``resume``, the newest run folder of the config's name that has not finished
     continues from its newest valid checkpoint (a new run starts when there is none).
     """
+    check_progress(progress)
     spec = as_spec(config)
     if spec.data.path is not None:
         spec.data.path = str(Path(spec.data.path).resolve())
@@ -92,6 +94,7 @@ def resume(run: str | Path, overrides: list[str] | None = None, progress: str = 
     The run's own config.yaml is used, with ``overrides`` (``key.path=value``) applied;
     changing the model, optimizer, data or batching is refused with the difference.
     """
+    check_progress(progress)
     folder = RunFolder(run)
     if not folder.config.is_file():
         raise RunFolderError(f"{folder.root} is not a run folder: config.yaml is missing")
@@ -135,7 +138,8 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
         from lamina.generative.synthetic import add_synthetic
 
         data = add_synthetic(data, spec.data.synthetic)
-    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories)
+    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories,
+                        data.task if world.main else None)
     if world.distributed:
         torch.manual_seed(spec.seed + world.rank)  # the same initial weights, but each rank its own dropout
     available = monitors(data, spec.train.epoch_metrics)
@@ -143,6 +147,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     check_monitor(monitor, available, "train.monitor")
     if spec.train.early_stopping is not None:
         check_monitor(spec.train.early_stopping.monitor, available, "train.early_stopping.monitor")
+    resolve_metrics(spec.eval.metrics, data.task)  # a metric that does not fit the task fails now, not after training
     device = process_device(resolve_device(spec.train.device), world)
     plan = None
     if spec.model.backbone is not None or spec.train.lr_groups:

@@ -61,3 +61,24 @@ def test_compress_refuses_an_unknown_quantization_mode(digits_cnn) -> None:
     result = CliRunner().invoke(app, ["compress", str(digits_cnn.folder.root), "--quantize", "int4"])
     assert result.exit_code != 0
     assert "--quantize must be one of dynamic, static, qat" in result.output
+
+
+def test_distilling_with_a_name_writes_one_folder_of_that_name(digits_mlp, tmp_path) -> None:
+    student = tmp_path / "student.yaml"
+    student.write_text("data: {dataset: digits}\nmodel: {arch: mlp, hidden: [16]}\n"
+                       "train: {epochs: 2, tensorboard: false, diagnose: false}\n")
+    runs = digits_mlp.folder.root.parent
+    before = {p.name for p in runs.iterdir()}
+    alone = CliRunner().invoke(app, ["compress", str(digits_mlp.folder.root), "--distill", str(student),
+                                     "--name", "distilled", "--progress", "none"])
+    assert alone.exit_code == 0, alone.output
+    assert {p.name for p in runs.iterdir()} - before == {"distilled"}, "one name, one folder"
+    assert read_json(runs / "distilled" / "compression.json")["steps"][0]["distill"]["run"] == "distilled"
+    assert load_run(runs / "distilled").spec.name == "distilled"
+
+    both = CliRunner().invoke(app, ["compress", str(digits_mlp.folder.root), "--distill", str(student),
+                                    "--quantize", "dynamic", "--name", "tiny", "--progress", "none"])
+    assert both.exit_code == 0, both.output
+    assert {p.name for p in runs.iterdir()} - before == {"distilled", "tiny-student", "tiny"}
+    assert read_json(runs / "tiny" / "compression.json")["steps"][0]["distill"]["run"] == "tiny-student"
+    assert load_run(runs / "tiny").spec.name == "tiny" and load_run(runs / "tiny-student").spec.name == "tiny-student"

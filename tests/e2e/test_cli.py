@@ -172,3 +172,34 @@ def test_tune_bad_inputs_give_exit_2_and_leave_the_stored_study_alone(tmp_path: 
     assert code == 2 and "was started from a different config" in out, out
     code, out = invoke("tune", str(config), "--trials", "2", "--storage", url, "--out", str(tmp_path / "out"))
     assert code == 0 and "2 trials {'complete': 2}" in out, out
+
+
+def _commands_with_progress():
+    """(command path, number of required arguments) of every CLI command that has a --progress option."""
+    import typer.main
+
+    def walk(command, path):
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+        if any(p.name == "progress" for p in command.params):
+            yield path, sum(1 for p in command.params if p.param_type_name == "argument" and p.required)
+
+    return list(walk(typer.main.get_command(app), []))
+
+
+@pytest.mark.parametrize("path,arguments", _commands_with_progress(), ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_an_unknown_progress_style_is_refused_by_every_command_with_the_allowed_values(
+        path: list[str], arguments: int, tmp_path: Path) -> None:
+    code, out = invoke(*path, "--progress", "fancy", *[str(tmp_path / "missing.yaml")] * arguments)
+    assert code == 2 and "Traceback" not in out
+    assert out.startswith("error: --progress must be one of ") and "got 'fancy'" in out, out
+    assert not any(tmp_path.iterdir()), "nothing was written"
+    assert len(_commands_with_progress()) >= 8
+
+
+def test_a_chain_ending_in_softmax_gets_one_warning_line_naming_the_layer(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "soft.yaml", {"data": {"dataset": "iris"},
+                                                   "model": {"layers": [{"dense": 8}, "relu", {"dense": 3}, "softmax"]}})
+    code, out = invoke("summary", str(config))
+    assert code == 0, out
+    assert out.startswith("warning: model.layers[3] (softmax) ends the chain, but the multiclass loss takes logits"), out

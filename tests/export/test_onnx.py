@@ -13,7 +13,7 @@ import lamina
 from lamina.config import parse_run_spec
 from lamina.data.prepare import prepare_data
 from lamina.compress.run import CompressOptions, compress
-from lamina.export.onnx import TOLERANCE, ExportError, export_run, session
+from lamina.export.onnx import TOLERANCE, ExportError, export_run, native_output_silenced, session
 from lamina.registry import PRESETS
 
 
@@ -47,11 +47,27 @@ def test_every_preset_exports_and_matches_torch(name: str, tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("name", sorted(NOT_EXPORTABLE))
-def test_a_preset_onnx_cannot_express_is_refused_and_nothing_written(name: str, tmp_path: Path) -> None:
+def test_a_preset_onnx_cannot_express_is_refused_before_tracing_quietly_and_nothing_written(
+        name: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     run = lamina.fit(_spec(name, tmp_path), progress="none")
-    with pytest.raises(ExportError, match="could not export"):
+    capfd.readouterr()
+    with pytest.raises(ExportError, match=r"cannot be exported to ONNX: its recurrent layer \(layers.1\) packs padded"):
         export_run(run)
+    assert capfd.readouterr() == ("", ""), "torch printed nothing (no graph dump, no shape-inference warnings)"
     assert not (run.folder.root / "model.onnx").exists()
+
+
+def test_what_native_code_prints_during_export_stays_off_the_terminal(capfd: pytest.CaptureFixture[str]) -> None:
+    import ctypes
+    import os
+
+    with native_output_silenced():
+        os.write(1, b"fd 1\n")
+        os.write(2, b"fd 2\n")
+        ctypes.CDLL(None).printf(b"buffered by the C library\n")
+        print("python")
+    print("after")
+    assert capfd.readouterr() == ("after\n", "")
 
 
 def test_the_cli_exports_and_an_int8_run_is_refused(tmp_path: Path) -> None:

@@ -10,6 +10,9 @@ folder holds an ordinary config.yaml (a pruned chain is written out with its
 new widths), preprocess.json, model.safetensors (int8 weights carry a format
 marker) and compression.json with the comparison table
 and the per-layer sparsity report; :func:`lamina.load_run` rebuilds it.
+With ``--distill`` alone the student's own run folder, named ``--name``, is the
+result (compression.json is added to it); when pruning or quantization follows,
+the student trains into ``<name>-student`` and the compressed run goes to ``<name>``.
 """
 
 from __future__ import annotations
@@ -113,10 +116,15 @@ def compress(run_path: str | Path, options: CompressOptions) -> Path:
     report: dict[str, Any] = {"source": Path(run_path).name, "steps": []}
 
     if options.distill is not None:
-        student = distill(original, options, spec.name)
+        more = options.prune is not None or options.quantize is not None
+        name = spec.name
+        student = distill(original, options, f"{name}-student" if more else name)
         spec, model = student.spec.model_copy(deep=True), copy.deepcopy(student.model)
+        spec.name = name
         report["steps"].append({"distill": {"student": Path(options.distill).name, "temperature": options.temperature,
-                                            "alpha": options.alpha}})
+                                            "alpha": options.alpha, "run": student.folder.root.name}})
+        if not more:  # the student's own run folder is the result: one name, one folder
+            return finish(original, student.folder.root, report)
     if options.prune is not None:
         spec, model = prune(model, spec, data, options)
         report["steps"].append({"prune": {"amount": options.prune, "mode": options.prune_mode, "steps": options.steps,
@@ -131,10 +139,14 @@ def compress(run_path: str | Path, options: CompressOptions) -> Path:
     save_config(spec, folder.config)
     write_json(folder.preprocess, original.preprocessor.to_json())
     save_tensors(folder.weights, tensors, metadata=metadata)
-    compressed = load_run(folder.root)
-    report["comparison"] = [compare(original, "original"), compare(compressed, "compressed")]
-    write_json(folder.root / "compression.json", report)
-    return folder.root
+    return finish(original, folder.root, report)
+
+
+def finish(original: Run, root: Path, report: dict[str, Any]) -> Path:
+    """Add the comparison with the original to ``report`` and save it as ``root``/compression.json; returns ``root``."""
+    report["comparison"] = [compare(original, "original"), compare(load_run(root), "compressed")]
+    write_json(root / "compression.json", report)
+    return root
 
 
 def distill(teacher: Run, options: CompressOptions, name: str) -> Run:

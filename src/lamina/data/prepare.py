@@ -87,11 +87,16 @@ def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared
     if is_pairs(spec):
         return prepare_pairs(spec, fitted)
     source = load_source(spec)
-    labels = source.y if source.task != "regression" and spec.split.stratify else None
-    train, val, test = split_indices(source.rows, labels, spec.split.val, spec.split.test, spec.split.seed)
+    train, val, test = split_rows(source, spec)
     prep = fitted or fit_preprocessor(source, train, spec)
     x = prep.inputs.transform_table(source.table) if source.table is not None else prep.inputs.transform_array(source.x, source.name)
     return _package(x, source.y, train, val, test, prep, source.name)
+
+
+def split_rows(source: Source, spec: DataSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (train, val, test) row indices of ``source`` under the spec's split, stratified by class when asked."""
+    labels = source.y if source.task != "regression" and spec.split.stratify else None
+    return split_indices(source.rows, labels, spec.split.val, spec.split.test, spec.split.seed)
 
 
 @dataclass

@@ -7,8 +7,12 @@ dynamic, so the file serves batch 1 and batch 10,000 alike.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +23,7 @@ from torch import nn
 from lamina.data.prepare import prepare_data
 from lamina.errors import LaminaError
 from lamina.files import atomic_write_bytes
+from lamina.nn.sequence import Embedding, Recurrent
 from lamina.runs import Run, load_run
 
 OPSET = 17
@@ -45,9 +50,13 @@ def onnx_bytes(model: nn.Module, input_shape: tuple[int, ...], opset: int = OPSE
     output ``y`` whose first axis (batch) is dynamic."""
     if any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules()):
         raise ExportError("this run holds an int8 (quantized) model; export the float run it was compressed from")
+    reason = inexpressible(model)
+    if reason is not None:
+        raise ExportError(f"this model cannot be exported to ONNX: {reason}; nothing was written. "
+                          "Serve it with lamina serve --backend torch")
     model = model.to("cpu").eval()
     buffer = io.BytesIO()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), native_output_silenced():
         warnings.simplefilter("ignore")
         try:
             torch.onnx.export(model, (torch.zeros((2, *input_shape), dtype=dtype),), buffer, dynamo=False,
@@ -57,6 +66,53 @@ def onnx_bytes(model: nn.Module, input_shape: tuple[int, ...], opset: int = OPSE
             raise ExportError(f"torch could not export this model to ONNX ({str(error).splitlines()[0][:200]}); "
                               "nothing was written") from error
     return buffer.getvalue()
+
+
+def inexpressible(model: nn.Module) -> str | None:
+    """Why torch's ONNX exporter cannot express ``model`` (None when it can), found without tracing it.
+
+    A recurrent layer after an embedding with a padding index (the ``sequence`` preset on text) packs each
+    batch by its sequence lengths (PackPadded), which has no ONNX form; tracing it fails deep in torch.
+    """
+    padded = any(isinstance(m, Embedding) and m.padding_index is not None for m in model.modules())
+    recurrent = [name for name, m in model.named_modules() if isinstance(m, Recurrent)]
+    if padded and recurrent:
+        return (f"its recurrent layer ({recurrent[0]}) packs padded token sequences by their lengths, "
+                "which torch's ONNX exporter cannot express")
+    return None
+
+
+@contextlib.contextmanager
+def native_output_silenced() -> Iterator[None]:
+    """Keep what torch's exporter prints (graph dumps from C++, shape-inference warnings) off the terminal.
+
+    Its C++ side writes to file descriptors 1 and 2 directly, so those are pointed at the null device for
+    the duration, as well as Python's sys.stdout and sys.stderr; lamina's own error says what went wrong.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        flush_c_streams()  # what C++ buffered goes to the null device too, not to the terminal later
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+
+
+def flush_c_streams() -> None:
+    """Flush the C library's stdio buffers (where C++ std::cout writes) where ctypes can reach them."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):  # no process-wide C library handle (Windows)
+        pass
 
 
 def session(model_bytes: bytes, threads: int = 0):

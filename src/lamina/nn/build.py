@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from lamina.config import ModelSpec
-from lamina.errors import ConfigError, ShapeError
+from lamina.errors import ConfigError, LaminaWarning, ShapeError
 from lamina.nn.layers import LayerInfo, build_chain, count_params, parse_chain
 from lamina.registry import INITIALIZERS, PRESETS
 
@@ -49,13 +50,14 @@ def chain_items(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int | 
 
 
 def build_model(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int | tuple[int, ...],
-                vocab: int | None = None, categories: list[list[int]] | None = None) -> Built:
+                vocab: int | None = None, categories: list[list[int]] | None = None, task: str | None = None) -> Built:
     """Build and initialize the model; the output must be ``(n_outputs,)`` for the task.
 
     ``n_outputs`` may be a whole output shape instead, such as (target length, vocabulary) for seq2seq.
     What the data knows flows in here so users never type it: ``vocab`` (token inputs: the vocabulary
     size, filled into embedding layers) and ``categories`` (categorical columns encoded for embeddings:
-    their input positions and sizes, which put a category_embedding layer first).
+    their input positions and sizes, which put a category_embedding layer first). With ``task`` (a model
+    about to be trained or shown), a chain whose output layer would fight the loss gets a warning.
     """
     wanted = tuple(n_outputs) if isinstance(n_outputs, tuple) else (n_outputs,)
     if len(wanted) == 2 and not makes_sequences(spec):
@@ -73,6 +75,8 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int | 
         items = chain_items(spec, input_shape, wanted[0] if len(wanted) == 1 else wanted)
     calls = parse_chain(with_data_facts(items, vocab, categories), path)
     check_input_kind(calls, input_shape, vocab)
+    if task is not None:
+        warn_on_output_activation(calls, task)
     layers, out_shape, rows = build_chain(calls, tuple(input_shape))
     if out_shape != wanted:
         raise ShapeError(
@@ -132,3 +136,19 @@ def check_input_kind(calls: list, input_shape: tuple[int, ...], vocab: int | Non
             f"the data gives token ids (a vocabulary of {vocab}), but {first.path} takes numeric features. "
             "Start model.layers with an embedding layer, or use model.arch: sequence"
         )
+
+
+def warn_on_output_activation(calls: list, task: str) -> None:
+    """Warn when a classifier's chain ends in softmax (or a binary one's in sigmoid), naming the layer.
+
+    lamina's classification losses take logits and apply softmax (multiclass) or sigmoid (binary)
+    themselves, as its predictions and metrics do; a chain that applies one first feeds them
+    probabilities where they expect logits.
+    """
+    last = calls[-1]
+    name = last.layer.name
+    if (name == "softmax" and task in ("binary", "multiclass")) or (name == "sigmoid" and task == "binary"):
+        applied = "softmax" if task == "multiclass" else "sigmoid"
+        warnings.warn(f"{last.path} ends the chain, but the {task} loss takes logits and applies {applied} itself, "
+                      f"so training would see probabilities squashed again; drop the layer (predictions and metrics "
+                      f"apply {applied} already)", LaminaWarning, stacklevel=3)

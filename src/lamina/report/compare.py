@@ -44,15 +44,61 @@ def compare_runs(runs: list[str | Path], out: str | Path = "compare") -> dict[st
     if len(roots) < 2:
         raise RunFolderError(f"compare needs at least two run folders; got {len(roots)}")
     rows = [run_row(root) for root in roots]
+    notes = differences(roots, [row["name"] for row in rows])
     columns = list(dict.fromkeys(key for row in rows for key in row if key not in ("run",)))
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     curves = overlaid_curves([(row["name"] if [r["name"] for r in rows].count(row["name"]) == 1 else str(root),
                                _history(root)) for row, root in zip(rows, roots)], folder / "curves.png")
-    result = {"runs": rows, "columns": columns, "curves": str(curves)}
+    result = {"runs": rows, "columns": columns, "curves": str(curves), "warnings": notes}
     write_json(folder / "compare.json", result)
-    atomic_write_text(folder / "compare.html", _page(rows, columns))
+    atomic_write_text(folder / "compare.html", _page(rows, columns, notes))
     return result
+
+
+COMPARED = {  # what must match for metrics side by side to mean what they seem to, and why
+    "data": (("data", "dataset"), ("data", "path"), ("data", "target")),
+    "splits": (("data", "split"),),
+    "seeds": (("seed",),),
+}
+CONSEQUENCE = {
+    "data": "they were trained and tested on different data",
+    "splits": "their test metrics come from different rows",
+    "seeds": "part of any difference may be the seed's luck",
+}
+
+
+def differences(roots: list[Path], names: list[str]) -> list[str]:
+    """One sentence for each of data, split and seed that differs between the runs' configs, naming the values."""
+    from lamina.config import parse_yaml
+
+    configs = [parse_yaml((root / "config.yaml").read_text(encoding="utf-8", errors="replace"),
+                          str(root / "config.yaml"), RunFolderError) if (root / "config.yaml").is_file() else {}
+               for root in roots]
+    notes = []
+    for what, paths in COMPARED.items():
+        leaves = [dict(item for path in paths for item in _leaves(_at(config, path), ".".join(path)))
+                  for config in configs]
+        differing = [key for key in dict.fromkeys(k for found in leaves for k in found)
+                     if any(found.get(key) != leaves[0].get(key) for found in leaves[1:])]
+        if differing:
+            shown = "; ".join(f"{name}: " + ", ".join(f"{key}={found.get(key)}" for key in differing)
+                              for name, found in zip(names, leaves))
+            notes.append(f"the runs' {what} differ ({shown}): {CONSEQUENCE[what]}")
+    return notes
+
+
+def _at(config: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        config = config.get(key) if isinstance(config, dict) else None
+    return config
+
+
+def _leaves(value: Any, prefix: str) -> list[tuple[str, Any]]:
+    """(dotted path, value) of every non-mapping value under ``value``; nothing for None."""
+    if isinstance(value, dict):
+        return [leaf for key, sub in value.items() for leaf in _leaves(sub, f"{prefix}.{key}")]
+    return [] if value is None else [(prefix, value)]
 
 
 def overlaid_curves(runs: list[tuple[str, list[dict[str, Any]]]], path: Path) -> Path:
@@ -87,13 +133,14 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _page(rows: list[dict[str, Any]], columns: list[str]) -> str:
+def _page(rows: list[dict[str, Any]], columns: list[str], notes: list[str]) -> str:
     head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    warnings = "".join(f"<p><strong>warning:</strong> {escape(n)}</p>" for n in notes)
     body = "".join("<tr>" + "".join(f"<td>{escape(_cell(row.get(c)))}</td>" for c in columns) + "</tr>" for row in rows)
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>run comparison</title>"
             "<style>body{font-family:system-ui,sans-serif;margin:2rem} table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:0.25rem 0.6rem} img{max-width:100%}</style></head><body>"
-            f"<h1>Run comparison</h1><table><tr>{head}</tr>{body}</table>"
+            f"<h1>Run comparison</h1>{warnings}<table><tr>{head}</tr>{body}</table>"
             "<h2>Learning curves</h2><img src='curves.png' alt='learning curves'></body></html>\n")
 
 

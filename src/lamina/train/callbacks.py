@@ -209,10 +209,22 @@ class TensorBoardLog(Callback):
             self.writer.close()
 
 
+PROGRESS_STYLES = ("auto", "bar", "plain", "none")
+
+
+def check_progress(style: str, field: str = "progress") -> str:
+    """``style`` when it is one of PROGRESS_STYLES; anything else is refused, naming the allowed values."""
+    if style not in PROGRESS_STYLES:
+        raise ConfigError(f"{field} must be one of {', '.join(PROGRESS_STYLES)}; got {style!r}."
+                          + did_you_mean(str(style), PROGRESS_STYLES))
+    return style
+
+
 class Progress(Callback):
     """A rich progress bar on a terminal; plain per-epoch lines otherwise ('none' prints nothing)."""
 
     def __init__(self, style: str = "auto", stream: Any = None) -> None:
+        check_progress(style)
         self.stream = stream or sys.stderr
         if style == "auto":
             style = "bar" if getattr(self.stream, "isatty", lambda: False)() else "plain"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,11 +11,13 @@ from torch import nn
 
 from lamina.config import RunSpec
 from lamina.data.prepare import Prepared
+from lamina.errors import LaminaWarning
 from lamina.nn.backbone import layer_groups, load_backbone_weights
 from lamina.train.callbacks import Callback
 from lamina.train.groups import param_groups
 from lamina.transfer.features import HeadOnFeatures, cached_features
 from lamina.transfer.freezing import Freezing, set_frozen
+from lamina.transfer.overlap import backbone_overlap
 
 
 @dataclass
@@ -43,6 +46,9 @@ def plan_training(model: nn.Module, spec: RunSpec, data: Prepared, device: torch
              if spec.train.lr_groups else None)
     if backbone is None:
         return Plan(model, data, groups=rates)
+    leak = backbone_overlap(spec)
+    if leak is not None:
+        warnings.warn(leak, LaminaWarning, stacklevel=2)
     load_backbone_weights(model, backbone)
     count = len(backbone.layers)
     if uses_cache(spec):

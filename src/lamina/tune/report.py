@@ -8,6 +8,7 @@ For several objectives the Pareto front's configs go to ``pareto/`` and its plot
 from __future__ import annotations
 
 import io
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,11 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
 
 
 def best_trials(study: Any) -> list[Any]:
-    """The best trial (one objective) or the Pareto front sorted by the metric (several)."""
+    """The best trial (one objective) or the Pareto front sorted by the metric (several), each configuration once.
+
+    A sampler may draw a configuration again; the repeat reuses the first trial's result, so without
+    this the front would list one architecture several times.
+    """
     from optuna.trial import TrialState
 
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
@@ -42,7 +47,20 @@ def best_trials(study: Any) -> list[Any]:
     if len(study.directions) == 1:
         return [study.best_trial]
     reverse = study.directions[0].name.lower() == "maximize"
-    return sorted(study.best_trials, key=lambda t: t.values[0], reverse=reverse)
+    return sorted(first_of_each_configuration(study.best_trials), key=lambda t: t.values[0], reverse=reverse)
+
+
+def configuration_key(trial: Any) -> str:
+    """The run config a trial trained, as canonical JSON: trials that drew the same configuration share it."""
+    return json.dumps(trial.user_attrs.get("config", trial.params), sort_keys=True)
+
+
+def first_of_each_configuration(trials: list[Any]) -> list[Any]:
+    """``trials`` keeping, for each configuration, only its lowest-numbered trial."""
+    first: dict[str, int] = {}
+    for t in sorted(trials, key=lambda t: t.number):
+        first.setdefault(configuration_key(t), t.number)
+    return [t for t in trials if first[configuration_key(t)] == t.number]
 
 
 def write_report(study: Any, out: Path, names: list[str]) -> dict[str, Any]:
@@ -61,6 +79,8 @@ def write_report(study: Any, out: Path, names: list[str]) -> dict[str, Any]:
         "directions": [d.name.lower() for d in study.directions],
         "trials": len(rows),
         "states": {s: sum(r["state"] == s for r in rows) for s in sorted({r["state"] for r in rows})},
+        "unique_configurations": len({configuration_key(t) for t in study.get_trials(deepcopy=False)
+                                      if t.state.name in ("COMPLETE", "PRUNED")}),
         "epochs_total": sum(r["epochs"] or 0 for r in rows if r["state"] in ("complete", "pruned")),
         "best": [_summary(t) for t in best[:1]],
         "pareto_front": [_summary(t) for t in best] if several else [],
