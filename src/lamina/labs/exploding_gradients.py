@@ -31,6 +31,7 @@ WIDTH = 64
 SAFE_LR = 0.1
 LARGE_LR = 2.0
 CLIP_NORM = 0.5
+QUICK_EPOCHS = 10
 WITHIN = 0.1  # a tamed run ends within this much test accuracy of the safe rate
 
 
@@ -76,7 +77,7 @@ def _spec(settings: LabSettings, name: str, variant: dict[str, Any], epochs: int
 
 def run(settings: LabSettings) -> LabOutcome:
     """Train the four variants, catching divergence, and compare their gradient norms and test accuracy."""
-    epochs = 6 if settings.quick else 30
+    epochs = QUICK_EPOCHS if settings.quick else 30
     rows = []
     curves: dict[str, StepRecorder] = {}
     for name, variant in _variants().items():
