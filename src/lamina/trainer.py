@@ -242,12 +242,17 @@ def adversarial_training(spec: RunSpec, data: Prepared) -> Callback:
 
 
 def finish_diagnosis(root: Path, monitor: Callback, progress: str, diverged: str | None = None) -> None:
-    """Write monitor.json and diagnosis.json and print the findings (unless progress is 'none')."""
+    """Write monitor.json and diagnosis.json and print the findings.
+
+    Findings are results, not progress: they are printed whatever the progress
+    mode, with where they are kept; only a clean bill of health stays quiet
+    under ``progress='none'``.
+    """
     from lamina.diagnose.run import format_diagnosis, write_diagnosis
 
     diagnosis = write_diagnosis(root, monitor.record(), diverged)
-    if progress != "none":
-        print(format_diagnosis(diagnosis), file=sys.stderr)
+    if progress != "none" or not diagnosis["healthy"]:
+        print(f"{format_diagnosis(diagnosis)}\n  (kept in {root / 'diagnosis.json'})", file=sys.stderr)
 
 
 def write_run_report(root: Path, progress: str) -> None:
