@@ -99,6 +99,8 @@ def test_example_trains_and_loss_falls(path, trained, monkeypatch):
 
     reloaded = lamina.load_run(root)
     assert reloaded.spec.name == spec.name
+    diagnosis = json.loads((root / "diagnosis.json").read_text(encoding="utf-8"))  # no false underfitting alarm
+    assert "underfitting" not in [f["name"] for f in diagnosis["findings"]], diagnosis["findings"]
 
 
 def test_breast_cancer_reaches_95_percent(trained, monkeypatch):
