@@ -17,6 +17,7 @@ from typing import Any
 from lamina.errors import RunFolderError
 from lamina.files import atomic_write_text, read_json
 from lamina.report import figures
+from lamina.report.activations import activation_figure
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -89,6 +90,8 @@ def write_report(run_dir: str | Path) -> Path:
     if monitor and monitor.get("samples"):
         figures.gradient_flow(monitor, out / "gradient_flow.png")
         parts.append(_image("figures/gradient_flow.png", "gradient flow"))
+        if activation_figure(monitor, out / "activations.png"):
+            parts += ["<h3>Activations</h3>", _image("figures/activations.png", "activations over training")]
     remedy = _read(root / "remedy.json")
     if remedy and "after" in remedy:
         parts += ["<h2>Remedy: before and after</h2>", _remedy(remedy)]
