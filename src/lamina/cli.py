@@ -119,16 +119,16 @@ def train(
 @app.command()
 @friendly
 def resume(
-    run: Path = typer.Argument(..., help="An interrupted run folder."),
+    run: Path = typer.Argument(..., help="An interrupted run folder, or a finished one with a higher train.epochs."),
     set_: list[str] = SetOption,
     progress: str = ProgressOption,
 ) -> None:
-    """Continue an interrupted run from its newest valid checkpoint (mid-epoch included).
+    """Continue an interrupted run from its newest valid checkpoint (mid-epoch included), or train a finished run longer.
 
-    Changing the model, optimizer, data or batching is refused; other settings may change,
-    e.g. --set train.epochs=40 to train longer.
+    Changing the model, optimizer, data or batching is refused; other settings may change.
+    A finished run continues from its last epoch when train.epochs is raised.
 
-    Example: lamina resume runs/digits-cnn
+    Example: lamina resume runs/digits-cnn --set train.epochs=40
     """
     from lamina.trainer import resume as resume_run
 
