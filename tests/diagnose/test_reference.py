@@ -49,6 +49,7 @@ def test_reference_scores_each_task_and_skips_token_ids() -> None:
     assert ref["metric"] == "val_accuracy" and ref["value"] > 0.9
     values = (2 * x[:, :1] - x[:, 1:2])
     ref = linear_reference(x[:300], values[:300], x[300:], values[300:], "regression")
-    assert ref["metric"] == "val_mse" and ref["value"] < 0.01
+    assert ref["metric"] == "val_loss" and ref["value"] < 0.01
+    assert linear_reference(x[:300], values[:300], x[300:], values[300:], "regression", default_loss=False) is None
     assert linear_reference(labels[:300].view(-1, 1), labels[:300], labels[300:].view(-1, 1), labels[300:],
                             "multiclass") is None

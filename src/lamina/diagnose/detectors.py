@@ -23,7 +23,7 @@ OVERFIT_RISE = 0.10         # val loss at the end above its minimum, relative
 OVERFIT_GAP = 0.25          # val loss minus train loss at the end, relative to val loss
 UNDERFIT_SHARE = 0.8        # final train loss over the input-blind baseline
 UNDERFIT_BEHIND = 0.15      # best val accuracy this far below the linear reference's
-UNDERFIT_MSE_RATIO = 2.0    # best val MSE this many times the linear reference's
+UNDERFIT_MSE_RATIO = 2.0    # best val loss (MSE, scaled targets) this many times the linear reference's
 LR_HIGH_RATIO = 0.1         # median update-to-weight ratio
 LR_LOW_RATIO = 1e-5
 LR_LOW_PROGRESS = 0.02      # relative fall of the train loss
@@ -211,7 +211,7 @@ def _below_reference(monitor: dict[str, Any], history: list[dict[str, Any]]) -> 
         best = min(h[metric] for h in logs)
         if best < target * UNDERFIT_MSE_RATIO:
             return None
-        message = (f"underfitting: the best validation MSE {best:.3g} is {best / max(target, 1e-12):.1f}x that of a "
+        message = (f"underfitting: the best validation loss (MSE) {best:.3g} is {best / max(target, 1e-12):.1f}x that of a "
                    f"{ref['model']} fitted on the same split ({target:.3g})")
         threshold = UNDERFIT_MSE_RATIO
     return Finding("underfitting", message,

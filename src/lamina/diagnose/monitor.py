@@ -93,7 +93,7 @@ class Monitor(Callback):
             "baseline_loss": baseline_loss(state.data.train.y, task) if state.spec.loss == "auto" else None,
             "lr": state.spec.optimizer.lr,
             "reference": linear_reference(state.data.train.x, state.data.train.y, state.data.val.x,
-                                          state.data.val.y, task),
+                                          state.data.val.y, task, state.spec.loss == "auto"),
         }
 
     def state_dict(self) -> dict[str, Any]:
