@@ -101,8 +101,13 @@ def explain_tokens(run: Run, ids: torch.Tensor, method: str, inputs: str, out: s
 
 
 def class_labels(run: Run, target: torch.Tensor) -> list[str]:
-    """The explained output of each sample, by class name (or output index for regression)."""
+    """The explained output of each sample, by class name (or output index for regression).
+
+    A binary run has one output, the logit of its second (positive) class: that class is what is explained.
+    """
     classes = run.preprocessor.target.classes
+    if run.task == "binary" and len(classes) == 2:
+        return [str(classes[1])] * len(target)
     return [str(classes[int(t)]) if classes and int(t) < len(classes) else f"output {int(t)}" for t in target]
 
 
