@@ -30,6 +30,7 @@ def test_integrated_gradients_per_token_point_at_the_opinion_words(text_run: Run
     result = explain_run(text_run.folder.root, "ig", count=40)
     facts = result["facts"]
     assert facts["relative_error"] < 0.01  # attributions sum to f(x) - f(baseline)
+    assert set(facts["targets"]) == {"pos"}  # a binary run's one logit is the positive class's
     top = [max(row, key=lambda t: abs(t["attribution"]))["token"] for row in facts["tokens"]]
     assert sum(word in DECISIVE for word in top) / len(top) >= 0.8, top  # measured 0.975 on the test split
     page = (text_run.folder.root / "explanations" / "integrated_gradients-tokens.html").read_text()
