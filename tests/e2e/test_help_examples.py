@@ -88,8 +88,6 @@ def test_help_example_names_real_files_and_runs(args: list[str]) -> None:
 def _faster(args: list[str]) -> list[str]:
     out = [FASTER.get(before, word) if before in FASTER else word for before, word in zip([""] + args, args)]
     out = [re.sub(r"^train\.epochs=\d+$", "train.epochs=2", word) for word in out]
-    if out[0] == "lab" and out[1:3] == ["run", "all"]:
-        out[2] = "vanishing_gradients"  # all twelve labs are the labs' own tests
     return out
 
 
@@ -145,6 +143,8 @@ def test_every_help_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                     lamina([command, str(config), "--set", "train.epochs=1", "--progress", "none"])
                 built.add(name)
         args = _faster(args)
+        if args[:3] == ["lab", "run", "all"]:
+            continue  # the twelve labs are tests/labs' own runs; `lab run vanishing_gradients --quick` runs here
         if args[0] == "serve":
             _serve(args, tmp_path)
             continue
