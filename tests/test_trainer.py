@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import lamina
-from lamina.errors import RunFolderError
+from lamina.errors import ConfigError, RunFolderError
 
 
 def _spec(runs: Path, name: str, epochs: int) -> dict:
@@ -30,3 +30,6 @@ def test_a_finished_run_trains_longer_exactly_as_one_run(tmp_path: Path) -> None
     assert (short / "metrics.jsonl").read_bytes() == (straight / "metrics.jsonl").read_bytes()
     assert json.loads((short / "summary.json").read_text())["epochs_run"] == 4
     assert json.loads((short / "summary-epoch-2.json").read_text())["epochs_run"] == 2  # the first result, kept
+    with pytest.raises(ConfigError, match="train.batch_size: 8 -> 16"):
+        lamina.resume(short, ["train.epochs=6", "train.batch_size=16"], progress="none")
+    assert json.loads((short / "summary.json").read_text())["epochs_run"] == 4  # refused: still finished

@@ -98,12 +98,17 @@ def resume(run: str | Path, overrides: list[str] | None = None, progress: str = 
     if not folder.config.is_file():
         raise RunFolderError(f"{folder.root} is not a run folder: config.yaml is missing")
     spec = load_config(folder.config, overrides)
-    if folder.summary.is_file():
-        reopen_finished(folder, spec.train.epochs)
-    return _train(spec, folder, progress, extra_callbacks)
+    if not folder.summary.is_file():
+        return _train(spec, folder, progress, extra_callbacks)
+    kept = reopen_finished(folder, spec.train.epochs)
+    try:
+        return _train(spec, folder, progress, extra_callbacks)
+    except ConfigError:  # refused before training (a locked field or the data changed): the run stays finished
+        kept.replace(folder.summary)
+        raise
 
 
-def reopen_finished(folder: RunFolder, epochs: int) -> None:
+def reopen_finished(folder: RunFolder, epochs: int) -> Path:
     """Let a finished run train on to ``epochs``: its summary.json becomes summary-epoch-<N>.json, kept.
 
     Training then continues from the checkpoint of its last epoch, exactly as
@@ -111,14 +116,16 @@ def reopen_finished(folder: RunFolder, epochs: int) -> None:
     order, so a run without an epoch-dependent schedule ends as one trained for
     ``epochs`` from the start. A schedule sized by train.epochs (cosine,
     one-cycle) follows the new length from there on. Without a higher
-    ``epochs`` it is an error that says how to ask for more.
+    ``epochs`` it is an error that says how to ask for more. Returns where the summary went.
     """
     done = read_json(folder.summary).get("epochs_run", 0)
     if epochs <= done:
         raise RunFolderError(f"{folder.root} has finished ({done} epochs; summary.json exists); there is nothing to "
                              f"resume. To train it longer, raise train.epochs: lamina resume {folder.root} "
                              f"--set train.epochs={2 * done}")
-    folder.summary.replace(folder.root / f"summary-epoch-{done}.json")
+    kept = folder.root / f"summary-epoch-{done}.json"
+    folder.summary.replace(kept)
+    return kept
 
 
 def unfinished_run(runs_dir: str | Path, name: str) -> RunFolder | None:
