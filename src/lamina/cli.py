@@ -147,16 +147,16 @@ def train(
 @app.command()
 @friendly
 def resume(
-    run: Path = typer.Argument(..., help="An interrupted run folder."),
+    run: Path = typer.Argument(..., help="An interrupted run folder, or a finished one with a higher train.epochs."),
     set_: list[str] = SetOption,
     progress: str = ProgressOption,
 ) -> None:
-    """Continue an interrupted run from its newest valid checkpoint (mid-epoch included).
+    """Continue an interrupted run from its newest valid checkpoint (mid-epoch included), or train a finished run longer.
 
-    Changing the model, optimizer, data or batching is refused; other settings may change,
-    e.g. --set train.epochs=40 to train longer.
+    Changing the model, optimizer, data or batching is refused; other settings may change.
+    A finished run continues from its last epoch when train.epochs is raised.
 
-    Example: lamina resume runs/digits-cnn
+    Example: lamina resume runs/digits-cnn --set train.epochs=40
     """
     from lamina.trainer import resume as resume_run
 
@@ -187,7 +187,7 @@ def predict(
 ) -> None:
     """Predict with a trained run; the run's saved preprocessing is applied to the inputs.
 
-    Example: lamina predict runs/iris-mlp new_flowers.csv --out preds.csv
+    Example: lamina predict runs/penguins-mlp examples/data/penguins_like_new.csv --out preds.csv
     """
     from lamina.runs import load_run, rows_to_csv, write_rows_csv
 
@@ -529,7 +529,7 @@ def generative(config: Path = typer.Argument(..., help="A run config (YAML) with
                set_: list[str] = SetOption, progress: str = ProgressOption) -> None:
     """Train an autoencoder, denoising autoencoder, VAE or GAN; prints reconstruction, anomaly and coverage figures.
 
-    Example: lamina generative examples/digits_vae.yaml --set train.epochs=20
+    Example: lamina generative examples/generative/digits_vae.yaml --set train.epochs=20
     """
     from lamina.config import load_config
     from lamina.generative.run import train_generative
@@ -599,7 +599,7 @@ def embed(run: Path = typer.Argument(..., help="An autoencoder or VAE run folder
           output: Path = typer.Option(None, "--output", help="Where the CSV of codes goes (default: RUN/embeddings/).")) -> None:
     """Write the latent codes (z0, z1, ...) of each input row as CSV.
 
-    Example: lamina embed runs/digits-ae --input new_digits.npz
+    Example: lamina embed runs/digits-anomaly --input examples/data/digits_sample.csv
     """
     from lamina.generative.run import embed as embed_rows
 
@@ -694,7 +694,7 @@ def anomaly(run: Path = typer.Argument(..., help="An autoencoder run trained wit
             output: Path = typer.Option(None, "--output", help="Where the CSV of scores goes (default: RUN/anomaly/).")) -> None:
     """Score rows by reconstruction error and flag those above the threshold chosen on validation data.
 
-    Example: lamina anomaly runs/digits-anomaly --input new_digits.npz
+    Example: lamina anomaly runs/digits-anomaly --input examples/data/digits_sample.csv
     """
     from lamina.generative.run import score_anomalies
 

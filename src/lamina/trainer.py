@@ -89,18 +89,46 @@ def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
 
 def resume(run: str | Path, overrides: list[str] | None = None, progress: str = "auto",
            extra_callbacks: list[Callback] | None = None) -> Run:
-    """Continue an interrupted run from its newest valid checkpoint, mid-epoch included.
+    """Continue an interrupted run from its newest valid checkpoint, mid-epoch included, or train a finished one longer.
 
     The run's own config.yaml is used, with ``overrides`` (``key.path=value``) applied;
     changing the model, optimizer, data or batching is refused with the difference.
+    A finished run continues when ``train.epochs`` is raised past the epochs it ran
+    (see :func:`reopen_finished`).
     """
     check_progress(progress)
     folder = RunFolder(run)
     if not folder.config.is_file():
         raise RunFolderError(f"{folder.root} is not a run folder: config.yaml is missing")
-    if folder.summary.is_file():
-        raise RunFolderError(f"{folder.root} has finished (summary.json exists); there is nothing to resume")
-    return _train(load_config(folder.config, overrides), folder, progress, extra_callbacks)
+    spec = load_config(folder.config, overrides)
+    if not folder.summary.is_file():
+        return _train(spec, folder, progress, extra_callbacks)
+    kept = reopen_finished(folder, spec.train.epochs)
+    try:
+        return _train(spec, folder, progress, extra_callbacks)
+    except ConfigError:  # refused before training (a locked field or the data changed): the run stays finished
+        kept.replace(folder.summary)
+        raise
+
+
+def reopen_finished(folder: RunFolder, epochs: int) -> Path:
+    """Let a finished run train on to ``epochs``: its summary.json becomes summary-epoch-<N>.json, kept.
+
+    Training then continues from the checkpoint of its last epoch, exactly as
+    an interrupted run would: same weights, optimizer, generators and batch
+    order, so a run without an epoch-dependent schedule ends as one trained for
+    ``epochs`` from the start. A schedule sized by train.epochs (cosine,
+    one-cycle) follows the new length from there on. Without a higher
+    ``epochs`` it is an error that says how to ask for more. Returns where the summary went.
+    """
+    done = read_json(folder.summary).get("epochs_run", 0)
+    if epochs <= done:
+        raise RunFolderError(f"{folder.root} has finished ({done} epochs; summary.json exists); there is nothing to "
+                             f"resume. To train it longer, raise train.epochs: lamina resume {folder.root} "
+                             f"--set train.epochs={2 * done}")
+    kept = folder.root / f"summary-epoch-{done}.json"
+    folder.summary.replace(kept)
+    return kept
 
 
 def unfinished_run(runs_dir: str | Path, name: str) -> RunFolder | None:
@@ -113,7 +141,8 @@ def unfinished_run(runs_dir: str | Path, name: str) -> RunFolder | None:
     folder = RunFolder(max(found)[1])
     if folder.summary.is_file():
         raise RunFolderError(f"{folder.root} has finished (summary.json exists); there is nothing to resume. "
-                             "Train without --resume to start a new run")
+                             f"Train without --resume to start a new run, or train it longer with: "
+                             f"lamina resume {folder.root} --set train.epochs=N")
     return folder if folder.config.is_file() else None
 
 
@@ -247,12 +276,17 @@ def adversarial_training(spec: RunSpec, data: Prepared) -> Callback:
 
 
 def finish_diagnosis(root: Path, monitor: Callback, progress: str, diverged: str | None = None) -> None:
-    """Write monitor.json and diagnosis.json and print the findings (unless progress is 'none')."""
+    """Write monitor.json and diagnosis.json and print the findings.
+
+    Findings are results, not progress: they are printed whatever the progress
+    mode, with where they are kept; only a clean bill of health stays quiet
+    under ``progress='none'``.
+    """
     from lamina.diagnose.run import format_diagnosis, write_diagnosis
 
     diagnosis = write_diagnosis(root, monitor.record(), diverged)
-    if progress != "none":
-        print(format_diagnosis(diagnosis), file=sys.stderr)
+    if progress != "none" or not diagnosis["healthy"]:
+        print(f"{format_diagnosis(diagnosis)}\n  (kept in {root / 'diagnosis.json'})", file=sys.stderr)
 
 
 def write_run_report(root: Path, progress: str) -> None:

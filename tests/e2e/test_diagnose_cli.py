@@ -80,3 +80,14 @@ def test_remedy_and_bad_inputs(tmp_path: Path) -> None:
     assert code == 2 and "at least two" in out
     code, out = invoke("diagnose", str(tmp_path / "nowhere"))
     assert code == 2 and "config.yaml is missing" in out
+
+
+def test_findings_print_even_with_progress_none(tmp_path: Path) -> None:
+    """Findings are results: --progress none hides progress, not what the diagnosis found (issue 24, item 14)."""
+    config = _config(tmp_path, "quiet", epochs=3)
+    data = yaml.safe_load(config.read_text())
+    data["model"] = {"arch": "mlp", "hidden": [32] * 20, "activation": "sigmoid"}
+    config.write_text(yaml.safe_dump(data))
+    code, out = invoke("train", str(config), "--progress", "none")
+    assert code == 0, out
+    assert "gradients vanish" in out and str(tmp_path / "runs" / "quiet" / "diagnosis.json") in out

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +70,32 @@ def read_predictions(run: lamina.Run) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+README = ROOT / "README.md"
+README_TOLERANCE = 1.0  # percentage points between the README's examples table and a run of the example as written
+
+
+def readme_table() -> dict[str, tuple[float, str]]:
+    """The README's examples table: example stem -> (the first percentage in its result cell, that cell)."""
+    rows = re.findall(r"^\| `([a-z_]+)\.yaml` \|[^|]*\| ([^|]*) \|$", README.read_text(encoding="utf-8"), re.M)
+    return {stem: (float(re.search(r"([\d.]+)%", cell).group(1)), cell) for stem, cell in rows
+            if re.search(r"[\d.]+% (accuracy|exact match)", cell)}
+
+
+def check_readme_number(stem: str, run: lamina.Run) -> None:
+    """The example's test accuracy (or exact match) is the README's number, within README_TOLERANCE points."""
+    claimed, cell = readme_table()[stem]
+    test = json.loads(run.folder.summary.read_text(encoding="utf-8"))["test"]
+    measured = 100 * test.get("accuracy", test.get("exact_match", float("nan")))
+    assert abs(measured - claimed) <= README_TOLERANCE, (
+        f"README says {stem}.yaml reaches {cell!r}; as written it reached {measured:.2f}%")
+
+
+def test_readme_table_lists_every_trained_example():
+    table = readme_table()
+    assert {"digits_cnn", "digits_vit", "iris_mlp", "reverse_transformer"} <= set(table), table
+    assert set(table) <= {p.stem for p in TRAINED}
+
+
 def test_examples_exist():
     names = {p.stem for p in CONFIGS}
     assert ASSERTED | {"digits_mlp", "digits_resnet", "digits_chain", "iris_mlp", "wine_mlp"} <= names
@@ -99,6 +126,10 @@ def test_example_trains_and_loss_falls(path, trained, monkeypatch):
 
     reloaded = lamina.load_run(root)
     assert reloaded.spec.name == spec.name
+    if path.stem in readme_table():
+        check_readme_number(path.stem, run)
+    diagnosis = json.loads((root / "diagnosis.json").read_text(encoding="utf-8"))  # no false underfitting alarm
+    assert "underfitting" not in [f["name"] for f in diagnosis["findings"]], diagnosis["findings"]
 
 
 def test_breast_cancer_reaches_95_percent(trained, monkeypatch):
@@ -140,10 +171,11 @@ def test_diabetes_beats_the_mean_predictor_by_35_percent(trained, monkeypatch):
 
 @pytest.mark.slow
 def test_digits_vit_reaches_93_percent(trained, monkeypatch):
-    """A pure ViT (2x2 patches, width 64, 4 blocks, no conv stem) on 270 test digits; measured 98.1%."""
+    """A pure ViT (2x2 patches, width 64, 4 blocks, no conv stem) on 270 test digits; the README gives the measured number."""
     summary = json.loads(trained("digits_vit", monkeypatch).folder.summary.read_text(encoding="utf-8"))
     assert summary["samples"]["test"] == 270
     assert summary["test"]["accuracy"] >= 0.93
+    check_readme_number("digits_vit", trained("digits_vit", monkeypatch))
 
 
 def test_reverse_transformer_generates_unseen_reversals(trained, monkeypatch):

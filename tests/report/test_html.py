@@ -51,7 +51,7 @@ def test_report_images_are_local_files_that_exist(cnn_run: Run) -> None:
     parser.feed((root / "report.html").read_text(encoding="utf-8"))
     assert parser.other == []  # no scripts or stylesheets to fetch
     names = {Path(src).name for src in parser.images}
-    assert {"learning_curves.png", "confusion_matrix.png", "gradient_flow.png", "attr_gradcam.png"} <= names
+    assert {"learning_curves.png", "confusion_matrix.png", "gradient_flow.png", "activations.png", "attr_gradcam.png"} <= names
     for src in parser.images:
         assert not re.match(r"^[a-z]+:", src), f"{src} is not a relative path"
         assert (root / src).read_bytes().startswith(PNG), src

@@ -22,6 +22,8 @@ EXPLODING_GROWTH = 1e3      # total gradient norm, late samples over the first o
 OVERFIT_RISE = 0.10         # val loss at the end above its minimum, relative
 OVERFIT_GAP = 0.25          # val loss minus train loss at the end, relative to val loss
 UNDERFIT_SHARE = 0.8        # final train loss over the input-blind baseline
+UNDERFIT_BEHIND = 0.15      # best val accuracy this far below the linear reference's
+UNDERFIT_MSE_RATIO = 2.0    # best val loss (MSE, scaled targets) this many times the linear reference's
 LR_HIGH_RATIO = 0.1         # median update-to-weight ratio
 LR_LOW_RATIO = 1e-5
 LR_LOW_PROGRESS = 0.02      # relative fall of the train loss
@@ -155,9 +157,25 @@ def overfitting(monitor: dict[str, Any], history: list[dict[str, Any]]) -> Findi
 
 @detector("underfitting")
 def underfitting(monitor: dict[str, Any], history: list[dict[str, Any]]) -> Finding | None:
-    """The training loss stays close to what a model that ignores its input reaches."""
+    """The training loss stays close to an input-blind model's, or the run ends far below a linear model's score.
+
+    The linear reference (``diagnose/reference.py``) is fitted on the same
+    split; it counts only when the run also fits its training data no better
+    than its validation data (no generalization gap), which tells too little
+    capacity or training apart from overfitting.
+    """
+    if not history:
+        return None
+    return _below_reference(monitor, history) or _below_baseline(monitor, history)
+
+
+_UNDERFIT_REMEDY = ("give the model more capacity (wider or deeper layers) and train for more epochs",
+                    {"capacity": 4, "epochs_factor": 2})
+
+
+def _below_baseline(monitor: dict[str, Any], history: list[dict[str, Any]]) -> Finding | None:
     base = monitor.get("baseline_loss")
-    if not base or not history:
+    if not base:
         return None
     final = min(h["train_loss"] for h in history)
     share = final / base
@@ -167,9 +185,39 @@ def underfitting(monitor: dict[str, Any], history: list[dict[str, Any]]) -> Find
         "underfitting",
         f"underfitting: the best training loss {final:.3g} is {share:.0%} of the input-blind baseline {base:.3g}",
         {"best_train_loss": final, "baseline_loss": base, "share": share, "threshold": UNDERFIT_SHARE},
-        "give the model more capacity (wider or deeper layers) and train for more epochs",
-        {"capacity": 4, "epochs_factor": 2},
+        *_UNDERFIT_REMEDY,
     )
+
+
+def _below_reference(monitor: dict[str, Any], history: list[dict[str, Any]]) -> Finding | None:
+    ref = monitor.get("reference")
+    if not ref:
+        return None
+    metric, target = ref["metric"], ref["value"]
+    logs = [h for h in history if math.isfinite(h.get(metric, math.nan))]
+    if not logs:
+        return None
+    end = logs[-1]
+    if end["val_loss"] - end["train_loss"] >= OVERFIT_GAP * abs(end["val_loss"]):
+        return None  # the run fits its training rows much better than new ones: not underfitting
+    if metric == "val_accuracy":
+        best = max(h[metric] for h in logs)
+        if best > target - UNDERFIT_BEHIND:
+            return None
+        message = (f"underfitting: the best validation accuracy {best:.1%} is {target - best:.1%} below a "
+                   f"{ref['model']} fitted on the same split ({target:.1%})")
+        threshold = UNDERFIT_BEHIND
+    else:
+        best = min(h[metric] for h in logs)
+        if best < target * UNDERFIT_MSE_RATIO:
+            return None
+        message = (f"underfitting: the best validation loss (MSE) {best:.3g} is {best / max(target, 1e-12):.1f}x that of a "
+                   f"{ref['model']} fitted on the same split ({target:.3g})")
+        threshold = UNDERFIT_MSE_RATIO
+    return Finding("underfitting", message,
+                   {f"best_{metric}": best, "reference": ref, "threshold": threshold,
+                    "final_train_loss": end["train_loss"], "final_val_loss": end["val_loss"]},
+                   *_UNDERFIT_REMEDY)
 
 
 @detector("lr_too_high")

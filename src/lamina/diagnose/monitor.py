@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lamina.diagnose.reference import linear_reference
 from lamina.train.callbacks import Callback
 from lamina.train.loop import State, TrainingDiverged
 
@@ -91,6 +92,8 @@ class Monitor(Callback):
             "class_counts": class_counts(state.data.train.y, task),
             "baseline_loss": baseline_loss(state.data.train.y, task) if state.spec.loss == "auto" else None,
             "lr": state.spec.optimizer.lr,
+            "reference": linear_reference(state.data.train.x, state.data.train.y, state.data.val.x,
+                                          state.data.val.y, task, state.spec.loss == "auto"),
         }
 
     def state_dict(self) -> dict[str, Any]:

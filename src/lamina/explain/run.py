@@ -6,7 +6,9 @@ none) or a CSV/NPZ of raw samples put through the run's saved preprocessing. The
 files go to ``RUN/explanations/``: ``<method>.png`` (input and attribution side by
 side for images, mean |attribution| per feature for tables), ``<method>.csv``
 (one row per sample and feature, tabular inputs) and ``<method>.json`` (targets,
-and for integrated gradients the completeness check).
+and for integrated gradients the completeness check). Text and token runs are
+attributed through their embedding layer (``explain/tokens.py``):
+``<method>-tokens.html`` shades each token, and the JSON holds every token's value.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import torch
 
 from lamina.data.prepare import prepare_data
 from lamina.errors import ConfigError, one_of
-from lamina.explain.attribute import attribute
+from lamina.explain.attribute import attribute, targets_for
+from lamina.explain.tokens import token_attributions, token_rows, write_token_html
 from lamina.files import atomic_write_text, write_json
 from lamina.report.figures import pyplot, save_figure
 from lamina.runs import Run, load_run
@@ -53,6 +56,8 @@ def explain_run(run_dir: str | Path, method: str, inputs: str = "test", count: i
         x = split.x[:count]
     else:
         x = torch.as_tensor(run.read_inputs(inputs))[:count]
+    if run.preprocessor.inputs.kind == "tokens":
+        return explain_tokens(run, x.long().to(run.device), method, inputs, out)
     x = x.float().to(run.device)
     chosen = resolve_method(method, x.dim() == 2)
     torch.manual_seed(run.spec.seed)
@@ -76,9 +81,33 @@ def explain_run(run_dir: str | Path, method: str, inputs: str = "test", count: i
     return {"method": chosen, "files": [str(p) for p in written], "facts": facts}
 
 
+def explain_tokens(run: Run, ids: torch.Tensor, method: str, inputs: str, out: str | Path | None) -> dict[str, Any]:
+    """Per-token attributions of a text or token run, through its embedding: tokens.html and a JSON of them."""
+    if run.task == "seq2seq":
+        raise ConfigError("lamina explain covers classifiers and regressors; a seq2seq run has no single output "
+                          "to attribute")
+    chosen = resolve_method(method, flat=False)
+    run.model.eval()
+    target = targets_for(run.model, ids)
+    attr, extra = token_attributions(chosen, run.model, ids, target)
+    folder = Path(out) if out is not None else run.folder.root / "explanations"
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = class_labels(run, target)
+    rows = token_rows(ids, attr, run.preprocessor.inputs.vocab)
+    page = write_token_html(folder / f"{chosen}-tokens.html", rows, labels, chosen)
+    facts = {"method": chosen, "inputs": inputs, "samples": len(ids), "targets": labels, "tokens": rows, **extra}
+    write_json(folder / f"{chosen}.json", facts)
+    return {"method": chosen, "files": [str(page), str(folder / f"{chosen}.json")], "facts": facts}
+
+
 def class_labels(run: Run, target: torch.Tensor) -> list[str]:
-    """The explained output of each sample, by class name (or output index for regression)."""
+    """The explained output of each sample, by class name (or output index for regression).
+
+    A binary run has one output, the logit of its second (positive) class: that class is what is explained.
+    """
     classes = run.preprocessor.target.classes
+    if run.task == "binary" and len(classes) == 2:
+        return [str(classes[1])] * len(target)
     return [str(classes[int(t)]) if classes and int(t) < len(classes) else f"output {int(t)}" for t in target]
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from lamina.errors import RunFolderError
 from lamina.files import atomic_write_text, read_json
 from lamina.report import figures
+from lamina.report.activations import activation_figure, activation_series
 from lamina.report.background import Figure, draw_figures, draw_in_background
 
 STYLE = """
@@ -107,6 +108,9 @@ def report_page(root: Path) -> tuple[str, list[Figure]]:
     if monitor and monitor.get("samples"):
         shown.append(Figure("gradient_flow.png", figures.gradient_flow, (monitor,)))
         parts.append(_image("figures/gradient_flow.png", "gradient flow"))
+        if activation_series(monitor):
+            shown.append(Figure("activations.png", activation_figure, (monitor,)))
+            parts += ["<h3>Activations</h3>", _image("figures/activations.png", "activations over training")]
     remedy = _read(root / "remedy.json")
     if remedy and "after" in remedy:
         parts += ["<h2>Remedy: before and after</h2>", _remedy(remedy)]
