@@ -15,6 +15,8 @@ def test_large_rate_diverges_and_clipping_or_batchnorm_keep_it_stable(lab_result
     assert rows["plain, lr 2.0"]["max grad norm"] > 1e6  # exploded, not merely stalled
     for remedy in ("clip 0.5, lr 2.0", "batchnorm, lr 2.0"):
         assert rows[remedy]["diverged at step"] is None
-        assert rows[remedy]["test accuracy"] > rows["plain, lr 0.1"]["test accuracy"] - 0.1 > 0.8
+        # seeds 0-2 x 1-2 threads x native/AVX2 kernels: remedies 88.3-95.3%, the safe rate 89.7-96.7%
+        assert rows[remedy]["test accuracy"] > rows["plain, lr 0.1"]["test accuracy"] - 0.1
+        assert rows[remedy]["test accuracy"] > 0.8
         assert rows[remedy]["max grad norm"] < 100
     assert (result.folder / "loss_and_gradient_norm.png").read_bytes().startswith(b"\x89PNG")
