@@ -43,10 +43,12 @@ ProgressOption = typer.Option("auto", "--progress", help="auto | bar | plain | n
 
 
 def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn lamina's own errors into a one-line message and exit status 2."""
+    """Turn lamina's own errors into a one-line message and exit status 2; end with every report drawn."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from lamina.report.background import wait_for_reports
+
         try:
             with warnings.catch_warnings():  # the documented way to route warnings; restored on exit
                 warnings.showwarning = _warning_line(warnings.showwarning)
@@ -57,6 +59,8 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
+        finally:
+            wait_for_reports()  # a command's run folders are whole when it ends (figures are drawn in the background)
 
     return wrapper
 
