@@ -44,7 +44,7 @@ def test_figures_are_drawn_in_another_process_and_a_failure_is_reported(tmp_path
 def test_fit_writes_the_page_and_the_figures_follow(tmp_path: Path) -> None:
     run = lamina.fit(quick_spec(tmp_path, train={"epochs": 3, "tensorboard": False}), progress="none")
     page = run.folder.root / "report.html"
-    assert page.is_file() and len(images(page)) == 3  # learning curves, confusion matrix, gradient flow
+    assert page.is_file() and len(images(page)) == 4  # learning curves, confusion matrix, gradient flow, activations
     lamina.wait_for_reports()
     for src in images(page):
         assert (run.folder.root / src).read_bytes().startswith(PNG), src
@@ -59,4 +59,4 @@ def test_lamina_train_ends_with_the_whole_report(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     root = tmp_path / "runs" / "t"
     sources = images(root / "report.html")
-    assert len(sources) == 3 and all((root / src).read_bytes().startswith(PNG) for src in sources)
+    assert len(sources) == 4 and all((root / src).read_bytes().startswith(PNG) for src in sources)
