@@ -29,7 +29,7 @@ from pathlib import Path  # noqa: E402
 
 from lamina.lm.train import train_lm  # noqa: E402
 
-TEXT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tinyshakespeare.txt"
+TEXT = Path(__file__).resolve().parents[1] / "examples" / "data" / "tinyshakespeare.txt"
 RECIPES = {  # both: AdamW (betas 0.9/0.99, weight decay 0.1), 5% warmup, cosine to 0.1x, bf16 autocast
     "fast": {"layers": 4, "heads": 4, "width": 128, "context": 64, "steps": 1100, "batch": 16, "lr": 6e-3,
              "min_lr_ratio": 0.1, "warmup": 0.05, "precision": "bf16", "target": 1.88, "seconds": 35.0},
