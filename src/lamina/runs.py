@@ -20,11 +20,12 @@ import torch
 from lamina.config import RunSpec, parse_run_spec, parse_yaml
 from lamina.data.preprocess import Preprocessor, TargetPrep
 from lamina.data.readers import read_csv, read_npz
+from lamina.device import resolve_device
 from lamina.errors import DataError, LaminaError, RunFolderError
 from lamina.files import atomic_write_text, load_tensors, read_json
 from lamina.nn.build import ChainModel, build_model
 from lamina.nn.int8 import int8_format, load_int8
-from lamina.train.loop import model_outputs, resolve_device
+from lamina.nn.outputs import model_outputs
 
 PREDICT_BATCH = 256
 

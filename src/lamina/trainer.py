@@ -15,6 +15,7 @@ import torch
 
 from lamina.config import RunSpec, load_config, parse_run_spec, save_config
 from lamina.data.prepare import Prepared, prepare_data
+from lamina.device import resolve_device
 from lamina.errors import ConfigError, RunFolderError
 from lamina.evaluate.metrics import higher_is_better, resolve_epoch_metrics, resolve_metrics
 from lamina.evaluate.run import evaluate_run
@@ -33,7 +34,7 @@ from lamina.train.callbacks import (
 )
 from lamina.train.checkpoint import Checkpoint, Checkpoints, load_best_weights, resume_point, versions
 from lamina.train.distributed import World, join_from_environment, leave, process_device
-from lamina.train.loop import State, TrainingDiverged, fit, resolve_device
+from lamina.train.loop import State, TrainingDiverged, fit
 
 
 def seed_everything(seed: int) -> None:

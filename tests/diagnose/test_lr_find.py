@@ -9,9 +9,10 @@ import pytest
 
 from lamina.config import RunSpec, load_config
 from lamina.data.prepare import prepare_data
+from lamina.device import resolve_device
 from lamina.diagnose.lr_find import lr_find, suggest
 from lamina.nn.build import build_model
-from lamina.train.loop import TrainingDiverged, fit, resolve_device
+from lamina.train.loop import TrainingDiverged, fit
 from lamina.trainer import seed_everything
 
 EPOCHS = 5

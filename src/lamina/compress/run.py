@@ -27,15 +27,18 @@ from torch import nn
 
 from lamina.config import ModelSpec, RunSpec, load_config, save_config
 from lamina.data.prepare import Prepared, prepare_data
+from lamina.device import resolve_device
 from lamina.errors import ConfigError
 from lamina.evaluate.metrics import resolve_metrics
+from lamina.evaluate.scoring import score
 from lamina.files import save_tensors, write_json
 from lamina.nn.build import ChainModel, chain_items
 from lamina.nn.int8 import INT8_FORMAT, INT8_STATIC_FORMAT, int8_tensors, quantize_dynamic_int8
 from lamina.nn.layers import parse_chain
+from lamina.nn.outputs import model_outputs
 from lamina.runs import PREDICT_BATCH, Run, RunFolder, load_run
 from lamina.train.callbacks import Callback, Progress
-from lamina.train.loop import State, fit, model_outputs, resolve_device, score
+from lamina.train.loop import State, fit
 from lamina.trainer import seed_everything, train
 
 from lamina.compress.distill import Distill

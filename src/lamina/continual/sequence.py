@@ -25,11 +25,13 @@ from lamina.continual.health import logit_gap, task_warnings
 from lamina.continual.strategies import make_strategy
 from lamina.continual.tasks import Task, make_tasks
 from lamina.data.prepare import prepare_data
+from lamina.device import resolve_device
 from lamina.files import save_tensors, write_json
 from lamina.nn.build import build_model
+from lamina.nn.outputs import model_outputs
 from lamina.runs import PREDICT_BATCH, RunFolder
 from lamina.train.callbacks import Callback, Progress
-from lamina.train.loop import fit, model_outputs, resolve_device
+from lamina.train.loop import fit
 from lamina.trainer import as_spec, seed_everything
 
 

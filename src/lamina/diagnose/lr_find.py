@@ -20,11 +20,11 @@ import torch
 from lamina.config import RunSpec
 from lamina.data.batches import make_batches
 from lamina.data.prepare import prepare_data
+from lamina.device import resolve_device
 from lamina.errors import ConfigError
 from lamina.files import write_json
 from lamina.nn.build import build_model
 from lamina.train.losses import loss_for
-from lamina.train.loop import resolve_device
 from lamina.train.optim import make_optimizer
 
 

@@ -9,9 +9,10 @@ from lamina.data.prepare import prepare_data
 from lamina.data.preprocess import Preprocessor
 from lamina.data.series import seasonal_naive
 from lamina.evaluate.metrics import resolve_metrics
+from lamina.evaluate.scoring import score
 from lamina.files import write_json
+from lamina.nn.outputs import model_outputs
 from lamina.runs import PREDICT_BATCH, Run, load_run, prediction_rows, write_rows_csv
-from lamina.train.loop import model_outputs, score
 
 
 def evaluate_run(run: Run | str | Path, split: str = "test") -> dict[str, Any]:

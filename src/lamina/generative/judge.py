@@ -20,8 +20,9 @@ import torch
 from lamina.config import ModelSpec, TrainSpec
 from lamina.data.prepare import Prepared
 from lamina.nn.build import build_model
+from lamina.nn.outputs import model_outputs
 from lamina.train.callbacks import Callback
-from lamina.train.loop import fit, model_outputs
+from lamina.train.loop import fit
 
 
 @dataclass

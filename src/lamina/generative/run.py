@@ -24,6 +24,7 @@ from lamina.config import GenerativeSpec, RunSpec, load_config, parse_run_spec, 
 from lamina.data.prepare import Prepared, Split, prepare_data
 from lamina.data.preprocess import Preprocessor
 from lamina.data.readers import read_csv, read_npz
+from lamina.device import resolve_device
 from lamina.errors import ConfigError, DataError, RunFolderError
 from lamina.files import atomic_write_bytes, atomic_write_text, load_tensors, read_json, save_tensors, write_json
 from lamina.generative import figures
@@ -36,7 +37,6 @@ from lamina.nn.models.gan import GAN
 from lamina.runs import RunFolder, write_rows_csv
 from lamina.train.alternating import fit_gan
 from lamina.train.callbacks import Progress
-from lamina.train.loop import resolve_device
 from lamina.train.reconstruction import fit_autoencoder, reconstruction_errors
 
 GRID = 64

@@ -29,9 +29,10 @@ from torch import nn
 from lamina.config import TrainSpec
 from lamina.data.batches import make_batches
 from lamina.data.prepare import Prepared, Split
-from lamina.data.preprocess import TargetPrep
 from lamina.errors import LaminaError
-from lamina.evaluate.metrics import compute_metrics, outputs_to_preds, resolve_epoch_metrics
+from lamina.evaluate.metrics import resolve_epoch_metrics
+from lamina.evaluate.scoring import score
+from lamina.nn.outputs import model_outputs
 from lamina.train.callbacks import EVENTS, Callback, StopTraining, handlers
 from lamina.train.distributed import current_world, gather_rows, rank_slice, shard_weights, sum_over_ranks, wrap
 from lamina.train.losses import loss_for
@@ -79,15 +80,6 @@ class State:
     def at_update(self) -> bool:
         """Whether the batch just done ends an accumulation group (so the optimizer steps after it)."""
         return self.batch % self.spec.accumulate_steps == 0 or self.batch == self.steps_per_epoch
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' means CUDA when present, else CPU; asking for CUDA without one is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise LaminaError("train.device is 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
-    return torch.device(name)
 
 
 def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callback], device: torch.device,
@@ -261,20 +253,6 @@ def clip(model: nn.Module, spec: TrainSpec) -> None:
         nn.utils.clip_grad_norm_(model.parameters(), spec.clip_norm)
 
 
-@torch.no_grad()
-def model_outputs(model: nn.Module, x: torch.Tensor, batch_size: int, device: torch.device,
-                  autocast: Any = None) -> torch.Tensor:
-    """Model outputs for ``x`` in eval mode, in fixed-size chunks, as float32 on the CPU."""
-    model.eval()
-    chunks = []
-    for start in range(0, len(x), batch_size):
-        with autocast or nullcontext():
-            chunks.append(model(x[start : start + batch_size].to(device)).float().cpu())
-    if not chunks:
-        return torch.empty(0)
-    return torch.cat(chunks)
-
-
 def validate(model: nn.Module, split: Split, loss_fn: Callable, data: Prepared, metric_names: list[str],
              batch_size: int, device: torch.device, autocast: Any = None) -> dict[str, float]:
     """Validation loss and the task's epoch metrics (``val_`` prefixed); empty when there is no val split."""
@@ -286,14 +264,3 @@ def validate(model: nn.Module, split: Split, loss_fn: Callable, data: Prepared, 
     scores = score(outputs, split.y, data.preprocessor.target, metric_names)
     logs.update({f"val_{k}": v for k, v in scores.items()})
     return logs
-
-
-def score(outputs: torch.Tensor, target: torch.Tensor, target_prep: TargetPrep, names: list[str]) -> dict[str, Any]:
-    """Metrics of ``outputs`` against encoded ``target``; regression is scored in the target's units."""
-    preds = outputs_to_preds(outputs, target_prep.task)
-    if target_prep.task == "regression":
-        preds = torch.as_tensor(target_prep.decode_values(preds.double().numpy()))
-        target = torch.as_tensor(target_prep.decode_values(target.double().numpy()))
-        if preds.shape[1] == 1:
-            preds, target = preds[:, 0], target[:, 0]
-    return compute_metrics(names, target_prep.task, preds, target, target_prep.n_outputs)

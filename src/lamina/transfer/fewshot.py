@@ -12,9 +12,11 @@ import torch
 
 from lamina.config import ModelSpec, RunSpec, TrainSpec
 from lamina.data.prepare import Prepared, Split
+from lamina.device import resolve_device
 from lamina.nn.build import build_model
+from lamina.nn.outputs import model_outputs
 from lamina.train.augmenting import Augmentation
-from lamina.train.loop import fit, model_outputs, resolve_device
+from lamina.train.loop import fit
 from lamina.transfer.setup import plan_training
 
 

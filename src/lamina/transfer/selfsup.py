@@ -29,10 +29,10 @@ from torch import nn
 from lamina.config import RunSpec, SelfSupSpec, save_config
 from lamina.data.augment import augment, check_inputs, parse_pipeline
 from lamina.data.prepare import prepare_data
+from lamina.device import resolve_device
 from lamina.errors import ConfigError
 from lamina.files import save_tensors, write_json
 from lamina.nn.build import build_model
-from lamina.train.loop import resolve_device
 from lamina.train.optim import make_optimizer
 
 DEFAULT_VIEWS = {3: [{"shift": 1}, {"rotate": 10}, {"cutout": {"size": 3, "p": 0.5}}, {"noise": 0.1}],

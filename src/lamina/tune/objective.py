@@ -21,10 +21,13 @@ import torch
 
 from lamina.config import RunSpec, TuneSpec, parse_run_spec
 from lamina.data.prepare import Prepared, prepare_data
+from lamina.device import resolve_device
 from lamina.evaluate.metrics import higher_is_better, resolve_epoch_metrics
+from lamina.evaluate.scoring import score
 from lamina.nn.build import build_model
+from lamina.nn.outputs import model_outputs
 from lamina.train.callbacks import Callback, EarlyStopping, StopTraining, check_monitor, improved
-from lamina.train.loop import State, TrainingDiverged, fit, model_outputs, resolve_device, score
+from lamina.train.loop import State, TrainingDiverged, fit
 from lamina.trainer import monitors, seed_everything
 from lamina.tune.nas import sample_chain
 from lamina.tune.space import apply_params, sample_params
