@@ -30,6 +30,7 @@ class Registry(Generic[T]):
 
     kind: str
     entries: dict[str, Entry[T]] = field(default_factory=dict)
+    modules: tuple[str, ...] = ()  # modules whose import registers this registry's own entries (besides the builtins)
 
     def add(self, name: str, obj: T, doc: str = "") -> T:
         """Register ``obj`` under ``name``; registering a taken name is a programming error."""
@@ -48,22 +49,33 @@ class Registry(Generic[T]):
 
     def get(self, name: str, where: str | None = None) -> T:
         """Return the object registered as ``name`` or raise a ConfigError listing valid names."""
-        load_builtins()
+        self.load()
         if name not in self.entries:
             raise ConfigError(one_of(where or self.kind, name, self.entries))
         return self.entries[name].obj
 
     def names(self) -> list[str]:
         """All registered names, sorted."""
-        load_builtins()
+        self.load()
         return sorted(self.entries)
 
-    def __contains__(self, name: object) -> bool:
+    def ordered(self) -> list[Entry[T]]:
+        """All entries in the order they were registered (the order of the modules that register them)."""
+        self.load()
+        return list(self.entries.values())
+
+    def load(self) -> None:
+        """Import the builtins and this registry's own modules, which register its entries (once each)."""
         load_builtins()
+        for module in self.modules:
+            importlib.import_module(module)
+
+    def __contains__(self, name: object) -> bool:
+        self.load()
         return name in self.entries
 
     def __iter__(self) -> Iterator[Entry[T]]:
-        load_builtins()
+        self.load()
         return iter(sorted(self.entries.values(), key=lambda e: e.name))
 
 
@@ -99,6 +111,15 @@ _BUILTIN_MODULES = (
     "lamina.train.losses",
     "lamina.evaluate.metrics",
     "lamina.evaluate.sequences",
+)
+
+# Feature modules that join training through lamina.train.hooks (the trainer imports no feature folder):
+# each registers its hook when imported, and the hooks of one stage run in this order.
+HOOK_MODULES = (
+    "lamina.generative.hook",
+    "lamina.robust.hook",
+    "lamina.transfer.hook",
+    "lamina.diagnose.hook",
 )
 _loaded = False
 

@@ -34,6 +34,7 @@ from lamina.train.callbacks import (
 )
 from lamina.train.checkpoint import Checkpoint, Checkpoints, load_best_weights, resume_point, versions
 from lamina.train.distributed import World, join_from_environment, leave, process_device
+from lamina.train.hooks import Setup, apply_hooks
 from lamina.train.loop import State, TrainingDiverged, fit
 
 
@@ -163,11 +164,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     if spec.train.threads is not None:
         torch.set_num_threads(spec.train.threads)
     seed_everything(spec.seed)
-    data = prepare_data(spec.data)
-    if spec.data.synthetic is not None:
-        from lamina.generative.synthetic import add_synthetic
-
-        data = add_synthetic(data, spec.data.synthetic)
+    data = apply_hooks("data", Setup(spec, prepare_data(spec.data))).data
     built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories,
                         data.task if world.main else None)
     if world.distributed:
@@ -179,11 +176,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
         check_monitor(spec.train.early_stopping.monitor, available, "train.early_stopping.monitor")
     resolve_metrics(spec.eval.metrics, data.task)  # a metric that does not fit the task fails now, not after training
     device = process_device(resolve_device(spec.train.device), world)
-    plan = None
-    if spec.model.backbone is not None or spec.train.lr_groups:
-        from lamina.transfer.setup import plan_training
-
-        plan = plan_training(built.model, spec, data, device)
+    setup = apply_hooks("training", Setup(spec, data, device, world.main, built.model))
 
     checkpoint = None
     if folder is not None:
@@ -210,28 +203,22 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
         from lamina.train.augmenting import Augmentation
 
         callbacks.append(Augmentation(spec.train.augment, spec.seed))
-    if spec.train.adversarial is not None:
-        callbacks.append(adversarial_training(spec, data))
-    callbacks += (plan.callbacks if plan else []) + (extra_callbacks or [])
-    diagnosis = None
-    if spec.train.diagnose and world.main:
-        from lamina.diagnose.monitor import Monitor
-
-        diagnosis = Monitor(spec.train.diagnose_every)
-        callbacks.append(diagnosis)
+    callbacks += setup.callbacks + (extra_callbacks or [])
+    if world.main:
+        callbacks += apply_hooks("observer", setup).observers
     if checkpoints is not None:
         callbacks.append(checkpoints)  # last: the checkpoint holds every other callback's state after the epoch
 
     started = time.perf_counter()
     try:
-        state = fit(plan.model if plan else built.model, plan.data if plan else data, spec.train, callbacks, device,
-                    seed=spec.seed, batch_path=spec.data.batch_path, workers=spec.data.loader_workers,
-                    resume=checkpoint, groups=plan.groups if plan else None)
+        state = fit(setup.model, setup.data, spec.train, callbacks, device, seed=spec.seed,
+                    batch_path=spec.data.batch_path, workers=spec.data.loader_workers, resume=checkpoint,
+                    groups=setup.groups)
     except TrainingDiverged as exc:
         kept = checkpoints.newest() if checkpoints is not None else None
         message = f"{exc}; the last good checkpoint is kept: {kept}" if kept else str(exc)
-        if diagnosis is not None:
-            finish_diagnosis(folder.root, diagnosis, progress, diverged=message)
+        if world.main:
+            setup.finish(folder.root, progress, diverged=message)
         raise TrainingDiverged(message) from None
     seconds = time.perf_counter() - started
     if not world.main:
@@ -245,8 +232,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     run = load_run(folder.root, device=str(device))
     report = evaluate_run(run) if len(data.test) else {"metrics": {}}
     write_json(folder.summary, summary(spec, data, built.params, state, seconds, checkpoints, report, world.size))
-    if diagnosis is not None:
-        finish_diagnosis(folder.root, diagnosis, progress)
+    setup.finish(folder.root, progress)
     write_run_report(folder.root, progress)
     return run
 
@@ -263,31 +249,6 @@ def _resume_checkpoint(folder: RunFolder, spec: RunSpec, data: Prepared, progres
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
     return checkpoint
-
-
-def adversarial_training(spec: RunSpec, data: Prepared) -> Callback:
-    """The callback for ``train.adversarial``: attacks kept inside the valid range of the run's preprocessing."""
-    from lamina.robust.bounds import valid_range
-    from lamina.robust.training import adversarial_callback
-
-    if data.task == "regression":
-        raise ConfigError("train.adversarial needs a classification task (binary or multiclass); got regression")
-    bounds = valid_range(data.preprocessor, spec.data.scale, data.train.x)
-    return adversarial_callback(spec.train.adversarial, bounds, spec.seed)
-
-
-def finish_diagnosis(root: Path, monitor: Callback, progress: str, diverged: str | None = None) -> None:
-    """Write monitor.json and diagnosis.json and print the findings.
-
-    Findings are results, not progress: they are printed whatever the progress
-    mode, with where they are kept; only a clean bill of health stays quiet
-    under ``progress='none'``.
-    """
-    from lamina.diagnose.run import format_diagnosis, write_diagnosis
-
-    diagnosis = write_diagnosis(root, monitor.record(), diverged)
-    if progress != "none" or not diagnosis["healthy"]:
-        print(f"{format_diagnosis(diagnosis)}\n  (kept in {root / 'diagnosis.json'})", file=sys.stderr)
 
 
 def write_run_report(root: Path, progress: str) -> None:
