@@ -72,7 +72,7 @@ def test_data_needs_exactly_one_source() -> None:
 def test_overrides_set_nested_values_and_parse_yaml() -> None:
     raw = apply_overrides({"train": {}}, ["train.optimizer.lr=0.01", "model.hidden=[4, 5]", "name=x"])
     assert raw == {"train": {"optimizer": {"lr": 0.01}}, "model": {"hidden": [4, 5]}, "name": "x"}
-    with pytest.raises(ConfigError, match="--set expects key.path=value"):
+    with pytest.raises(ConfigError, match="override must be key.path=value"):
         apply_overrides({}, ["oops"])
 
 

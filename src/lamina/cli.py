@@ -7,6 +7,7 @@ status 2; they never show a traceback.
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 import warnings
 from collections.abc import Callable
@@ -14,10 +15,39 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from lamina.errors import LaminaError, LaminaWarning
 
+# click's UsageError (typer >= 0.2x carries its own click; typer.BadParameter is the public subclass of it)
+UsageError = next(k for k in typer.BadParameter.__mro__ if k.__name__ == "UsageError")
+
+
+class OneLineErrors(TyperGroup):
+    """The ``lamina`` command group: a command-line mistake (unknown option or command, missing argument, a
+    value of the wrong type) prints one ``error:`` line naming the command and exits 2, like lamina's own errors."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Run the command line; in standalone mode, turn click's usage errors into one line."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare ``lamina`` or ``lamina lab``: the help, as before
+                exc.show()
+                sys.exit(exc.exit_code)
+            where = exc.ctx.command_path if exc.ctx is not None else "lamina"
+            typer.echo(f"error: {where}: {' '.join(exc.format_message().split())} (see {where} --help)", err=True)
+            sys.exit(2)
+        except typer.Abort:
+            typer.echo("interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     name="lamina",
     help="lamina: describe a model by chaining layers, train it with sound defaults, evaluate and predict.",
     no_args_is_help=True,
@@ -54,7 +84,7 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
                 warnings.showwarning = _warning_line(warnings.showwarning)
                 return command(*args, **kwargs)
         except LaminaError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {with_flag(command, str(exc))}", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
@@ -63,6 +93,20 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             wait_for_reports()  # a command's run folders are whole when it ends (figures are drawn in the background)
 
     return wrapper
+
+
+def with_flag(command: Callable[..., Any], message: str) -> str:
+    """``message`` with its subject written as the command's flag when it names one of the command's options.
+
+    Library messages name the parameter or field a Python user set (``prune_mode must be one of ...``);
+    on the command line the same value came from a flag, so the CLI shows ``--prune-mode must be one of ...``.
+    """
+    subject, _, rest = message.partition(" ")
+    option = getattr(inspect.signature(command).parameters.get(subject), "default", None)
+    if not isinstance(option, typer.models.OptionInfo):
+        return message
+    flags = [d for d in option.param_decls or () if d.startswith("--")]
+    return f"{flags[0] if flags else '--' + subject.replace('_', '-')} {rest}"
 
 
 def _warning_line(show_other: Callable[..., None]) -> Callable[..., None]:

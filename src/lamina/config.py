@@ -636,7 +636,7 @@ def apply_overrides(raw: Any, overrides: list[str]) -> Any:
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set expects key.path=value; got {item!r}")
+            raise ConfigError(f"an override must be key.path=value; got {item!r}")
         try:
             value = yaml.safe_load(text) if text.strip() else None
         except (yaml.YAMLError, ValueError, OverflowError, RecursionError):
@@ -649,7 +649,7 @@ def apply_overrides(raw: Any, overrides: list[str]) -> Any:
                 child = {}
                 node[part] = child
             if not isinstance(child, dict):
-                raise ConfigError(f"--set {key}: {'.'.join(parts[: depth + 1])} is not a section; got {child!r}")
+                raise ConfigError(f"override {key}: {'.'.join(parts[: depth + 1])} is not a section; got {child!r}")
             node = child
         node[parts[-1]] = value
     return raw

@@ -21,7 +21,7 @@ from lamina.config import RunSpec, parse_run_spec, parse_yaml
 from lamina.data.preprocess import Preprocessor, TargetPrep
 from lamina.data.readers import read_csv, read_npz
 from lamina.device import resolve_device
-from lamina.errors import DataError, LaminaError, RunFolderError
+from lamina.errors import ConfigError, DataError, LaminaError, RunFolderError
 from lamina.files import atomic_write_text, load_tensors, read_json
 from lamina.nn.build import ChainModel, build_model
 from lamina.nn.int8 import int8_format, load_int8
@@ -49,8 +49,7 @@ class RunFolder:
     @classmethod
     def create(cls, runs_dir: str | Path, name: str) -> RunFolder:
         """Make a new, empty run folder; an existing run is never overwritten (``name-2``, ``name-3``...)."""
-        base = Path(runs_dir)
-        base.mkdir(parents=True, exist_ok=True)
+        base = make_runs_dir(runs_dir)
         for i in range(1, 10_000):
             candidate = base / (name if i == 1 else f"{name}-{i}")
             try:
@@ -59,6 +58,24 @@ class RunFolder:
                 continue
             return cls(candidate)
         raise LaminaError(f"{base} holds too many runs named {name!r}; choose another name")
+
+
+def check_runs_dir(runs_dir: str | Path) -> Path:
+    """Refuse a ``runs_dir`` that is, or lies under, a file (it could never hold run folders); creates nothing."""
+    base = Path(runs_dir)
+    for path in (base, *base.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise ConfigError(f"runs_dir must be a folder; {path} is a file")
+            break
+    return base
+
+
+def make_runs_dir(runs_dir: str | Path) -> Path:
+    """Create the folder that holds run folders (``runs_dir``), after :func:`check_runs_dir`."""
+    base = check_runs_dir(runs_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    return base
 
 
 @dataclass

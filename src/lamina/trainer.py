@@ -21,7 +21,7 @@ from lamina.evaluate.metrics import higher_is_better, resolve_epoch_metrics, res
 from lamina.evaluate.run import evaluate_run
 from lamina.files import read_json, save_tensors, write_json
 from lamina.nn.build import Built, build_model
-from lamina.runs import Run, RunFolder, load_run
+from lamina.runs import Run, RunFolder, check_runs_dir, load_run
 from lamina.train.callbacks import (
     Callback,
     EarlyStopping,
@@ -163,6 +163,8 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     """One process's part of :func:`_train`: all of it in a single process; rank 0 alone writes the run."""
     if spec.train.threads is not None:
         torch.set_num_threads(spec.train.threads)
+    if folder is None and world.main:
+        check_runs_dir(spec.runs_dir)  # a runs_dir that cannot hold runs fails now, not after the data is read
     seed_everything(spec.seed)
     data = apply_hooks("data", Setup(spec, prepare_data(spec.data))).data
     built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories,

@@ -57,5 +57,5 @@ def test_iterative_unstructured_pruning_keeps_accuracy(digits_mlp) -> None:
 
 
 def test_bad_amount_is_refused_naming_the_option(digits_mlp) -> None:
-    with pytest.raises(ConfigError, match="--prune amount must be between 0 and 1"):
+    with pytest.raises(ConfigError, match="prune amount must be between 0 and 1"):
         prune_unstructured(copy.deepcopy(digits_mlp.model), 1.5)

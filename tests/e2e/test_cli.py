@@ -114,7 +114,7 @@ def test_bad_files_give_exit_2(tmp_path: Path, csv_workspace) -> None:
         (("evaluate", str(tmp_path / "no-run")), "run folder"),
         (("predict", str(run), str(tmp_path / "x.txt")), "must be a .csv or .npz file"),
         (("train", str(write_config(tmp_path / "ok.yaml", {"data": {"dataset": "iris"}, "model": {"arch": "mlp"}})),
-          "--set", "oops"), "--set expects key.path=value"),
+          "--set", "oops"), "override must be key.path=value; got 'oops'"),
     ]
     for args, expected in cases:
         code, out = invoke(*args)

@@ -55,5 +55,5 @@ def test_explain_tabular_table_and_ig_completeness(tmp_path: Path) -> None:
     assert len(rows) == 6 and {"sample", "explained"} < set(rows[0]) and len(rows[0]) == 2 + 4
     shap = explain_run(run.folder.root, "shap", count=2)
     assert shap["method"] == "kernel_shap"
-    with pytest.raises(ConfigError, match="--method"):
+    with pytest.raises(ConfigError, match="method must be one of"):
         explain_run(run.folder.root, "lime")

@@ -50,5 +50,5 @@ class _Branchy(nn.Module):
 
 
 def test_an_untraceable_model_is_refused_pointing_at_dynamic_int8() -> None:
-    with pytest.raises(ConfigError, match="--quantize dynamic"):
+    with pytest.raises(ConfigError, match="quantize 'dynamic'"):
         prepare_static_int8(_Branchy(), torch.zeros(2, 3))

@@ -42,7 +42,7 @@ def prune_unstructured(model: nn.Module, amount: float, scope: str = "global") -
     The masks stay active (fine-tuning keeps pruned weights at zero) until :func:`make_permanent`.
     """
     if not 0.0 < amount < 1.0:
-        raise ConfigError(f"--prune amount must be between 0 and 1 (exclusive); got {amount}")
+        raise ConfigError(f"prune amount must be between 0 and 1 (exclusive); got {amount}")
     pairs = prunable_weights(model)
     if scope == "global":
         prune.global_unstructured(pairs, pruning_method=prune.L1Unstructured, amount=amount)
@@ -91,7 +91,7 @@ def prune_structured(calls: list[LayerCall], layers: nn.Sequential, input_shape:
     (batchnorm, activations, pooling, dropout, flatten); the output layer is never pruned.
     """
     if not 0.0 < amount < 1.0:
-        raise ConfigError(f"--prune amount must be between 0 and 1 (exclusive); got {amount}")
+        raise ConfigError(f"prune amount must be between 0 and 1 (exclusive); got {amount}")
     keep: dict[int, torch.Tensor] = {}
     for i, call in enumerate(calls):
         if call.layer.name in _WIDTH_ARG and _consumer(calls, i) is not None:

@@ -71,14 +71,14 @@ class CompressOptions:
     def check(self) -> None:
         """Refuse impossible combinations with one message each."""
         if self.prune is None and self.quantize is None and self.distill is None:
-            raise ConfigError("compress needs at least one of --prune AMOUNT, --quantize dynamic|static|qat, "
-                              "--distill STUDENT.yaml")
+            raise ConfigError("compress needs at least one of prune (an amount), quantize (dynamic|static|qat) or "
+                              "distill (a student config)")
         if self.prune_mode not in PRUNE_MODES:
-            raise ConfigError(f"--prune-mode must be one of {', '.join(PRUNE_MODES)}; got {self.prune_mode!r}")
+            raise ConfigError(f"prune_mode must be one of {', '.join(PRUNE_MODES)}; got {self.prune_mode!r}")
         if self.quantize is not None and self.quantize not in QUANTIZE_MODES:
-            raise ConfigError(f"--quantize must be one of {', '.join(QUANTIZE_MODES)}; got {self.quantize!r}")
+            raise ConfigError(f"quantize must be one of {', '.join(QUANTIZE_MODES)}; got {self.quantize!r}")
         if self.steps < 1 or self.finetune_epochs < 0:
-            raise ConfigError(f"--steps must be >= 1 and --finetune-epochs >= 0; got {self.steps}, {self.finetune_epochs}")
+            raise ConfigError(f"steps must be >= 1 and finetune_epochs >= 0; got {self.steps}, {self.finetune_epochs}")
 
 
 class KeepBest(Callback):

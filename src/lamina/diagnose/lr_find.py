@@ -35,9 +35,9 @@ def lr_find(spec: RunSpec, start: float = 1e-7, end: float = 10.0, steps: int = 
     With ``out``, lr_find.json and lr_find.png (loss against rate, suggestion marked) are written there.
     """
     if not 0 < start < end:
-        raise ConfigError(f"lr-find --start must be positive and below --end; got {start} and {end}")
+        raise ConfigError(f"lr_find start must be positive and below end; got {start} and {end}")
     if steps < 10:
-        raise ConfigError(f"lr-find --steps must be at least 10; got {steps}")
+        raise ConfigError(f"lr_find steps must be at least 10; got {steps}")
     if not 0 <= smooth < 1:
         raise ConfigError(f"lr-find smooth must be at least 0 and below 1; got {smooth}")
     torch.manual_seed(spec.seed)

@@ -71,7 +71,7 @@ def conv_layer(model: nn.Module, name: str | None = None) -> tuple[str, nn.Modul
     if name is not None:
         found = dict(named)
         if name not in found or not list(found[name].parameters()) and not _is_activation(found[name]):
-            raise ConfigError(one_of("--layer", name, [named[i][0] for i in convs]))
+            raise ConfigError(one_of("layer", name, [named[i][0] for i in convs]))
         return name, found[name]
     last = convs[-1]
     for follower, module in named[last + 1 : last + 4]:
@@ -120,7 +120,7 @@ def attribute(method: str, model: nn.Module, x: torch.Tensor, background: torch.
               layer: str | None = None) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """Attributions of ``method`` for batch ``x``: (targets, attributions, extra facts such as the IG check)."""
     if method not in METHODS:
-        raise ConfigError(one_of("--method", method, METHODS))
+        raise ConfigError(one_of("method", method, METHODS))
     model.eval()
     x = x.detach().requires_grad_(False)
     target = targets_for(model, x)

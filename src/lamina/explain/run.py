@@ -35,7 +35,7 @@ BACKGROUND = 64  # training samples SHAP compares against
 def resolve_method(name: str, flat: bool) -> str:
     """The attribution method a CLI name means; ``shap`` is KernelShap for tables, GradientShap otherwise."""
     if name not in ALIASES:
-        raise ConfigError(one_of("--method", name, list(ALIASES)))
+        raise ConfigError(one_of("method", name, list(ALIASES)))
     method = ALIASES[name]
     if method == "shap":
         return "kernel_shap" if flat else "gradient_shap"
@@ -46,13 +46,13 @@ def explain_run(run_dir: str | Path, method: str, inputs: str = "test", count: i
                 out: str | Path | None = None) -> dict[str, Any]:
     """Attribute ``count`` inputs of the run with ``method`` and write the figures and tables; returns what was written."""
     if count < 1:
-        raise ConfigError(f"--count must be a positive integer; got {count}")
+        raise ConfigError(f"count must be a positive integer; got {count}")
     run = load_run(run_dir)
     data = prepare_data(run.spec.data, fitted=run.preprocessor)
     if inputs == "test":
         split = data.test if len(data.test) else data.val
         if len(split) == 0:
-            raise ConfigError("the run has no test or validation split to explain; pass --input FILE (.csv or .npz)")
+            raise ConfigError("the run has no test or validation split to explain; give inputs as a file (.csv or .npz)")
         x = split.x[:count]
     else:
         x = torch.as_tensor(run.read_inputs(inputs))[:count]

@@ -42,7 +42,7 @@ def token_attributions(method: str, model: nn.Module, ids: torch.Tensor, target:
     ``saliency`` is the norm of the output's gradient at each token's vector.
     """
     if method not in TOKEN_METHODS:
-        raise ConfigError(f"--method for a token model must be one of ig, saliency "
+        raise ConfigError(f"method for a token model must be one of ig, saliency "
                           f"(attributions through the embedding layer); got {method}")
     layer = embedding_layer(model)
     pad = torch.full_like(ids, PAD)

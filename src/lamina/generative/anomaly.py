@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from lamina.errors import DataError
+
 
 def pca_errors(train: torch.Tensor, x: torch.Tensor, components: int) -> torch.Tensor:
     """Per-sample mean squared error of PCA (fitted on ``train``) reconstructing ``x`` from ``components``."""
@@ -28,7 +30,8 @@ def pca_errors(train: torch.Tensor, x: torch.Tensor, components: int) -> torch.T
 def threshold_for(val_scores: torch.Tensor, false_alarm_rate: float) -> float:
     """The score that ``false_alarm_rate`` of the validation (normal) scores exceed."""
     if len(val_scores) == 0:
-        raise ValueError("a threshold needs validation rows of the normal classes; set data.split.val above 0")
+        raise DataError("the anomaly threshold needs validation rows of the normal classes (generative.normal_classes); "
+                        "the validation split has none: set data.split.val above 0")
     return float(np.quantile(val_scores.numpy(), 1.0 - false_alarm_rate))
 
 
@@ -40,7 +43,8 @@ def anomaly_report(scores: torch.Tensor, is_anomaly: torch.Tensor, threshold: fl
     flagged = scores > threshold
     positives, negatives = int(target.sum()), int((1 - target).sum())
     if positives == 0 or negatives == 0:
-        raise ValueError(f"scoring anomalies needs both normal and anomalous rows; got {negatives} and {positives}")
+        raise DataError(f"scoring anomalies needs both normal and anomalous test rows (generative.normal_classes "
+                        f"decides which are normal); got {negatives} normal and {positives} anomalous")
     true_flags = int((flagged & is_anomaly.bool()).sum())
     return {
         "auroc": float(binary_auroc(scores.float(), target)),

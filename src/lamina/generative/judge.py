@@ -19,6 +19,7 @@ import torch
 
 from lamina.config import ModelSpec, TrainSpec
 from lamina.data.prepare import Prepared
+from lamina.errors import ConfigError
 from lamina.nn.build import build_model
 from lamina.nn.outputs import model_outputs
 from lamina.train.callbacks import Callback
@@ -50,7 +51,7 @@ def train_judge(model: ModelSpec, data: Prepared, epochs: int, batch_size: int, 
                 seed: int = 0) -> tuple[torch.nn.Module, float]:
     """Train the model section's classifier on the real training split; returns it and its test accuracy."""
     if data.task != "multiclass":
-        raise ValueError("the judge needs a multiclass dataset")
+        raise ConfigError(f"the judge (the model section of a generative run) needs a multiclass dataset; got {data.task}")
     torch.manual_seed(seed)
     built = build_model(model, data.input_shape, data.n_outputs)
     spec = TrainSpec(epochs=epochs, batch_size=batch_size, optimizer={"lr": 3e-3}, tensorboard=False, device=device.type)

@@ -253,7 +253,7 @@ def generate(run: GenerativeRun | str | Path, n: int = GRID, seed: int = 0) -> d
     if not isinstance(run, GenerativeRun):
         run = load_generative(run)
     if n < 1:
-        raise ConfigError(f"--n must be a positive integer; got {n}")
+        raise ConfigError(f"n must be a positive integer; got {n}")
     if run.settings.model not in ("vae", "gan"):
         raise ConfigError(f"lamina generate needs a vae or gan run; {run.folder.root} is a {run.settings.model} run")
     samples = run.model.sample(n, torch.Generator().manual_seed(seed))

@@ -85,9 +85,9 @@ def resolve(names: list[str]) -> list[str]:
 def check_options(out: Path, progress: str) -> None:
     """Refuse an unknown progress style or an ``out`` that is a file, before any lab starts."""
     if progress not in PROGRESS:
-        raise ConfigError(f"--progress must be one of {', '.join(PROGRESS)}; got {progress!r}")
+        raise ConfigError(f"progress must be one of {', '.join(PROGRESS)}; got {progress!r}")
     if Path(out).exists() and not Path(out).is_dir():
-        raise ConfigError(f"--out {out} is a file; labs write a folder per lab there, so give a folder")
+        raise ConfigError(f"out {out} is a file; labs write a folder per lab there, so give a folder")
 
 
 def run_lab(name: str, out: Path, quick: bool = True, seed: int = 0, progress: str = "plain") -> LabResult:

@@ -99,16 +99,16 @@ def generate_text(run: str | Path | LanguageRun, prompt: str, tokens: int = 200,
                   top_k: int | None = None, top_p: float | None = None, samples: int = 1, seed: int = 0) -> list[str]:
     """``samples`` continuations of ``prompt`` (prompt included) from a language-model run."""
     if tokens < 1 or samples < 1:
-        raise DataError(f"--tokens and --n must be positive; got tokens={tokens}, n={samples}")
+        raise DataError(f"tokens and samples must be positive; got tokens={tokens}, samples={samples}")
     if temperature < 0:
-        raise DataError(f"--temperature must be >= 0; got {temperature}")
+        raise DataError(f"temperature must be >= 0; got {temperature}")
     if top_k is not None and top_k < 1:
-        raise DataError(f"--top-k must be a positive integer; got {top_k}")
+        raise DataError(f"top_k must be a positive integer; got {top_k}")
     if top_p is not None and not 0 < top_p <= 1:
-        raise DataError(f"--top-p must be in (0, 1]; got {top_p}")
+        raise DataError(f"top_p must be in (0, 1]; got {top_p}")
     lm = run if isinstance(run, LanguageRun) else load_language_run(run)
     if not prompt:
-        raise DataError("--prompt must hold at least one character")
-    ids = lm.tokenizer.encode(prompt, "--prompt").unsqueeze(0).repeat(samples, 1)  # (N, T)
+        raise DataError("prompt must hold at least one character")
+    ids = lm.tokenizer.encode(prompt, "prompt").unsqueeze(0).repeat(samples, 1)  # (N, T)
     out = sample(lm.model, ids, tokens, temperature, top_k, top_p, torch.Generator().manual_seed(seed))
     return [lm.tokenizer.decode(row) for row in out]

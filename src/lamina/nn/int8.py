@@ -77,7 +77,7 @@ def prepare_static_int8(model: nn.Module, example: torch.Tensor, qat: bool = Fal
             return prepare_fx(float_model, get_default_qconfig_mapping(QUANTIZED_BACKEND), (example,))
         except Exception as exc:  # noqa: BLE001 - FX tracing fails in many ways; all mean "not this model"
             raise ConfigError(f"static int8 needs a model torch FX can trace; this one fails with "
-                              f"{type(exc).__name__}: {exc}. Use --quantize dynamic for it") from None
+                              f"{type(exc).__name__}: {exc}. Use quantize 'dynamic' for it") from None
 
 
 def convert_static_int8(prepared: nn.Module) -> nn.Module:

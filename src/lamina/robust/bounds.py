@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from lamina.data.preprocess import InputPrep, Preprocessor
+from lamina.errors import DataError
 
 
 def resolved_scale(inputs: InputPrep, scale: str) -> str:
@@ -38,7 +39,7 @@ def valid_range(prep: Preprocessor, scale: str, train_x: torch.Tensor | None = N
         low, high = (raw_low - offset) / divisor, (raw_high - offset) / divisor
         return low.float().reshape(shape), high.float().reshape(shape)
     if train_x is None or len(train_x) == 0:
-        raise ValueError("valid_range needs the preprocessed training inputs for this scaling")
+        raise DataError("the valid input range of this scaling is read from the training inputs; the training split is empty")
     flat = train_x.detach().float().reshape(len(train_x), -1)
     if len(shape) >= 2:  # images share one range across pixels
         low, high = flat.min().expand(flat.shape[1]), flat.max().expand(flat.shape[1])

@@ -43,19 +43,19 @@ class AttackSettings:
     def check(self, classes: list[str]) -> None:
         """Refuse settings that cannot run, naming the option and the allowed values."""
         if self.method not in METHODS:
-            raise ConfigError(f"--method must be one of {', '.join(METHODS)}; got {self.method!r}")
+            raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
         if self.norm not in NORMS:
-            raise ConfigError(f"--norm must be one of {', '.join(NORMS)}; got {self.norm!r}")
+            raise ConfigError(f"norm must be one of {', '.join(NORMS)}; got {self.norm!r}")
         if self.split not in SPLITS:
-            raise ConfigError(f"--split must be one of {', '.join(SPLITS)}; got {self.split!r}")
+            raise ConfigError(f"split must be one of {', '.join(SPLITS)}; got {self.split!r}")
         if not self.eps:
-            raise ConfigError("--eps needs at least one value")
+            raise ConfigError("eps needs at least one value")
         for eps in self.eps:
             check_attack(eps, self.steps, self.norm)
         if self.target is not None and self.target not in classes:
-            raise ConfigError(f"--target must be one of the run's classes {', '.join(classes)}; got {self.target!r}")
+            raise ConfigError(f"target must be one of the run's classes {', '.join(classes)}; got {self.target!r}")
         if self.examples < 0:
-            raise ConfigError(f"--examples must be 0 or more; got {self.examples}")
+            raise ConfigError(f"examples must be 0 or more; got {self.examples}")
 
 
 def attack_run(run: Run | str | Path, settings: AttackSettings | None = None,
@@ -74,7 +74,7 @@ def attack_run(run: Run | str | Path, settings: AttackSettings | None = None,
     data = prepare_data(run.spec.data, fitted=prep)
     part = getattr(data, settings.split)
     if len(part) == 0:
-        raise ConfigError(f"--split {settings.split} is empty for this run; choose another split")
+        raise ConfigError(f"split {settings.split} is empty for this run; choose another split")
     bounds = valid_range(prep, run.spec.data.scale, data.train.x)
     model = run.model.eval()
     device = next(model.parameters()).device
@@ -162,5 +162,5 @@ def parse_eps(values: list[str]) -> list[float]:
             try:
                 out.append(float(part))
             except ValueError:
-                raise ConfigError(f"--eps must be numbers such as 0.1 or 0.05,0.1,0.2; got {part.strip()!r}") from None
+                raise ConfigError(f"eps must be numbers such as 0.1 or 0.05,0.1,0.2; got {part.strip()!r}") from None
     return out

@@ -98,7 +98,7 @@ class Predictor:
 
     def __init__(self, run: Run, backend: str = "torch") -> None:
         if backend not in BACKENDS:
-            raise LaminaError(f"--backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+            raise LaminaError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
         self.run = run
         self.backend = TorchBackend(run) if backend == "torch" else OnnxBackend(run)
         self._graph = self.backend.predictions

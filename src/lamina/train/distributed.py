@@ -166,7 +166,7 @@ def launch(nproc: int, argv: list[str], spec: RunSpec) -> int:
     torchrun yourself (see the README).
     """
     if nproc < 1:
-        raise ConfigError(f"--nproc must be a positive integer; got {nproc}")
+        raise ConfigError(f"nproc must be a positive integer; got {nproc}")
     check_shards(len(prepare_data(spec.data).train), spec.train.batch_size, nproc)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
                "-m", "lamina.cli", *argv]

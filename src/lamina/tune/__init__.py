@@ -39,10 +39,10 @@ def tune(config: RunSpec | dict[str, Any] | str | Path, trials: int | None = Non
         spec.data.path = str(Path(spec.data.path).resolve())
     check_space(spec)
     if jobs < 1:
-        raise ConfigError(f"--jobs must be a positive integer; got {jobs}")
+        raise ConfigError(f"jobs must be a positive integer; got {jobs}")
     if trials is not None:
         if trials < 1:
-            raise ConfigError(f"--trials must be a positive integer; got {trials}")
+            raise ConfigError(f"trials must be a positive integer; got {trials}")
         spec.tune.trials = trials
     total = spec.tune.trials
     if spec.tune.sampler == "grid":

@@ -66,7 +66,7 @@ def make_storage(url: str) -> Any:
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
     except Exception as exc:  # sqlalchemy raises many kinds for a bad URL or an unreachable server
-        raise ConfigError(f"--storage {url!r} cannot be opened: {exc}") from None
+        raise ConfigError(f"storage {url!r} cannot be opened: {exc}") from None
 
 
 def objective_names(tune: TuneSpec, metric: str) -> list[str]:
@@ -88,7 +88,7 @@ def open_study(spec: RunSpec, raw: dict[str, Any], url: str, directions: list[st
         study.set_user_attr("config", raw)
     elif stored != fingerprint:
         raise ConfigError(f"study {spec.name!r} in {url} was started from a different config; "
-                          "pick another --storage or change the config's name to start a new study")
+                          "pick another storage or change the config's name to start a new study")
     if [d.name.lower() for d in study.directions] != directions:
         raise ConfigError(f"study {spec.name!r} in {url} optimizes {study.directions}; the config asks {directions}")
     return study
