@@ -279,7 +279,7 @@ def summary(config: Path = typer.Argument(..., help="A run config (YAML)."), set
 @app.command()
 @friendly
 def info() -> None:
-    """List what lamina knows: layers, presets, datasets, optimizers, schedules, losses, metrics, initializers.
+    """List what lamina knows: layers, presets, datasets, optimizers, schedules, losses, metrics, initializers, model families.
 
     Example: lamina info
     """
@@ -292,7 +292,8 @@ def info() -> None:
     for title, reg in (("layers", registry.LAYERS), ("presets (model.arch)", registry.PRESETS),
                        ("datasets (data.dataset)", registry.DATASETS), ("optimizers", registry.OPTIMIZERS),
                        ("schedules", registry.SCHEDULES), ("losses", registry.LOSSES),
-                       ("metrics", registry.METRICS), ("initializers (model.init)", registry.INITIALIZERS)):
+                       ("metrics", registry.METRICS), ("initializers (model.init)", registry.INITIALIZERS),
+                       ("model families beside the presets", registry.FAMILIES)):
         table = Table(title=title, show_header=False, title_justify="left")
         table.add_column("name", style="bold")
         table.add_column("what it is")

@@ -92,6 +92,7 @@ SCHEDULES: Registry[Any] = Registry("train.schedule.name")
 LOSSES: Registry[Any] = Registry("train.loss")
 METRICS: Registry[Any] = Registry("metric")
 INITIALIZERS: Registry[Any] = Registry("model.init")
+FAMILIES: Registry[Any] = Registry("model family")  # models beside the presets: autoencoders, GAN, U-Net, GPT
 
 # Modules whose import fills the registries above. Feature folders add theirs here.
 _BUILTIN_MODULES = (
@@ -104,6 +105,7 @@ _BUILTIN_MODULES = (
     "lamina.nn.tabular",
     "lamina.nn.init",
     "lamina.nn.models",
+    "lamina.nn.models.families",
     "lamina.data.builtin",
     "lamina.data.synthetic",
     "lamina.data.pairs",
