@@ -19,7 +19,6 @@ their group's samples, so k of them make exactly the update of one batch k times
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -31,18 +30,16 @@ from torch import nn
 from lamina.config import TrainSpec
 from lamina.data.batches import make_batches
 from lamina.data.prepare import Prepared
+from lamina.data.preprocess import TargetPrep
 from lamina.errors import LaminaError
 from lamina.evaluate.metrics import compute_metrics, outputs_to_preds
-from lamina.data.preprocess import TargetPrep
+from lamina.train.accumulation import accumulation_shares, combine
 from lamina.train.callbacks import EVENTS, Callback, StopTraining, handlers
 from lamina.train.distributed import current_world, shard_weights, sum_over_ranks, wrap
+from lamina.train.finite import TrainingDiverged, check_finite
 from lamina.train.optim import Optimizers, Schedules, make_optimizer, make_schedule
 from lamina.train.speed import compiled
 from lamina.train.steps import Step
-
-
-class TrainingDiverged(LaminaError):
-    """The loss or a gradient became NaN or infinite."""
 
 
 @dataclass
@@ -224,67 +221,6 @@ def epoch_logs(state: State, names: tuple[str, ...]) -> dict[str, Any]:
     if len(names) > 1:
         logs.update({name: total / count for name, total in zip(names, totals)})
     return logs
-
-
-def accumulation_shares(n: int, batch_size: int, k: int) -> list[float] | None:
-    """Each batch's weight when ``k`` batches are accumulated into one step (None when ``k`` is 1).
-
-    A batch's mean loss counts by its share of its group's samples, so a group's
-    summed gradient is that of the mean loss over the whole group: the update of
-    one batch ``k`` times larger, including a smaller last batch or last group.
-    """
-    if k == 1:
-        return None
-    sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
-    shares: list[float] = []
-    for first in range(0, len(sizes), k):
-        group = sizes[first : first + k]
-        shares += [size / sum(group) for size in group]
-    return shares
-
-
-def combine(first: list[float] | None, second: list[float] | None) -> list[float] | None:
-    """Per-batch loss weights multiplied together (None stands for all ones)."""
-    if first is None or second is None:
-        return first or second
-    return [a * b for a, b in zip(first, second)]
-
-
-def check_finite(state: State, name: str) -> None:
-    """Stop at this step when a loss or a gradient of optimizer ``name`` is NaN or infinite, before the weights change.
-
-    A few sums and one host sync a step. Under fp16 an infinite gradient is the
-    grad scaler's business (it skips the step and lowers the scale), so only
-    the losses are checked there.
-    """
-    pending = state.pending[name]  # this group's losses, one per batch
-    losses = pending[0] if len(pending) == 1 else torch.stack(pending).sum()
-    grads = [p.grad for p in state.params[name] if p.grad is not None]
-    if grads and not state.scaler.is_enabled():  # a NaN or an infinity survives norms and sums
-        if grads[0].is_cuda:
-            losses = losses + torch.stack(torch._foreach_norm(grads)).sum()  # a few fused kernels
-        else:
-            losses = losses + sum(g.sum() for g in grads)  # cheaper than norms on a CPU
-    if math.isfinite(float(losses)):
-        return
-    values = torch.stack(pending).float().reshape(-1).tolist()
-    bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
-    group, last = len(pending), state.batch + 1
-    first = last - group + 1
-    batch = f"batch {first + (bad or 0)}" if bad is not None or group == 1 else f"batches {first}-{last}"
-    what = f"the {'' if name == 'main' else name + ' '}loss is {values[bad if bad is not None else -1]:.6g}"
-    owned = {id(p) for p in state.params[name]}
-    layer = next((n for n, p in state.model.named_parameters() if id(p) in owned
-                  and p.grad is not None and not bool(torch.isfinite(p.grad).all())), None)
-    if bad is None and layer is None:
-        return  # all finite, only so large that their sum overflowed: not this check's business
-    if layer is not None:
-        kind = type(state.model.get_submodule(layer.rpartition(".")[0])).__name__
-        what += f"{';' if bad is not None else ' but'} the first layer with a non-finite gradient is {layer} ({kind})"
-    raise TrainingDiverged(
-        f"training diverged at step {state.step + 1} (epoch {state.epoch + 1}, {batch} of {state.steps_per_epoch}): "
-        f"{what}. Lower train.optimizer.lr or set train.clip_norm"
-    )
 
 
 def penalty(weights: list[torch.Tensor], l1: float, l2: float) -> torch.Tensor | float:
