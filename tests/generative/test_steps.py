@@ -134,3 +134,21 @@ def test_a_train_field_a_family_cannot_use_is_refused_naming_both(tmp_path, fiel
     with pytest.raises(ConfigError, match=rf"train\.{field} does not apply to a {model} run"):
         train_generative(config, progress="none")
     assert not (tmp_path / "x").exists()
+
+
+def test_every_train_field_acts_or_is_refused_in_every_generative_family(tmp_path) -> None:
+    from lamina.config import TrainSpec
+    from lamina.generative.run import ACTING, REFUSED
+
+    assert sorted(ACTING) + sorted(REFUSED) and set(ACTING) | set(REFUSED) == set(TrainSpec.model_fields)
+    assert not set(ACTING) & set(REFUSED)
+    values = {"loss": "mae", "label_smoothing": 0.1, "huber_delta": 2.0, "epoch_metrics": ["accuracy"],
+              "adversarial": {"method": "fgsm", "eps": 0.1}, "lr_groups": [{"layers": "0", "lr": 0.1}],
+              "selfsup": {"method": "simclr"}, "augment": [{"noise": 0.1}], "compile": True, "diagnose": False,
+              "diagnose_every": 5}
+    for model in ("autoencoder", "denoising", "vae", "gan"):
+        for field in REFUSED:
+            config = {"name": "x", "runs_dir": str(tmp_path), "data": {"dataset": "digits", "scale": "minmax"},
+                      "model": {"arch": "mlp"}, "generative": {"model": model}, "train": {field: values[field]}}
+            with pytest.raises(ConfigError, match=rf"train\.{field} does not apply to a {model} run"):
+                train_generative(config, progress="none")

@@ -116,6 +116,8 @@ def train_generative(config: RunSpec | dict[str, Any] | str | Path, progress: st
     check_train_fields(spec)
     if g.model == "gan" and "betas" not in t.optimizer.model_fields_set:
         t.optimizer.betas = (0.5, 0.999)  # DCGAN's momentum setting, unless the config sets its own
+    if t.threads is not None:
+        torch.set_num_threads(t.threads)
     torch.manual_seed(spec.seed)
     data = prepare_data(spec.data)
     device = resolve_device(t.device)
@@ -184,18 +186,32 @@ def train_generative(config: RunSpec | dict[str, Any] | str | Path, progress: st
     return out
 
 
+# What each train field does in a generative run: it acts as in any run, or it is refused when set.
+ACTING = ("epochs", "batch_size", "accumulate_steps", "optimizer", "schedule", "l1", "l2", "clip_norm",
+          "clip_value", "early_stopping", "monitor", "restore_best", "device", "precision", "threads", "tensorboard",
+          "checkpoint")
+REFUSED = {"loss": "the family's step sets its loss", "label_smoothing": "use generative.label_smoothing",
+           "huber_delta": "the family's step sets its loss", "epoch_metrics": "there are no labels to score",
+           "adversarial": "it needs a classifier", "lr_groups": "it needs a backbone", "selfsup": "see lamina pretrain",
+           "augment": "set generative.noise for a denoising autoencoder", "compile": "the steps call the model's parts",
+           "diagnose": "the diagnosis monitor reads a classifier's run", "diagnose_every": "see train.diagnose"}
+
+
 def check_train_fields(spec: RunSpec) -> None:
-    """Refuse the train fields a generative family cannot use, naming the field and the family, before training."""
+    """Refuse the train fields a generative family cannot use, naming the field and the family, before training.
+
+    A field is refused when the config sets it (a default is not the user's request); ``restore_best`` is
+    refused for a GAN only (no loss tells a better generator; its last weights are kept).
+    """
     t, family = spec.train, spec.generative.model
-    refused = [name for name in ("loss", "label_smoothing", "huber_delta", "epoch_metrics", "adversarial",
-                                 "lr_groups", "selfsup", "augment") if name in t.model_fields_set]
-    if family == "gan" and t.restore_best and "restore_best" in t.model_fields_set:
-        refused.append("restore_best")  # no loss tells a better generator
-    if "compile" in t.model_fields_set and t.compile:
-        refused.append("compile")  # the steps call the model's parts, not its forward
+    refused = [name for name in REFUSED if name in t.model_fields_set]
+    if family == "gan" and "restore_best" in t.model_fields_set and t.restore_best:
+        refused.append("restore_best")
     if refused:
-        raise ConfigError(f"train.{refused[0]} does not apply to a {family} run (generative.model: {family}); "
-                          f"remove it from the train section")
+        name = refused[0]
+        why = REFUSED.get(name, "no loss tells a better generator")
+        raise ConfigError(f"train.{name} does not apply to a {family} run (generative.model: {family}): {why}; "
+                          "remove it from the train section")
 
 
 def loop_callbacks(spec: RunSpec, folder: RunFolder, progress: str, step: Any, has_val: bool

@@ -14,45 +14,16 @@ torch's global generator, which checkpoints save, so a resumed run repeats them.
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 
 from lamina.nn.models.autoencoder import AutoEncoder
-from lamina.train.callbacks import Callback
 from lamina.train.steps import Step
 
 if TYPE_CHECKING:
     from lamina.train.loop import State
-
-
-@dataclass
-class LoopState:
-    """What progress callbacks read: the counters and the last epoch's logs (``history`` holds them all)."""
-
-    epochs: int
-    steps_per_epoch: int
-    epoch: int = 0
-    batch: int = 0
-    logs: dict[str, Any] = field(default_factory=dict)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    steps: list[dict[str, Any]] = field(default_factory=list)  # per-step losses, where a loop records them
-    stopped_early: bool = False
-    stop_reason: str = ""
-
-
-def emit(callbacks: list[Callback], event: str, state: LoopState) -> None:
-    """Call ``event`` on every callback (the loops here emit train start/end, epoch start/end, batch end)."""
-    for callback in callbacks:
-        getattr(callback, event)(state)
-
-
-def batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
-    """Shuffled index batches covering ``n`` rows once."""
-    order = torch.randperm(n, generator=generator)
-    return list(order.split(batch_size))
 
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
