@@ -35,7 +35,8 @@ def family(name: str) -> tuple[torch.nn.Module, object]:
     torch.manual_seed(0)
     if name == "gan":
         return GAN((1, 8, 8), "dense", 4, 8), Adversarial()
-    return AutoEncoder((1, 8, 8), "dense", 4, 8, variational=name == "vae"), Reconstruction(0.3 if name == "denoising" else 0.0)
+    step = Reconstruction(0.3 if name == "denoising" else 0.0)
+    return AutoEncoder((1, 8, 8), "dense", 4, 8, variational=name == "vae"), step
 
 
 def train(name: str, data, callbacks=(), **settings):
@@ -117,7 +118,8 @@ class Watch(Callback):
 def test_a_generative_run_honours_the_train_section(tmp_path) -> None:
     watch = Watch()
     out = train_generative({"name": "ae", "runs_dir": str(tmp_path), "data": {"dataset": "digits", "scale": "minmax"},
-                            "model": {"arch": "mlp"}, "generative": {"model": "autoencoder", "kind": "dense", "latent": 4, "width": 8},
+                            "model": {"arch": "mlp"},
+                            "generative": {"model": "autoencoder", "kind": "dense", "latent": 4, "width": 8},
                             "train": {"epochs": 2, "optimizer": {"name": "momentum", "lr": 0.05},
                                       "schedule": {"name": "cosine"}, "clip_norm": 0.01, "precision": "bf16",
                                       "tensorboard": False}}, progress="none", extra_callbacks=[watch])

@@ -218,7 +218,8 @@ def loop_callbacks(spec: RunSpec, folder: RunFolder, progress: str, step: Any, h
                    ) -> tuple[Checkpoints, list[Callback]]:
     """The run folder's checkpoints (to go last) and the loop's other callbacks: progress, logs, early stopping."""
     t = spec.train
-    available = ["train_loss", *([] if len(step.loss_names) == 1 else step.loss_names), *(["val_loss"] if has_val else [])]
+    available = ["train_loss", *([] if len(step.loss_names) == 1 else step.loss_names)]
+    available += ["val_loss"] if has_val else []
     monitor = t.monitor if t.monitor in available else "train_loss"
     if "monitor" in t.model_fields_set:
         check_monitor(t.monitor, available, "train.monitor")

@@ -84,4 +84,5 @@ class Reconstruction(Step):
         val = state.data.val.x
         if not len(val):
             return {}
-        return {"val_loss": float(reconstruction_errors(state.model, val, state.spec.batch_size, state.autocast).mean())}
+        errors = reconstruction_errors(state.model, val, state.spec.batch_size, state.autocast)
+        return {"val_loss": float(errors.mean())}
