@@ -32,7 +32,7 @@ from lamina.data.prepare import Prepared, Split, prepare_data
 from lamina.errors import ConfigError
 from lamina.files import save_tensors, write_json
 from lamina.nn.build import build_model
-from lamina.train.callbacks import Progress
+from lamina.train.callbacks import Callback, MetricsLog, Progress
 from lamina.train.loop import State, fit, resolve_device
 from lamina.train.steps import Step
 
@@ -126,24 +126,37 @@ def pretraining(encoder: nn.Module, x: torch.Tensor, spec: SelfSupSpec, augment_
 
 
 def pretrain_encoder(encoder: nn.Module, x: torch.Tensor, spec: SelfSupSpec, augment_items: list[Any],
-                     train: TrainSpec, seed: int, device: torch.device, progress: str = "none") -> Pretrained:
-    """Train ``encoder`` on ``x`` by ``spec.method`` through the one loop; the encoder's weights change in place."""
+                     train: TrainSpec, seed: int, device: torch.device, progress: str = "none",
+                     callbacks: list[Callback] | None = None, resume: Any = None) -> Pretrained:
+    """Train ``encoder`` on ``x`` by ``spec.method`` through the one loop; the encoder's weights change in place.
+
+    ``callbacks`` join the progress display (a run folder's logs and checkpoints); ``resume`` is a
+    loaded checkpoint to continue from.
+    """
     torch.manual_seed(seed)
     model, step = pretraining(encoder, x, spec, augment_items)
     rows = np.arange(len(x))
     inputs = Split(x, torch.zeros(len(x)), rows)
     data = Prepared(inputs, Split(x[:0], torch.zeros(0), rows[:0]), Split(x[:0], torch.zeros(0), rows[:0]), None, "")
     started = time.perf_counter()
-    state = fit(model, data, train, [Progress(progress)], device, seed=seed + 104729, step=step)
+    state = fit(model, data, train, [Progress(progress), *(callbacks or [])], device, seed=seed + 104729,
+                resume=resume, step=step)
     encoder.eval()
     return Pretrained([logs["train_loss"] for logs in state.history], time.perf_counter() - started)
 
 
-def pretrain(spec: RunSpec, progress: str = "auto") -> Any:
+def pretrain(spec: RunSpec, progress: str = "auto", resume: bool = False,
+             extra_callbacks: list[Callback] | None = None) -> Any:
     """Pretrain the config's model (without its last layer) self-supervised on the training inputs; write a run folder.
 
-    Returns the run folder (a :class:`lamina.runs.RunFolder`). Labels are never used.
+    Returns the run folder (a :class:`lamina.runs.RunFolder`). Labels are never used. The folder holds
+    metrics.jsonl and checkpoints/ as any run's; with ``resume``, the newest unfinished run of the
+    config's name continues from its newest valid checkpoint.
     """
+    from lamina.runs import RunFolder
+    from lamina.train.checkpoint import Checkpoints
+    from lamina.trainer import _resume_checkpoint, unfinished_run
+
     if spec.train.selfsup is None:
         raise ConfigError("lamina pretrain needs a train.selfsup section, e.g. train.selfsup: {method: simclr}")
     if spec.model.backbone is not None:
@@ -153,18 +166,26 @@ def pretrain(spec: RunSpec, progress: str = "auto") -> Any:
     built = build_model(spec.model, data.input_shape, data.n_outputs)
     device = resolve_device(spec.train.device)
     x = torch.cat([data.train.x, data.val.x]) if len(data.val) else data.train.x  # inputs only: no label is read
+    folder = unfinished_run(spec.runs_dir, spec.name) if resume else None
+    checkpoint = _resume_checkpoint(folder, spec, data, progress) if folder is not None else None
+    folder = folder or RunFolder.create(spec.runs_dir, spec.name)
+    save_config(spec, folder.config)  # first, so an interrupted run can be found and resumed
+    write_json(folder.preprocess, data.preprocessor.to_json())
+    checkpoints = Checkpoints(folder.checkpoints, spec.train.checkpoint, "train_loss", "min", spec.to_dict())
+    callbacks = [MetricsLog(folder.metrics), *(extra_callbacks or []), checkpoints]
     result = pretrain_encoder(encoder_of(built.model), x, spec.train.selfsup, spec.train.augment, spec.train,
-                              spec.seed, device, "plain" if progress != "none" else "none")
+                              spec.seed, device, "plain" if progress != "none" else "none", callbacks, checkpoint)
     return write_encoder_run(spec, data.preprocessor, built.model, {
         "method": spec.train.selfsup.method, "samples": len(x), "epochs": spec.train.epochs,
-        "losses": result.losses, "seconds": round(result.seconds, 3)})
+        "losses": result.losses, "seconds": round(result.seconds, 3)}, folder)
 
 
-def write_encoder_run(spec: RunSpec, preprocessor: Any, model: nn.Module, record: dict[str, Any]) -> Any:
-    """Write a run folder holding ``model`` (an encoder plus an untrained last layer) and pretrain.json."""
+def write_encoder_run(spec: RunSpec, preprocessor: Any, model: nn.Module, record: dict[str, Any],
+                      folder: Any = None) -> Any:
+    """Write ``model`` (an encoder plus an untrained last layer) and pretrain.json into ``folder`` (None: a new one)."""
     from lamina.runs import RunFolder
 
-    folder = RunFolder.create(spec.runs_dir, spec.name)
+    folder = folder or RunFolder.create(spec.runs_dir, spec.name)
     save_config(spec, folder.config)
     write_json(folder.preprocess, preprocessor.to_json())
     save_tensors(folder.weights, {k: v.detach().cpu() for k, v in model.state_dict().items()})
