@@ -104,10 +104,11 @@ def test_embed_refuses_a_bad_input(anomaly_run, tmp_path):
 def test_denoising_autoencoder_cleans_noisy_inputs_better_than_a_plain_one():
     import torch
 
-    from lamina.config import DataSpec
+    from lamina.config import DataSpec, TrainSpec
     from lamina.data.prepare import prepare_data
     from lamina.nn.models.autoencoder import AutoEncoder
-    from lamina.train.reconstruction import fit_autoencoder
+    from lamina.train.loop import fit
+    from lamina.train.reconstruction import Reconstruction
 
     data = prepare_data(DataSpec(dataset="digits"))
     noisy = (data.test.x + 0.3 * torch.randn(data.test.x.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
@@ -115,7 +116,8 @@ def test_denoising_autoencoder_cleans_noisy_inputs_better_than_a_plain_one():
     for noise in (0.0, 0.3):
         torch.manual_seed(0)
         model = AutoEncoder((1, 8, 8), "dense", latent=16, width=16)
-        fit_autoencoder(model, data.train.x, data.val.x, epochs=25, batch_size=32, lr=0.003, noise=noise)
+        spec = TrainSpec(epochs=25, batch_size=32, optimizer={"name": "adam", "lr": 0.003})
+        fit(model, data, spec, [], torch.device("cpu"), step=Reconstruction(noise))
         with torch.no_grad():
             errors[noise] = float((model.eval()(noisy) - data.test.x).pow(2).mean())
     print(f"MSE to clean digits from noisy inputs: plain {errors[0.0]:.4f}, denoising {errors[0.3]:.4f}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,7 +14,6 @@ from typer.testing import CliRunner
 from lamina.cli import app
 from lamina.generative.judge import CoverageMonitor
 from lamina.generative.run import train_generative
-from lamina.train.reconstruction import LoopState
 
 
 def _config(runs: Path, generative: dict, epochs: int, batch_size: int, lr: float) -> dict:
@@ -91,7 +91,7 @@ def test_coverage_monitor_warns_when_coverage_drops():
         return values[:, None]
 
     monitor = CoverageMonitor(sample, _Judge(), [str(i) for i in range(10)], n=200, every=1, progress="none")
-    state = LoopState(epochs=3, steps_per_epoch=1)
+    state = SimpleNamespace(epochs=3, steps_per_epoch=1, logs={})
     for epoch in (1, 2):
         state.logs = {"epoch": epoch}
         collapsed["yes"] = epoch == 2

@@ -73,9 +73,9 @@ def config(runs: Path, name: str) -> dict:
                       "epoch_metrics": ["accuracy"]}}
 
 
-def launch(cfg: dict, mode: str, at: int) -> int:
-    done = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(cfg), mode, str(at)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+def launch(cfg: dict, mode: str, at: int, driver: str = DRIVER, timeout: float = 120) -> int:
+    done = subprocess.run([sys.executable, "-c", driver, json.dumps(cfg), mode, str(at)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
     assert done.returncode in (0, -signal.SIGKILL), done.stderr[-3000:]
     return done.returncode
 

@@ -1,8 +1,8 @@
-"""Learning-rate range test (Leslie Smith; fastai's ``lr_find``).
+"""Learning-rate range test (Leslie Smith; fastai's ``lr_find``), a callback on the one training loop.
 
-Train a fresh copy of the model for a few hundred steps while the learning rate
-grows exponentially from ``start`` to ``end``; record the smoothed loss; stop
-once it exceeds four times its minimum. The suggestion is the rate where the
+Train a fresh copy of the model (``fit`` with the run's own train settings) for a
+few hundred steps while the learning rate grows exponentially from ``start`` to
+``end``; record the smoothed loss; stop once it exceeds four times its minimum. The suggestion is the rate where the
 smoothed loss falls fastest (steepest negative slope on the log-lr axis, over a
 few points either side), looked for only after the running mean's warm-up and
 below the loss's minimum, and capped at a tenth of the rate with the lowest
@@ -17,15 +17,15 @@ from typing import Any
 
 import torch
 
-from lamina.config import RunSpec
-from lamina.data.batches import make_batches
+from lamina.config import RunSpec, ScheduleSpec
 from lamina.data.prepare import prepare_data
 from lamina.device import resolve_device
 from lamina.errors import ConfigError
 from lamina.files import write_json
 from lamina.nn.build import build_model
-from lamina.train.losses import loss_for
-from lamina.train.optim import make_optimizer
+from lamina.train.callbacks import Callback, StopTraining
+from lamina.train.loop import State, TrainingDiverged, fit
+from lamina.train.supervised import Supervised
 
 
 def lr_find(spec: RunSpec, start: float = 1e-7, end: float = 10.0, steps: int = 100, smooth: float = 0.9,
@@ -44,37 +44,16 @@ def lr_find(spec: RunSpec, start: float = 1e-7, end: float = 10.0, steps: int = 
     data = prepare_data(spec.data)
     device = resolve_device(spec.train.device)
     model = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories,
-                        data.task).model.to(device)
-    loss_fn = loss_for(spec.train, data.task)
-    optimizer = make_optimizer(model.parameters(), spec.train.optimizer)
-    batches = make_batches(data.train.x, data.train.y, spec.train.batch_size, True, device,
-                           path=spec.data.batch_path, seed=spec.seed)
-    factor = (end / start) ** (1 / (steps - 1))
-    rates, losses = [], []
-    avg, best = 0.0, math.inf
-    model.train()
-    step = 0
-    while step < steps:
-        for xb, yb in batches:
-            lr = start * factor**step
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            loss = loss_fn(model(xb).float(), yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            value = float(loss.detach())
-            avg = smooth * avg + (1 - smooth) * value
-            smoothed = avg / (1 - smooth ** (step + 1))  # bias-corrected running mean
-            step += 1
-            if not math.isfinite(smoothed) or (step > 5 and smoothed > 4 * best):
-                step = steps
-                break
-            rates.append(lr)
-            losses.append(smoothed)
-            best = min(best, smoothed)
-            if step >= steps:
-                break
+                        data.task).model
+    per_epoch = -(-len(data.train) // spec.train.batch_size)
+    train = spec.train.model_copy(update={"epochs": -(-steps // per_epoch), "accumulate_steps": 1,
+                                          "schedule": ScheduleSpec(), "early_stopping": None})
+    test = RangeTest(start, (end / start) ** (1 / (steps - 1)), steps, smooth)
+    try:
+        fit(model, data, train, [test], device, seed=spec.seed, batch_path=spec.data.batch_path, step=Unvalidated())
+    except TrainingDiverged:
+        pass  # the rate grew past where the loss stays finite: the test ends there, as it should
+    rates, losses = test.rates, test.losses
     result = {"rates": rates, "losses": losses, "suggested_lr": suggest(rates, losses, round(1 / (1 - smooth))),
               "min_loss_lr": rates[losses.index(min(losses))] if losses else None}
     if out is not None:
@@ -83,6 +62,41 @@ def lr_find(spec: RunSpec, start: float = 1e-7, end: float = 10.0, steps: int = 
         write_json(folder / "lr_find.json", result)
         plot_lr_find(result, folder / "lr_find.png")
     return result
+
+
+class Unvalidated(Supervised):
+    """The supervised step without the per-epoch validation, which the range test does not read."""
+
+    def validate(self, state: State) -> dict[str, float]:
+        return {}
+
+
+class RangeTest(Callback):
+    """Grow the learning rate exponentially each step and record the bias-corrected smoothed loss.
+
+    Stops training (StopTraining) after ``steps`` steps or once the smoothed loss exceeds four times its minimum.
+    """
+
+    def __init__(self, start: float, factor: float, steps: int, smooth: float) -> None:
+        self.start, self.factor, self.steps, self.smooth = start, factor, steps, smooth
+        self.rates: list[float] = []
+        self.losses: list[float] = []
+        self.avg, self.best = 0.0, math.inf
+
+    def on_batch_start(self, state: State) -> None:
+        for group in state.optimizer.param_groups:
+            group["lr"] = self.start * self.factor**state.step
+
+    def on_batch_end(self, state: State) -> None:
+        self.avg = self.smooth * self.avg + (1 - self.smooth) * float(state.batch_losses[-1])
+        smoothed = self.avg / (1 - self.smooth**state.step)  # bias-corrected running mean
+        if not math.isfinite(smoothed) or (state.step > 5 and smoothed > 4 * self.best):
+            raise StopTraining("the smoothed loss rose past four times its minimum")
+        self.rates.append(state.optimizer.param_groups[0]["lr"])
+        self.losses.append(smoothed)
+        self.best = min(self.best, smoothed)
+        if state.step >= self.steps:
+            raise StopTraining(f"the range test's {self.steps} steps are done")
 
 
 FALL = 0.1  # the smoothed loss must fall by this share of its level for a suggestion

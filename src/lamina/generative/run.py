@@ -3,8 +3,9 @@
 The run folder holds config.yaml, preprocess.json, model.safetensors (the
 autoencoder, or the GAN's generator and discriminator), judge.safetensors (the
 model section's classifier, for VAE and GAN runs), metrics.jsonl (per epoch),
-losses.jsonl (a GAN's D and G loss per step), summary.json, figures/*.png and
-report.html. ``lamina embed`` and ``lamina generate`` rebuild the model from
+losses.jsonl (a GAN's D and G loss per step), checkpoints/ (resumable, as any
+run's), summary.json, figures/*.png and report.html. Training is the one loop,
+:func:`lamina.train.loop.fit`, with the family's step. ``lamina embed`` and ``lamina generate`` rebuild the model from
 those files alone.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import io
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,13 @@ from lamina.nn.build import build_model
 from lamina.nn.models.autoencoder import AutoEncoder
 from lamina.nn.models.gan import GAN
 from lamina.runs import RunFolder, write_rows_csv
-from lamina.train.alternating import fit_gan
-from lamina.train.callbacks import Progress
-from lamina.train.reconstruction import fit_autoencoder, reconstruction_errors
+from lamina.evaluate.metrics import higher_is_better
+from lamina.train.alternating import Adversarial
+from lamina.train.callbacks import (Callback, EarlyStopping, MetricsLog, Progress, TensorBoardLog,
+                                    check_monitor)
+from lamina.train.checkpoint import Checkpoints, load_best_weights
+from lamina.train.loop import fit
+from lamina.train.reconstruction import Reconstruction, reconstruction_errors
 
 GRID = 64
 
@@ -94,19 +99,34 @@ def _normal_indices(spec: GenerativeSpec, data: Prepared) -> list[int] | None:
     return [classes.index(c) for c in spec.normal_classes]
 
 
-def train_generative(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto") -> dict[str, Any]:
-    """Train the config's generative model into a new run folder; returns its summary (also summary.json)."""
+def train_generative(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto", resume: bool = False,
+                     extra_callbacks: list[Callback] | None = None) -> dict[str, Any]:
+    """Train the config's generative model into a new run folder; returns its summary (also summary.json).
+
+    Training is :func:`lamina.train.loop.fit` with the family's step, so the train section acts as in
+    any run (optimizer, schedule, clipping, precision, accumulation, early stopping, checkpoints). With
+    ``resume``, the newest unfinished run of the config's name continues from its newest valid checkpoint.
+    """
+    from lamina.trainer import _resume_checkpoint, unfinished_run
+
     spec = config.model_copy(deep=True) if isinstance(config, RunSpec) else (
         parse_run_spec(config) if isinstance(config, dict) else load_config(config))
     if spec.generative is None:
         raise ConfigError("a generative run needs a generative: section (model: autoencoder | denoising | vae | gan)")
     g, t = spec.generative, spec.train
+    check_train_fields(spec)
+    if g.model == "gan" and "betas" not in t.optimizer.model_fields_set:
+        t.optimizer.betas = (0.5, 0.999)  # DCGAN's momentum setting, unless the config sets its own
+    if t.threads is not None:
+        torch.set_num_threads(t.threads)
     torch.manual_seed(spec.seed)
     data = prepare_data(spec.data)
     device = resolve_device(t.device)
     normal = _normal_indices(g, data)
     model = build_generative(spec, data.input_shape)
-    folder = RunFolder.create(spec.runs_dir, spec.name)
+    folder = unfinished_run(spec.runs_dir, spec.name) if resume else None
+    checkpoint = _resume_checkpoint(folder, spec, data, progress) if folder is not None else None
+    folder = folder or RunFolder.create(spec.runs_dir, spec.name)
     save_config(spec, folder.config)
     write_json(folder.preprocess, data.preprocessor.to_json())
     classes = data.preprocessor.target.classes or []
@@ -121,24 +141,27 @@ def train_generative(config: RunSpec | dict[str, Any] | str | Path, progress: st
         monitor = CoverageMonitor(model.sample, judge, classes, min(g.samples, 500), g.min_share,
                                   g.coverage_every, progress="none" if progress == "none" else "plain")
 
-    train_x = _normal_rows(data.train, normal).x
-    val_x = _normal_rows(data.val, normal).x
-    callbacks = [Progress(progress)] + ([monitor] if monitor else [])
+    trained = replace(data, train=_normal_rows(data.train, normal), val=_normal_rows(data.val, normal))
+    step = Adversarial(g.gan_loss, g.label_smoothing) if g.model == "gan" else \
+        Reconstruction(g.noise if g.model == "denoising" else 0.0, g.beta)
+    checkpoints, callbacks = loop_callbacks(spec, folder, progress, step, len(trained.val) > 0 and g.model != "gan")
+    callbacks = callbacks + ([monitor] if monitor else []) + (extra_callbacks or []) + [checkpoints]
     started = time.perf_counter()
     torch.manual_seed(spec.seed)
-    if g.model == "gan":
-        state = fit_gan(model, train_x, t.epochs, t.batch_size, t.optimizer.lr, g.gan_loss, g.label_smoothing,
-                        spec.seed, callbacks, device)
-        _write_lines(folder.losses, state.steps)
-    else:
-        state = fit_autoencoder(model, train_x, val_x, t.epochs, t.batch_size, t.optimizer.lr,
-                                g.noise if g.model == "denoising" else 0.0, g.beta, spec.seed, callbacks, device)
+    state = fit(model, trained, t, callbacks, device, seed=spec.seed, batch_path=spec.data.batch_path,
+                workers=spec.data.loader_workers, resume=checkpoint, step=step)
     out["train_seconds"] = round(time.perf_counter() - started, 3)
     out["epochs_run"] = len(state.history)
+    out["stopped_early"] = state.stopped_early
     out["final_epoch"] = state.history[-1] if state.history else {}
+    if t.restore_best and g.model != "gan" and checkpoints.best is not None:  # a GAN keeps its last weights
+        model.load_state_dict(load_best_weights(folder.checkpoints))
+        out["best_epoch"] = checkpoints.best_epoch
     model.cpu().eval()
     save_tensors(folder.weights, model.state_dict())
-    _write_lines(folder.metrics, state.history)
+    steps = _step_losses(state.loss_log) if g.model == "gan" else []
+    if g.model == "gan":
+        _write_lines(folder.losses, steps)
 
     figures_dir = folder.root / "figures"
     test = data.test if len(data.test) else data.val
@@ -157,11 +180,67 @@ def train_generative(config: RunSpec | dict[str, Any] | str | Path, progress: st
         figures.image_grid(model.sample(GRID, torch.Generator().manual_seed(spec.seed)), figures_dir / "samples.png",
                            f"{g.model} samples")
     if g.model == "gan":
-        figures.gan_losses(state.steps, figures_dir / "gan_losses.png")
+        figures.gan_losses(steps, figures_dir / "gan_losses.png")
     write_json(folder.summary, out)
     write_generative_report(folder.root, out)
     out["folder"] = str(folder.root)
     return out
+
+
+# What each train field does in a generative run: it acts as in any run, or it is refused when set.
+ACTING = ("epochs", "batch_size", "accumulate_steps", "optimizer", "schedule", "l1", "l2", "clip_norm",
+          "clip_value", "early_stopping", "monitor", "restore_best", "device", "precision", "threads", "tensorboard",
+          "checkpoint")
+REFUSED = {"loss": "the family's step sets its loss", "label_smoothing": "use generative.label_smoothing",
+           "huber_delta": "the family's step sets its loss", "epoch_metrics": "there are no labels to score",
+           "adversarial": "it needs a classifier", "lr_groups": "it needs a backbone", "selfsup": "see lamina pretrain",
+           "augment": "set generative.noise for a denoising autoencoder", "compile": "the steps call the model's parts",
+           "diagnose": "the diagnosis monitor reads a classifier's run", "diagnose_every": "see train.diagnose"}
+
+
+def check_train_fields(spec: RunSpec) -> None:
+    """Refuse the train fields a generative family cannot use, naming the field and the family, before training.
+
+    A field is refused when the config sets it (a default is not the user's request); ``restore_best`` is
+    refused for a GAN only (no loss tells a better generator; its last weights are kept).
+    """
+    t, family = spec.train, spec.generative.model
+    refused = [name for name in REFUSED if name in t.model_fields_set]
+    if family == "gan" and "restore_best" in t.model_fields_set and t.restore_best:
+        refused.append("restore_best")
+    if refused:
+        name = refused[0]
+        why = REFUSED.get(name, "no loss tells a better generator")
+        raise ConfigError(f"train.{name} does not apply to a {family} run (generative.model: {family}): {why}; "
+                          "remove it from the train section")
+
+
+def loop_callbacks(spec: RunSpec, folder: RunFolder, progress: str, step: Any, has_val: bool
+                   ) -> tuple[Checkpoints, list[Callback]]:
+    """The run folder's checkpoints (to go last) and the loop's other callbacks: progress, logs, early stopping."""
+    t = spec.train
+    available = ["train_loss", *([] if len(step.loss_names) == 1 else step.loss_names)]
+    available += ["val_loss"] if has_val else []
+    monitor = t.monitor if t.monitor in available else "train_loss"
+    if "monitor" in t.model_fields_set:
+        check_monitor(t.monitor, available, "train.monitor")
+    mode = "max" if higher_is_better(monitor) else "min"
+    checkpoints = Checkpoints(folder.checkpoints, t.checkpoint, monitor, mode, spec.to_dict())
+    callbacks: list[Callback] = [Progress(progress), MetricsLog(folder.metrics)]
+    if t.tensorboard:
+        callbacks.append(TensorBoardLog(folder.tensorboard))
+    if t.early_stopping is not None:
+        es = t.early_stopping
+        check_monitor(es.monitor, available, "train.early_stopping.monitor")
+        es_mode = es.mode if es.mode != "auto" else ("max" if higher_is_better(es.monitor) else "min")
+        callbacks.append(EarlyStopping(es.monitor, es_mode, es.patience, es.min_delta))
+    return checkpoints, callbacks
+
+
+def _step_losses(loss_log: list[torch.Tensor]) -> list[dict[str, Any]]:
+    """A GAN's per-step D and G losses (losses.jsonl and its figure) from the loop's per-batch log."""
+    rows = torch.cat(loss_log).tolist() if loss_log else []
+    return [{"step": i + 1, "d_loss": d, "g_loss": g} for i, (d, g) in enumerate(rows)]
 
 
 def _autoencoder_results(model: AutoEncoder, data: Prepared, normal: list[int] | None, g: GenerativeSpec,

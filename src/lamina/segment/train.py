@@ -1,8 +1,7 @@
 """Train a U-Net on the synthetic shapes set and measure pixel accuracy and IoU (torchmetrics).
 
-    for epoch:
-        for batch: per-pixel cross-entropy -> backward -> Adam step
-        validation mean IoU -> keep the best weights so far
+    loop.fit with the pixel-wise step: per batch, per-pixel cross-entropy -> state.update (Adam)
+    per epoch: validation mean IoU -> keep the best weights so far
     restore the best weights -> test pixel accuracy, IoU per class and mean
 
 The run folder holds segmentation.json (the settings), model.safetensors,
@@ -17,9 +16,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lamina.config import TrainSpec
+from lamina.data.prepare import Prepared, Split
 from lamina.data.shapes import SHAPE_CLASSES, make_shapes
 from lamina.errors import ConfigError
 from lamina.files import atomic_write_text, save_tensors, write_json
@@ -27,8 +29,9 @@ from lamina.nn.models.unet import UNet
 from lamina.report import figures
 from lamina.runs import RunFolder
 from lamina.segment.report import write_segmentation_report
-from lamina.train.callbacks import Progress
-from lamina.train.reconstruction import LoopState, batches, emit
+from lamina.train.callbacks import Callback, Progress
+from lamina.train.loop import State, fit
+from lamina.train.steps import Step
 
 
 @dataclass
@@ -75,39 +78,45 @@ def segmentation_metrics(predicted: torch.Tensor, masks: torch.Tensor, classes: 
             "iou": {name: float(v) for name, v in zip(classes, per_class)}}
 
 
+class PixelWise(Step):
+    """One U-Net batch: per-pixel cross-entropy of the logits (B, K, H, W) against the masks (B, H, W)."""
+
+    def train_step(self, state: State, batch: tuple[Any, Any]) -> torch.Tensor:
+        x, masks = batch
+        with state.autocast:
+            loss = F.cross_entropy(state.net(x).float(), masks)
+        state.update(loss)
+        return loss
+
+    def validate(self, state: State) -> dict[str, float]:
+        scores = segmentation_metrics(predict_masks(state.model, state.data.val.x), state.data.val.y,
+                                      list(SHAPE_CLASSES))
+        return {"val_mean_iou": scores["mean_iou"], "val_pixel_accuracy": scores["pixel_accuracy"]}
+
+
+class KeepBestIoU(Callback):
+    """Remember the weights of the epoch with the highest validation mean IoU, in memory."""
+
+    def __init__(self) -> None:
+        self.best, self.weights = -1.0, None
+
+    def on_epoch_end(self, state: State) -> None:
+        if state.logs["val_mean_iou"] > self.best:
+            self.best = state.logs["val_mean_iou"]
+            self.weights = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
+
+
 def fit_unet(model: UNet, x: torch.Tensor, masks: torch.Tensor, val_x: torch.Tensor, val_masks: torch.Tensor,
-             settings: SegmentationSettings, progress: str = "auto") -> LoopState:
-    """Train with per-pixel cross-entropy (Adam); restores the weights of the best validation mean IoU."""
-    generator = torch.Generator().manual_seed(settings.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    state = LoopState(settings.epochs, -(-len(x) // settings.batch_size))
-    callbacks = [Progress(progress)]
-    best, best_weights = -1.0, None
-    emit(callbacks, "on_train_start", state)
-    try:
-        for epoch in range(settings.epochs):
-            state.epoch, state.batch = epoch, 0
-            emit(callbacks, "on_epoch_start", state)
-            model.train()
-            total = 0.0
-            for index in batches(len(x), settings.batch_size, generator):
-                loss = F.cross_entropy(model(x[index]), masks[index])  # logits (B, K, H, W) vs (B, H, W)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach()) * len(index)
-                state.batch += 1
-                emit(callbacks, "on_batch_end", state)
-            scores = segmentation_metrics(predict_masks(model, val_x), val_masks, list(SHAPE_CLASSES))
-            state.logs = {"epoch": epoch + 1, "train_loss": total / len(x), "val_mean_iou": scores["mean_iou"],
-                          "val_pixel_accuracy": scores["pixel_accuracy"]}
-            state.history.append(state.logs)
-            if scores["mean_iou"] > best:
-                best, best_weights = scores["mean_iou"], {k: v.clone() for k, v in model.state_dict().items()}
-            emit(callbacks, "on_epoch_end", state)
-    finally:
-        emit(callbacks, "on_train_end", state)
-    model.load_state_dict(best_weights)
+             settings: SegmentationSettings, progress: str = "auto") -> State:
+    """Train with per-pixel cross-entropy (Adam) through the one loop; restores the weights of the best val mean IoU."""
+    split = lambda a, b: Split(a, b, np.arange(len(a)))  # noqa: E731
+    data = Prepared(split(x, masks), split(val_x, val_masks), split(val_x[:0], val_masks[:0]), None, "shapes")
+    spec = TrainSpec(epochs=settings.epochs, batch_size=settings.batch_size, device="cpu", tensorboard=False,
+                     optimizer={"name": "adam", "lr": settings.lr}, diagnose=False)
+    best = KeepBestIoU()
+    state = fit(model, data, spec, [Progress(progress), best], torch.device("cpu"), seed=settings.seed,
+                step=PixelWise())
+    model.load_state_dict(best.weights)
     return state
 
 

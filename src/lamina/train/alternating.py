@@ -1,12 +1,10 @@
-"""The GAN's alternating loop: a discriminator step, then a generator step, per batch.
+"""The adversarial step: a discriminator update, then a generator update, per batch (run by ``fit``).
 
-    for epoch:
-        for batch of real x:
-            fake = G(z)
-            D step: loss_D(D(x), D(fake.detach()))  (real targets smoothed to 1 - label_smoothing)
-            G step: loss_G(D(fake))
-            per-step d_loss and g_loss recorded
-        logs (mean D and G losses) -> callbacks' on_epoch_end (the coverage monitor may warn)
+    per batch of real x:
+        fake = G(z)                         (z from torch's global generator, which checkpoints save)
+        D update: loss_D(D(x), D(fake.detach()))  (real targets smoothed to 1 - label_smoothing)
+        G update: loss_G(D(fake))
+    the batch's (d_loss, g_loss) is logged; the epoch's means are d_loss and g_loss, train_loss their sum
 
 Losses: ``nonsaturating`` (D: binary cross-entropy; G maximizes log D(G(z)), which keeps
 gradients alive early when D wins easily) or ``hinge`` (D: relu(1 - D(x)) + relu(1 + D(G(z)));
@@ -15,13 +13,17 @@ G: -D(G(z))).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import torch
 import torch.nn.functional as F
 
 from lamina.errors import ConfigError
 from lamina.nn.models.gan import GAN
-from lamina.train.callbacks import Callback, StopTraining
-from lamina.train.reconstruction import LoopState, batches, emit
+from lamina.train.steps import Step
+
+if TYPE_CHECKING:
+    from lamina.train.loop import State
 
 GAN_LOSSES = ("nonsaturating", "hinge")
 
@@ -41,49 +43,29 @@ def generator_loss(fake: torch.Tensor, kind: str) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))  # non-saturating: -log D(G(z))
 
 
-def fit_gan(gan: GAN, train_x: torch.Tensor, epochs: int, batch_size: int, lr: float, loss: str = "nonsaturating",
-            label_smoothing: float = 0.1, seed: int = 0, callbacks: list[Callback] | None = None,
-            device: torch.device | None = None) -> LoopState:
-    """Train ``gan`` on ``train_x``; ``state.history`` holds per-epoch means, ``state.steps`` per-step losses."""
-    if loss not in GAN_LOSSES:
-        raise ConfigError(f"generative.gan_loss must be one of {', '.join(GAN_LOSSES)}; got {loss!r}")
-    device = device or torch.device("cpu")
-    gan.to(device)
-    callbacks = callbacks or []
-    generator = torch.Generator().manual_seed(seed)
-    g, d = gan.generator, gan.discriminator
-    opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999))  # DCGAN's momentum setting
-    opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.999))
-    state = LoopState(epochs, -(-len(train_x) // batch_size))
-    emit(callbacks, "on_train_start", state)
-    try:
-        for epoch in range(epochs):
-            state.epoch, state.batch = epoch, 0
-            emit(callbacks, "on_epoch_start", state)
-            g.train()
-            d.train()
-            for index in batches(len(train_x), batch_size, generator):
-                real = train_x[index].to(device)
-                fake = g(torch.randn(len(real), g.noise, generator=generator).to(device))
-                d_loss = discriminator_loss(d(real), d(fake.detach()), loss, label_smoothing)
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
-                g_loss = generator_loss(d(fake), loss)
-                opt_g.zero_grad(set_to_none=True)
-                g_loss.backward()
-                opt_g.step()
-                state.steps.append({"step": len(state.steps) + 1, "d_loss": float(d_loss.detach()),
-                                    "g_loss": float(g_loss.detach())})
-                state.batch += 1
-                emit(callbacks, "on_batch_end", state)
-            recent = state.steps[-state.batch:]
-            state.logs = {"epoch": epoch + 1, "d_loss": sum(s["d_loss"] for s in recent) / len(recent),
-                          "g_loss": sum(s["g_loss"] for s in recent) / len(recent)}
-            state.history.append(state.logs)
-            emit(callbacks, "on_epoch_end", state)
-    except StopTraining as stop:
-        state.stopped_early, state.stop_reason = True, str(stop)
-    finally:
-        emit(callbacks, "on_train_end", state)
-    return state
+class Adversarial(Step):
+    """One GAN batch: ``state.update`` twice, the discriminator's loss first; ``yb`` is unused."""
+
+    loss_names = ("d_loss", "g_loss")
+
+    def __init__(self, loss: str = "nonsaturating", label_smoothing: float = 0.1) -> None:
+        if loss not in GAN_LOSSES:
+            raise ConfigError(f"generative.gan_loss must be one of {', '.join(GAN_LOSSES)}; got {loss!r}")
+        self.loss, self.smoothing = loss, label_smoothing
+
+    def parameters(self, model: GAN, groups: list[dict[str, Any]] | None) -> dict[str, Any]:
+        return {"discriminator": list(model.discriminator.parameters()),
+                "generator": list(model.generator.parameters())}
+
+    def train_step(self, state: State, batch: tuple[Any, Any]) -> torch.Tensor:
+        real = batch[0]
+        g, d = state.model.generator, state.model.discriminator
+        z = torch.randn(len(real), g.noise, device=real.device)
+        with state.autocast:
+            fake = g(z)
+            d_loss = discriminator_loss(d(real).float(), d(fake.detach()).float(), self.loss, self.smoothing)
+        state.update(d_loss, "discriminator")
+        with state.autocast:
+            g_loss = generator_loss(d(fake).float(), self.loss)
+        state.update(g_loss, "generator")
+        return torch.stack([d_loss.detach(), g_loss.detach()])

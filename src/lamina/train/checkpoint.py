@@ -299,7 +299,7 @@ class Checkpoint:
         if m.batch > state.steps_per_epoch or len(m.batch_sizes) != m.batch:
             raise ValueError(f"position batch {m.batch} does not fit an epoch of {state.steps_per_epoch} batches")
         done, partial = self.tensors.get("losses.done"), self.tensors.get("losses.epoch")
-        if done is None or partial is None or done.dim() != 1 or partial.dim() != 1:
+        if done is None or partial is None or done.dim() not in (1, 2) or partial.dim() not in (1, 2):  # 2: a GAN's
             raise ValueError("the per-batch losses are missing")
         if len(done) != m.epoch * state.steps_per_epoch:
             raise ValueError(f"{len(done)} batch losses do not fit {m.epoch} finished epochs")

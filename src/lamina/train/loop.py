@@ -1,23 +1,24 @@
-"""The training loop: a few named steps, with everything optional entering through callbacks.
+"""The training loop, one for every model family: a family's ``Step`` says what one batch means.
 
-    (resume: restore weights, optimizer, schedule, RNGs, position)
+    (resume: restore weights, optimizers, schedules, RNGs, position)
     for epoch:
         on_epoch_start
         for batch (the rest of the epoch after a mid-epoch resume):
-            on_batch_start (may replace the batch) -> forward -> loss (+ L1/L2)
-            -> on_loss (may add terms) -> backward
-            once every train.accumulate_steps batches (and at the epoch's end):
-                check finite -> on_after_backward -> clip -> step -> schedule
+            on_batch_start (may replace the batch)
+            -> step.train_step(state, batch): forward -> loss -> state.update(loss, name)
+               update: (+ L1/L2) -> on_loss (may add terms) -> backward
+                       once every train.accumulate_steps batches (and at the epoch's end):
+                       check finite -> on_after_backward -> clip -> step -> schedule
             -> on_batch_end
-        validate -> logs -> on_epoch_end   (callbacks may raise StopTraining)
+        step.validate -> logs -> on_epoch_end   (callbacks may raise StopTraining)
 
-Accumulated micro-batches are weighted by their share of their group's
-samples, so k of them make exactly the update of one batch k times larger.
+``state.update`` is the only way an optimizer steps; a GAN's step calls it twice
+per batch, in order. Accumulated micro-batches are weighted by their share of
+their group's samples, so k of them make exactly the update of one batch k times larger.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -28,33 +29,27 @@ from torch import nn
 
 from lamina.config import TrainSpec
 from lamina.data.batches import make_batches
-from lamina.data.prepare import Prepared, Split
-from lamina.errors import LaminaError
-from lamina.evaluate.metrics import resolve_epoch_metrics
-from lamina.evaluate.scoring import score
-from lamina.nn.outputs import model_outputs
+from lamina.data.prepare import Prepared
+from lamina.train.accumulation import accumulation_shares, combine
 from lamina.train.callbacks import EVENTS, Callback, StopTraining, handlers
-from lamina.train.distributed import current_world, gather_rows, rank_slice, shard_weights, sum_over_ranks, wrap
-from lamina.train.losses import loss_for
-from lamina.train.optim import make_optimizer, make_schedule
+from lamina.train.distributed import current_world, shard_weights, sum_over_ranks, wrap
+from lamina.train.finite import TrainingDiverged, check_finite
+from lamina.train.optim import Optimizers, Schedules, make_optimizer, make_schedule
 from lamina.train.speed import compiled
-
-
-class TrainingDiverged(LaminaError):
-    """The loss or a gradient became NaN or infinite."""
+from lamina.train.steps import Step
 
 
 @dataclass
 class State:
-    """What callbacks see: the model, optimizer and progress counters, and the last epoch's logs."""
+    """What callbacks and steps see: the model, optimizers and progress counters, and the last epoch's logs."""
 
     model: nn.Module
-    optimizer: torch.optim.Optimizer
+    optimizer: torch.optim.Optimizer  # the only one, or all of a step's named optimizers as one (checkpoints)
     scheduler: Any
     spec: TrainSpec
     epochs: int
     steps_per_epoch: int
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None
     device: torch.device
     data: Prepared
     batches: Any = None
@@ -75,164 +70,145 @@ class State:
     outputs: Any = None
     loss: Any = None
     objective: Any = None
+    net: Any = None  # the model as trained (DDP-wrapped or compiled where configured)
+    autocast: Any = None  # the precision context for forward passes
+    optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
+    schedulers: dict[str, Any] = field(default_factory=dict)
+    hooks: dict[str, list[Any]] = field(default_factory=dict)
+    params: dict[str, list[torch.Tensor]] = field(default_factory=dict)  # what each optimizer checks and clips
+    penalized: dict[str, list[torch.Tensor]] = field(default_factory=dict)  # weights under L1/L2
+    shares: list[float] | None = None
+    pending: dict[str, list[torch.Tensor]] = field(default_factory=dict)  # losses of each open accumulation group
 
     @property
     def at_update(self) -> bool:
         """Whether the batch just done ends an accumulation group (so the optimizer steps after it)."""
         return self.batch % self.spec.accumulate_steps == 0 or self.batch == self.steps_per_epoch
 
+    def emit(self, event: str) -> None:
+        """Call every callback's handler of ``event``."""
+        for hook in self.hooks[event]:
+            hook(self)
+
+    def update(self, loss: torch.Tensor, name: str = "main") -> None:
+        """Backpropagate ``loss`` into optimizer ``name``'s parameters; step it when the accumulation group ends.
+
+        The only way an optimizer steps. L1/L2 are added and ``on_loss`` lets callbacks add terms first.
+        """
+        spec, k = self.spec, self.spec.accumulate_steps
+        self.loss = loss
+        penalized = self.penalized[name]
+        self.objective = loss + penalty(penalized, spec.l1, spec.l2) if penalized else loss
+        self.emit("on_loss")
+        optimizer = self.optimizers[name]
+        if self.batch % k == 0:
+            optimizer.zero_grad(set_to_none=True)
+            self.pending[name] = []
+        share = self.shares[self.batch] if self.shares else None
+        scaled = self.scaler.scale(self.objective if share is None else self.objective * share)
+        # with several optimizers each loss feeds only its own parameters (a GAN's G loss leaves D's gradients)
+        scaled.backward(inputs=self.params[name] if len(self.optimizers) > 1 else None)
+        self.pending[name].append(loss.detach())
+        if (self.batch + 1) % k and self.batch + 1 != self.steps_per_epoch:
+            return
+        self.scaler.unscale_(optimizer)
+        check_finite(self, name)
+        self.emit("on_after_backward")
+        clip(self.params[name], spec)
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        if self.schedulers.get(name) is not None:
+            self.schedulers[name].step()
+
 
 def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callback], device: torch.device,
         seed: int = 0, batch_path: str = "auto", workers: int = 0, resume: Any = None,
-        groups: list[dict[str, Any]] | None = None) -> State:
-    """Train ``model`` on ``data.train``, validating on ``data.val`` after every epoch.
+        groups: list[dict[str, Any]] | None = None, step: Step | None = None) -> State:
+    """Train ``model`` on ``data.train`` batch by batch as ``step`` says, validating after every epoch.
 
+    ``step`` is the model family's :class:`lamina.train.steps.Step` (None: supervised, ``data.train.y`` the targets).
     ``groups`` are optimizer parameter groups with their own rates (see lamina.train.groups);
     None trains every parameter at ``spec.optimizer.lr``.
     ``batch_path`` picks the in-memory fast path or the DataLoader path ('auto' decides by size).
     ``resume`` (a loaded :class:`lamina.train.checkpoint.Checkpoint`) continues where it was saved.
     """
+    if step is None:
+        from lamina.train.supervised import Supervised
+
+        step = Supervised()
     model.to(device)
-    loss_fn = loss_for(spec, data.task)
-    metric_names = resolve_epoch_metrics(spec.epoch_metrics, data.task)
     world = current_world()
     batches = make_batches(data.train.x, data.train.y, spec.batch_size, True, device,
                            path=batch_path, seed=seed, workers=workers, rank=world.rank, world=world.size)
-    k = spec.accumulate_steps
-    optimizer = make_optimizer(groups or model.parameters(), spec.optimizer)
-    scheduler = make_schedule(optimizer, spec.schedule, spec.epochs, -(-len(batches) // k))
+    per_epoch = -(-len(batches) // spec.accumulate_steps)
+    optimizers = {name: make_optimizer(params, spec.optimizer)
+                  for name, params in step.parameters(model, groups).items()}
+    schedulers = {name: make_schedule(opt, spec.schedule, spec.epochs, per_epoch) for name, opt in optimizers.items()}
     scaler = torch.amp.GradScaler(device.type, enabled=spec.precision == "fp16")  # a pass-through unless fp16
-    state = State(model, optimizer, scheduler, spec, spec.epochs, len(batches), loss_fn, device, data,
+    single = len(optimizers) == 1
+    optimizer = next(iter(optimizers.values())) if single else Optimizers(optimizers)
+    scheduler = next(iter(schedulers.values())) if single else Schedules.of(schedulers)
+    state = State(model, optimizer, scheduler, spec, spec.epochs, len(batches), None, device, data,
                   batches, scaler, callbacks)
-    shares = combine(accumulation_shares(len(data.train), spec.batch_size, k),
-                     shard_weights(len(data.train), spec.batch_size, world))
-    net = wrap(model, device)  # DistributedDataParallel under several processes
-    if spec.compile:
-        net = compiled(net)
-    params = list(model.parameters())
-    penalized = [p for p in params if p.dim() > 1]  # weights, not biases or norm scales
+    state.optimizers, state.schedulers = optimizers, schedulers
+    state.shares = combine(accumulation_shares(len(data.train), spec.batch_size, spec.accumulate_steps),
+                           shard_weights(len(data.train), spec.batch_size, world))
+    state.net = compiled(wrap(model, device)) if spec.compile else wrap(model, device)  # DDP under several processes
+    state.params = {name: list(model.parameters()) if single else [p for g in opt.param_groups for p in g["params"]]
+                    for name, opt in optimizers.items()}
     regularized = bool(spec.l1 or spec.l2)  # when off, skip adding 0.0 (an extra autograd node every step)
+    state.penalized = {name: [p for p in params if p.dim() > 1] if regularized else []  # weights, not biases
+                       for name, params in state.params.items()}
     low = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(spec.precision)
-    autocast = torch.autocast(device.type, dtype=low) if low is not None else nullcontext()
-
-    hooks = {event: handlers(callbacks, event) for event in EVENTS}
-
-    def emit(event: str) -> None:
-        for hook in hooks[event]:
-            hook(state)
+    state.autocast = torch.autocast(device.type, dtype=low) if low is not None else nullcontext()
+    state.hooks = {event: handlers(callbacks, event) for event in EVENTS}
+    step.start(state)
 
     if resume is not None:
         resume.restore(state)
-    emit("on_train_start")
+    state.emit("on_train_start")
     try:
         for epoch in range(state.epoch, spec.epochs):
             state.epoch = epoch
-            emit("on_epoch_start")
+            state.emit("on_epoch_start")
             model.train()
             for xb, yb in batches:
                 state.xb, state.yb = xb, yb
-                emit("on_batch_start")
-                with autocast:
-                    state.outputs = net(state.xb).float()
-                    loss = loss_fn(state.outputs, state.yb)
-                state.loss = loss
-                state.objective = loss + penalty(penalized, spec.l1, spec.l2) if regularized else loss
-                emit("on_loss")
-                if state.batch % k == 0:
-                    optimizer.zero_grad(set_to_none=True)
-                share = shares[state.batch] if shares else None
-                scaler.scale(state.objective if share is None else state.objective * share).backward()
+                state.emit("on_batch_start")
+                try:
+                    loss = step.train_step(state, (state.xb, state.yb))
+                except TrainingDiverged:
+                    if len(step.loss_names) == 1:
+                        state.batch_losses.append(state.loss.detach())  # the losses log ends with the bad one
+                    raise
                 state.batch += 1
                 state.batch_losses.append(loss.detach())  # summed once per epoch (no per-step sync)
                 state.batch_sizes.append(len(state.xb))
                 if state.at_update:
-                    scaler.unscale_(optimizer)
-                    check_finite(state, params)
-                    emit("on_after_backward")
-                    clip(model, spec)
-                    scaler.step(optimizer)
-                    scaler.update()
-                    if scheduler is not None:
-                        scheduler.step()
                     state.step += 1
-                emit("on_batch_end")
-            losses = torch.stack(state.batch_losses)
-            sizes = torch.tensor(state.batch_sizes, dtype=torch.float32, device=device)
-            total, count = sum_over_ranks(torch.stack([losses.float() @ sizes, sizes.sum()]).cpu()).tolist()
-            train_loss = total / count
-            state.loss_log.append(losses.cpu())
-            state.batch, state.batch_losses, state.batch_sizes = 0, [], []
-            logs = {"epoch": epoch + 1, "train_loss": train_loss}
-            logs.update(validate(model, data.val, loss_fn, data, metric_names, spec.batch_size, device, autocast))
-            logs["lr"] = optimizer.param_groups[0]["lr"]
-            state.logs = logs
-            state.history.append(logs)
-            emit("on_epoch_end")
+                state.emit("on_batch_end")
+            state.logs = epoch_logs(state, step.loss_names) | step.validate(state)
+            state.logs["lr"] = state.optimizer.param_groups[0]["lr"]
+            state.history.append(state.logs)
+            state.emit("on_epoch_end")
     except StopTraining as stop:
         state.stop_reason = str(stop)
     finally:
-        emit("on_train_end")  # also on errors, so bars stop and logs are closed
+        state.emit("on_train_end")  # also on errors, so bars stop and logs are closed
     return state
 
 
-def accumulation_shares(n: int, batch_size: int, k: int) -> list[float] | None:
-    """Each batch's weight when ``k`` batches are accumulated into one step (None when ``k`` is 1).
-
-    A batch's mean loss counts by its share of its group's samples, so a group's
-    summed gradient is that of the mean loss over the whole group: the update of
-    one batch ``k`` times larger, including a smaller last batch or last group.
-    """
-    if k == 1:
-        return None
-    sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
-    shares: list[float] = []
-    for first in range(0, len(sizes), k):
-        group = sizes[first : first + k]
-        shares += [size / sum(group) for size in group]
-    return shares
-
-
-def combine(first: list[float] | None, second: list[float] | None) -> list[float] | None:
-    """Per-batch loss weights multiplied together (None stands for all ones)."""
-    if first is None or second is None:
-        return first or second
-    return [a * b for a, b in zip(first, second)]
-
-
-def check_finite(state: State, params: list[torch.Tensor]) -> None:
-    """Stop at this step when a loss or a gradient of ``params`` is NaN or infinite, before the weights change.
-
-    A few sums and one host sync a step. Under fp16 an infinite gradient is the
-    grad scaler's business (it skips the step and lowers the scale), so only
-    the losses are checked there.
-    """
-    group = (state.batch - 1) % state.spec.accumulate_steps + 1  # the batches this step accumulates
-    losses = state.batch_losses[-1] if group == 1 else torch.stack(state.batch_losses[-group:]).sum()
-    grads = [p.grad for p in params if p.grad is not None]
-    if grads and not state.scaler.is_enabled():  # a NaN or an infinity survives norms and sums
-        if grads[0].is_cuda:
-            losses = losses + torch.stack(torch._foreach_norm(grads)).sum()  # a few fused kernels
-        else:
-            losses = losses + sum(g.sum() for g in grads)  # cheaper than norms on a CPU
-    if math.isfinite(float(losses)):
-        return
-    losses = torch.stack(state.batch_losses[-group:])
-    values = losses.float().reshape(-1).tolist()
-    bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
-    first = state.batch - group + 1
-    batch = f"batch {first + (bad or 0)}" if bad is not None or group == 1 else f"batches {first}-{state.batch}"
-    what = f"the loss is {values[bad if bad is not None else -1]:.6g}"
-    name = next((n for n, p in state.model.named_parameters()
-                 if p.grad is not None and not bool(torch.isfinite(p.grad).all())), None)
-    if bad is None and name is None:
-        return  # all finite, only so large that their sum overflowed: not this check's business
-    if name is not None:
-        layer = type(state.model.get_submodule(name.rpartition(".")[0])).__name__
-        what += f"{';' if bad is not None else ' but'} the first layer with a non-finite gradient is {name} ({layer})"
-    raise TrainingDiverged(
-        f"training diverged at step {state.step + 1} (epoch {state.epoch + 1}, {batch} of {state.steps_per_epoch}): "
-        f"{what}. Lower train.optimizer.lr or set train.clip_norm"
-    )
+def epoch_logs(state: State, names: tuple[str, ...]) -> dict[str, Any]:
+    """The finished epoch's mean training loss(es) over all ranks; moves its batch losses to ``state.loss_log``."""
+    losses = torch.stack(state.batch_losses).float()  # (B,) or (B, len(names))
+    sizes = torch.tensor(state.batch_sizes, dtype=torch.float32, device=state.device)
+    *totals, count = sum_over_ranks(torch.cat([(sizes @ losses).reshape(-1), sizes.sum().reshape(1)]).cpu()).tolist()
+    state.loss_log.append(losses.cpu())
+    state.batch, state.batch_losses, state.batch_sizes = 0, [], []
+    logs: dict[str, Any] = {"epoch": state.epoch + 1, "train_loss": sum(totals) / count}
+    if len(names) > 1:
+        logs.update({name: total / count for name, total in zip(names, totals)})
+    return logs
 
 
 def penalty(weights: list[torch.Tensor], l1: float, l2: float) -> torch.Tensor | float:
@@ -245,22 +221,11 @@ def penalty(weights: list[torch.Tensor], l1: float, l2: float) -> torch.Tensor |
     return out
 
 
-def clip(model: nn.Module, spec: TrainSpec) -> None:
-    """Clip gradients by value and/or by global norm, as configured."""
+def clip(params: list[torch.Tensor], spec: TrainSpec) -> None:
+    """Clip the gradients of ``params`` by value and/or by global norm, as configured."""
     if spec.clip_value is not None:
-        nn.utils.clip_grad_value_(model.parameters(), spec.clip_value)
+        nn.utils.clip_grad_value_(params, spec.clip_value)
     if spec.clip_norm is not None:
-        nn.utils.clip_grad_norm_(model.parameters(), spec.clip_norm)
+        nn.utils.clip_grad_norm_(params, spec.clip_norm)
 
 
-def validate(model: nn.Module, split: Split, loss_fn: Callable, data: Prepared, metric_names: list[str],
-             batch_size: int, device: torch.device, autocast: Any = None) -> dict[str, float]:
-    """Validation loss and the task's epoch metrics (``val_`` prefixed); empty when there is no val split."""
-    if len(split) == 0:
-        return {}
-    mine = rank_slice(len(split), current_world())  # all rows in a single process
-    outputs = gather_rows(model_outputs(model, split.x[mine], batch_size, device, autocast))
-    logs = {"val_loss": float(loss_fn(outputs, split.y))}
-    scores = score(outputs, split.y, data.preprocessor.target, metric_names)
-    logs.update({f"val_{k}": v for k, v in scores.items()})
-    return logs

@@ -132,3 +132,62 @@ def make_schedule(optimizer: torch.optim.Optimizer, spec: ScheduleSpec, epochs: 
         return shape(i - warmup)
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
+
+
+class Optimizers:
+    """A step's named optimizers seen as one (param groups and state dict concatenated), for checkpoints.
+
+    Parameter indices in the state dict run on from one optimizer to the next, so
+    the saved layout is that of one optimizer over all their parameter groups.
+    """
+
+    def __init__(self, optimizers: dict[str, torch.optim.Optimizer]) -> None:
+        self.optimizers = optimizers
+
+    @property
+    def param_groups(self) -> list[dict]:
+        """Every optimizer's parameter groups, in order."""
+        return [g for opt in self.optimizers.values() for g in opt.param_groups]
+
+    def state_dict(self) -> dict:
+        """One state dict: each optimizer's, its parameter indices shifted past the ones before it."""
+        state, groups, offset = {}, [], 0
+        for opt in self.optimizers.values():
+            saved = opt.state_dict()
+            state.update({pid + offset: entries for pid, entries in saved["state"].items()})
+            groups += [{**g, "params": [pid + offset for pid in g["params"]]} for g in saved["param_groups"]]
+            offset += sum(len(g["params"]) for g in opt.param_groups)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, saved: dict) -> None:
+        """Split a state dict made by :meth:`state_dict` back among the optimizers."""
+        groups, offset = list(saved["param_groups"]), 0
+        for opt in self.optimizers.values():
+            mine, groups = groups[: len(opt.param_groups)], groups[len(opt.param_groups):]
+            count = sum(len(g["params"]) for g in opt.param_groups)
+            opt.load_state_dict({
+                "state": {pid - offset: v for pid, v in saved["state"].items() if offset <= pid < offset + count},
+                "param_groups": [{**g, "params": [pid - offset for pid in g["params"]]} for g in mine]})
+            offset += count
+
+
+class Schedules:
+    """A step's named schedules seen as one, for checkpoints (its state dict is theirs by name)."""
+
+    def __init__(self, schedules: dict[str, torch.optim.lr_scheduler.LambdaLR]) -> None:
+        self.schedules = schedules
+
+    @classmethod
+    def of(cls, schedules: dict[str, torch.optim.lr_scheduler.LambdaLR | None]) -> Schedules | None:
+        """The named schedules as one; None when no optimizer has one (a constant rate)."""
+        made = {name: s for name, s in schedules.items() if s is not None}
+        return cls(made) if made else None
+
+    def state_dict(self) -> dict:
+        """Each schedule's state dict, by name."""
+        return {name: s.state_dict() for name, s in self.schedules.items()}
+
+    def load_state_dict(self, saved: dict) -> None:
+        """Give each schedule its saved state."""
+        for name, s in self.schedules.items():
+            s.load_state_dict(dict(saved[name]))

@@ -17,23 +17,25 @@ uses it with ``model.backbone: {run: PATH}`` and the default cut keeps exactly t
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lamina.config import RunSpec, SelfSupSpec, save_config
+from lamina.config import RunSpec, SelfSupSpec, TrainSpec, save_config
 from lamina.data.augment import augment, check_inputs, parse_pipeline
-from lamina.data.prepare import prepare_data
-from lamina.device import resolve_device
+from lamina.data.prepare import Prepared, Split, prepare_data
 from lamina.errors import ConfigError
 from lamina.files import save_tensors, write_json
 from lamina.nn.build import build_model
-from lamina.train.optim import make_optimizer
+from lamina.train.callbacks import Callback, MetricsLog, Progress
+from lamina.device import resolve_device
+from lamina.train.loop import State, fit
+from lamina.train.steps import Step
 
 DEFAULT_VIEWS = {3: [{"shift": 1}, {"rotate": 10}, {"cutout": {"size": 3, "p": 0.5}}, {"noise": 0.1}],
                  1: [{"noise": 0.3}, {"mixup": 0.9}]}
@@ -62,61 +64,100 @@ def encoder_of(model: nn.Module) -> nn.Sequential:
     return model.layers[: len(model.layers) - 1]
 
 
-def pretrain_encoder(encoder: nn.Module, x: torch.Tensor, spec: SelfSupSpec, augment_items: list[Any],
-                     epochs: int, batch_size: int, optimizer: Any, seed: int, device: torch.device,
-                     progress: str = "none") -> Pretrained:
-    """Train ``encoder`` on ``x`` by ``spec.method``; the encoder's weights change in place."""
-    torch.manual_seed(seed)
-    encoder.to(device).train()
+class Pretraining(nn.Module):
+    """The encoder and the head a self-supervised loss trains with it (a projection head, or a decoder)."""
+
+    def __init__(self, encoder: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.encoder, self.head = encoder, head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The head's output for the encoder's embedding of ``x``."""
+        return self.head(self.encoder(x).flatten(1))
+
+
+class Contrastive(Step):
+    """SimCLR: two augmented views of each input, NT-Xent between their projections; labels unused."""
+
+    def __init__(self, steps: list[Any], temperature: float) -> None:
+        self.steps, self.temperature = steps, temperature
+
+    def train_step(self, state: State, batch: tuple[Any, Any]) -> torch.Tensor:
+        xb = batch[0]
+        # a generator seeded from torch's global one, which checkpoints save: a resumed run draws the same views
+        views = torch.Generator(xb.device).manual_seed(int(torch.randint(2**62, (1,))))
+        v1, _ = augment(self.steps, xb, views)
+        v2, _ = augment(self.steps, xb, views)
+        with state.autocast:
+            loss = nt_xent(state.net(v1).float(), state.net(v2).float(), self.temperature)
+        state.update(loss)
+        return loss
+
+
+class Masked(Step):
+    """Masked-feature reconstruction: zero a share of the features, add noise, decode the clean input."""
+
+    def __init__(self, mask: float, noise: float) -> None:
+        self.mask, self.noise = mask, noise
+
+    def train_step(self, state: State, batch: tuple[Any, Any]) -> torch.Tensor:
+        xb = batch[0]
+        keep = (torch.rand(xb.shape, device=xb.device) >= self.mask).to(xb.dtype)
+        noisy = xb * keep + self.noise * torch.randn(xb.shape, device=xb.device)
+        with state.autocast:
+            loss = F.mse_loss(state.net(noisy).float(), xb.flatten(1))
+        state.update(loss)
+        return loss
+
+
+def pretraining(encoder: nn.Module, x: torch.Tensor, spec: SelfSupSpec, augment_items: list[Any]
+                ) -> tuple[Pretraining, Step]:
+    """The encoder with the head ``spec.method`` trains, and the step that trains them."""
     with torch.no_grad():
-        width = encoder(x[:2].to(device)).reshape(2, -1).shape[1]
+        width = encoder.eval()(x[:2]).reshape(2, -1).shape[1]
     if spec.method == "simclr":
         head = nn.Sequential(nn.Linear(width, spec.projection), nn.ReLU(), nn.Linear(spec.projection, spec.projection))
         steps = parse_pipeline(augment_items or DEFAULT_VIEWS.get(x.dim() - 1, []), "train.augment")
         if not steps:
             raise ConfigError("simclr needs train.augment steps for these inputs (it compares two augmented views)")
         check_inputs(steps, x[:1])
-    else:
-        head = nn.Linear(width, math.prod(x.shape[1:]))  # decoder: embedding -> every input feature
-        steps = []
-    head.to(device)
-    params = list(encoder.parameters()) + list(head.parameters())
-    opt = make_optimizer(params, optimizer)
-    data = x.to(device)
-    generator = torch.Generator(device=device).manual_seed(seed + 104729)
-    losses: list[float] = []
+        return Pretraining(encoder, head), Contrastive(steps, spec.temperature)
+    head = nn.Linear(width, math.prod(x.shape[1:]))  # decoder: embedding -> every input feature
+    return Pretraining(encoder, head), Masked(spec.mask, spec.noise)
+
+
+def pretrain_encoder(encoder: nn.Module, x: torch.Tensor, spec: SelfSupSpec, augment_items: list[Any],
+                     train: TrainSpec, seed: int, device: torch.device, progress: str = "none",
+                     callbacks: list[Callback] | None = None, resume: Any = None) -> Pretrained:
+    """Train ``encoder`` on ``x`` by ``spec.method`` through the one loop; the encoder's weights change in place.
+
+    ``callbacks`` join the progress display (a run folder's logs and checkpoints); ``resume`` is a
+    loaded checkpoint to continue from.
+    """
+    torch.manual_seed(seed)
+    model, step = pretraining(encoder, x, spec, augment_items)
+    rows = np.arange(len(x))
+    inputs = Split(x, torch.zeros(len(x)), rows)
+    data = Prepared(inputs, Split(x[:0], torch.zeros(0), rows[:0]), Split(x[:0], torch.zeros(0), rows[:0]), None, "")
     started = time.perf_counter()
-    for epoch in range(epochs):
-        order = torch.randperm(len(data), generator=generator, device=device)
-        total, count = 0.0, 0
-        for start in range(0, len(data), batch_size):
-            xb = data[order[start : start + batch_size]]
-            if len(xb) < 2:
-                continue
-            if spec.method == "simclr":
-                v1, _ = augment(steps, xb, generator)
-                v2, _ = augment(steps, xb, generator)
-                loss = nt_xent(head(encoder(v1).flatten(1)), head(encoder(v2).flatten(1)), spec.temperature)
-            else:
-                keep = (torch.rand(xb.shape, device=device, generator=generator) >= spec.mask).to(xb.dtype)
-                noisy = xb * keep + spec.noise * torch.randn(xb.shape, device=device, generator=generator)
-                loss = F.mse_loss(head(encoder(noisy).flatten(1)), xb.flatten(1))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total, count = total + float(loss.detach()) * len(xb), count + len(xb)
-        losses.append(total / max(1, count))
-        if progress != "none":
-            print(f"pretrain epoch {epoch + 1}/{epochs}: {spec.method} loss {losses[-1]:.4f}", file=sys.stderr, flush=True)
+    state = fit(model, data, train, [Progress(progress), *(callbacks or [])], device, seed=seed + 104729,
+                resume=resume, step=step)
     encoder.eval()
-    return Pretrained(losses, time.perf_counter() - started)
+    return Pretrained([logs["train_loss"] for logs in state.history], time.perf_counter() - started)
 
 
-def pretrain(spec: RunSpec, progress: str = "auto") -> Any:
+def pretrain(spec: RunSpec, progress: str = "auto", resume: bool = False,
+             extra_callbacks: list[Callback] | None = None) -> Any:
     """Pretrain the config's model (without its last layer) self-supervised on the training inputs; write a run folder.
 
-    Returns the run folder (a :class:`lamina.runs.RunFolder`). Labels are never used.
+    Returns the run folder (a :class:`lamina.runs.RunFolder`). Labels are never used. The folder holds
+    metrics.jsonl and checkpoints/ as any run's; with ``resume``, the newest unfinished run of the
+    config's name continues from its newest valid checkpoint.
     """
+    from lamina.runs import RunFolder
+    from lamina.train.checkpoint import Checkpoints
+    from lamina.trainer import _resume_checkpoint, unfinished_run
+
     if spec.train.selfsup is None:
         raise ConfigError("lamina pretrain needs a train.selfsup section, e.g. train.selfsup: {method: simclr}")
     if spec.model.backbone is not None:
@@ -126,19 +167,26 @@ def pretrain(spec: RunSpec, progress: str = "auto") -> Any:
     built = build_model(spec.model, data.input_shape, data.n_outputs)
     device = resolve_device(spec.train.device)
     x = torch.cat([data.train.x, data.val.x]) if len(data.val) else data.train.x  # inputs only: no label is read
-    result = pretrain_encoder(encoder_of(built.model), x, spec.train.selfsup, spec.train.augment, spec.train.epochs,
-                              spec.train.batch_size, spec.train.optimizer, spec.seed,
-                              device, "plain" if progress != "none" else "none")
+    folder = unfinished_run(spec.runs_dir, spec.name) if resume else None
+    checkpoint = _resume_checkpoint(folder, spec, data, progress) if folder is not None else None
+    folder = folder or RunFolder.create(spec.runs_dir, spec.name)
+    save_config(spec, folder.config)  # first, so an interrupted run can be found and resumed
+    write_json(folder.preprocess, data.preprocessor.to_json())
+    checkpoints = Checkpoints(folder.checkpoints, spec.train.checkpoint, "train_loss", "min", spec.to_dict())
+    callbacks = [MetricsLog(folder.metrics), *(extra_callbacks or []), checkpoints]
+    result = pretrain_encoder(encoder_of(built.model), x, spec.train.selfsup, spec.train.augment, spec.train,
+                              spec.seed, device, "plain" if progress != "none" else "none", callbacks, checkpoint)
     return write_encoder_run(spec, data.preprocessor, built.model, {
         "method": spec.train.selfsup.method, "samples": len(x), "epochs": spec.train.epochs,
-        "losses": result.losses, "seconds": round(result.seconds, 3)})
+        "losses": result.losses, "seconds": round(result.seconds, 3)}, folder)
 
 
-def write_encoder_run(spec: RunSpec, preprocessor: Any, model: nn.Module, record: dict[str, Any]) -> Any:
-    """Write a run folder holding ``model`` (an encoder plus an untrained last layer) and pretrain.json."""
+def write_encoder_run(spec: RunSpec, preprocessor: Any, model: nn.Module, record: dict[str, Any],
+                      folder: Any = None) -> Any:
+    """Write ``model`` (an encoder plus an untrained last layer) and pretrain.json into ``folder`` (None: a new one)."""
     from lamina.runs import RunFolder
 
-    folder = RunFolder.create(spec.runs_dir, spec.name)
+    folder = folder or RunFolder.create(spec.runs_dir, spec.name)
     save_config(spec, folder.config)
     write_json(folder.preprocess, preprocessor.to_json())
     save_tensors(folder.weights, {k: v.detach().cpu() for k, v in model.state_dict().items()})
