@@ -208,7 +208,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     if spec.train.augment:
         from lamina.train.augmenting import Augmentation
 
-        callbacks.append(Augmentation(spec.train.augment, spec.seed))
+        callbacks.append(Augmentation(spec.train.augment, spec.seed, device))
     if spec.train.adversarial is not None:
         callbacks.append(adversarial_training(spec, data))
     callbacks += (plan.callbacks if plan else []) + (extra_callbacks or [])

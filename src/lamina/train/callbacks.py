@@ -19,7 +19,9 @@ Per batch, in order:
 A callback that keeps state across epochs (early stopping's patience, the
 best value so far) returns it from ``state_dict`` as plain JSON data and takes
 it back in ``load_state_dict``, so checkpoints carry it and a resumed run
-behaves as one that never stopped.
+behaves as one that never stopped. A callback that draws random numbers names
+its generators in ``generators``: checkpoints save their states and a resume
+restores them (never re-seeds them), so its draws continue where they stopped.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import torch
 
 from lamina.errors import ConfigError, did_you_mean
 from lamina.files import atomic_write_text
@@ -79,6 +83,10 @@ class Callback:
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
         """Take back what ``state_dict`` returned (raise ValueError when it is malformed)."""
+
+    def generators(self) -> dict[str, torch.Generator]:
+        """The random generators this callback draws from, by name: checkpoints save and restore their states."""
+        return {}
 
 
 def handlers(callbacks: list[Callback], event: str) -> list[Any]:

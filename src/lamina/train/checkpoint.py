@@ -4,7 +4,7 @@
 
 * ``model.safetensors``: the weights;
 * ``optimizer.safetensors``: every optimizer tensor, flattened by name;
-* ``state.safetensors``: the torch, CUDA and batch-order RNG states and the per-batch losses so far;
+* ``state.safetensors``: the torch, CUDA, batch-order and callbacks' RNG states and the per-batch losses so far;
 * ``state.json``: everything else: the position (epoch, batch in the epoch, step), the resolved
   config and the hash of its locked part, library versions, the optimizer layout, the schedule,
   the grad scaler, Python's and NumPy's RNG states, the epoch logs and the callbacks' state;
@@ -188,6 +188,9 @@ def encode_state(state: State, epoch: int, batch: int, batches_rng: torch.Tensor
     if torch.cuda.is_available():
         for i, rng in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"rng.cuda.{i}"] = rng
+    for key, cb in zip(callback_keys(state.callbacks), state.callbacks):
+        for name, generator in cb.generators().items():
+            tensors[f"rng.callback.{key}.{name}"] = generator.get_state()
     tensors["losses.done"] = torch.cat(state.loss_log) if state.loss_log else torch.zeros(0)
     tensors["losses.epoch"] = torch.stack(state.batch_losses).float() if state.batch_losses else torch.zeros(0)
     version, internal, gauss = random.getstate()
@@ -317,6 +320,10 @@ class Checkpoint:
         for cb, key in zip(state.callbacks, callback_keys(state.callbacks)):
             if key in m.callbacks:
                 cb.load_state_dict(m.callbacks[key])
+            for name, generator in cb.generators().items():  # restored, not re-seeded: the draws go on
+                saved = self.tensors.get(f"rng.callback.{key}.{name}")
+                if saved is not None:
+                    generator.set_state(saved)
         state.epoch, state.batch, state.step = m.epoch, m.batch, m.step
         state.history = [dict(h) for h in m.history]
         state.logs = dict(state.history[-1]) if state.history else {}
