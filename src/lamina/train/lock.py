@@ -69,7 +69,9 @@ def busy_message(root: Path, pid: int | None) -> str:
 
 
 def alive(pid: int) -> bool:
-    """Whether process ``pid`` exists."""
+    """Whether process ``pid`` exists (0 and negative numbers, which name process groups, are no process)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
