@@ -48,3 +48,36 @@ def test_corrupt_and_missing_files_are_refused_with_their_name(tmp_path: Path) -
         read_json(tmp_path / "s.json")
     write_json(tmp_path / "ok.json", {"a": [1, 2]})
     assert read_json(tmp_path / "ok.json") == {"a": [1, 2]}
+
+
+@pytest.fixture(params=[0o022, 0o002], ids=["umask022", "umask002"])
+def mask(request: pytest.FixtureRequest):
+    """Run the test under a umask, put back after."""
+    old = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(old)
+
+
+def test_atomic_writes_respect_the_umask(tmp_path: Path, mask: int) -> None:
+    atomic_write_text(tmp_path / "a.txt", "one")
+    save_tensors(tmp_path / "sub" / "w.safetensors", {"w": torch.ones(1)})
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+    assert (tmp_path / "sub" / "w.safetensors").stat().st_mode & 0o777 == 0o666 & ~mask
+    assert (tmp_path / "sub").stat().st_mode & 0o777 == 0o777 & ~mask
+
+
+def test_a_run_folder_follows_the_umask(tmp_path: Path, mask: int) -> None:
+    import lamina
+    from lamina.report.background import wait_for_reports
+
+    lamina.fit({"name": "shared", "runs_dir": str(tmp_path / "team"), "data": {"dataset": "iris"},
+                "model": {"arch": "mlp", "hidden": [4]}, "train": {"epochs": 1, "tensorboard": False}},
+               progress="none")
+    wait_for_reports()
+    paths = list((tmp_path / "team").rglob("*"))
+    assert any(p.name == "model.safetensors" for p in paths) and any(p.name == "state.json" for p in paths)
+    wrong = [f"{p.relative_to(tmp_path)} {p.stat().st_mode & 0o777:o}" for p in paths
+             if p.stat().st_mode & 0o777 != (0o777 if p.is_dir() else 0o666) & ~mask]
+    assert not wrong, wrong

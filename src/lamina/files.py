@@ -4,6 +4,11 @@ A write goes to a temporary file in the destination folder, is flushed and
 fsynced, then renamed over the destination, and the folder is fsynced, so a
 crash leaves either the old file or the new one, never half of one. Tensors
 are stored as safetensors and metadata as JSON; nothing is ever unpickled.
+
+A file gets the mode ``open()`` would give it (0666 less the umask), not the
+0600 of a temporary file, so a run folder in a shared team folder is readable
+(or writable, under umask 002) by the team, as its folders are. lamina writes
+no secrets (no tokens or keys), so no file needs to be kept private.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ def atomic_write_bytes(path: Path, data: bytes, sync_folder: bool = True) -> Non
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~umask())  # mkstemp makes it 0600
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -39,6 +45,20 @@ def atomic_write_bytes(path: Path, data: bytes, sync_folder: bool = True) -> Non
         raise
     if sync_folder:
         fsync_dir(path.parent)
+
+
+def umask() -> int:
+    """The process's file-creation mask, read without changing it where the system shows it (Linux's /proc)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, and put it back at once
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: Path, text: str) -> None:

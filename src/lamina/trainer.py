@@ -7,6 +7,7 @@ import random
 import re
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from lamina.train.checkpoint import Checkpoint, Checkpoints, load_best_weights, 
 from lamina.train.distributed import World, join_from_environment, leave, process_device
 from lamina.train.hooks import Setup, apply_hooks
 from lamina.train.loop import State, TrainingDiverged, fit
+from lamina.train.lock import RunFolderBusy, run_lock
 
 
 def seed_everything(seed: int) -> None:
@@ -108,7 +110,8 @@ def resume(run: str | Path, overrides: list[str] | None = None, progress: str = 
     kept = reopen_finished(folder, spec.train.epochs)
     try:
         return _train(spec, folder, progress, extra_callbacks)
-    except ConfigError:  # refused before training (a locked field or the data changed): the run stays finished
+    except (ConfigError, RunFolderBusy):  # refused before training (a locked field or the data changed, or
+        # another process holds the run): the run stays finished
         kept.replace(folder.summary)
         raise
 
@@ -153,14 +156,19 @@ def _train(spec: RunSpec, folder: RunFolder | None, progress: str,
     """Train into a new run folder (``folder`` None) or continue the run in ``folder``."""
     world = join_from_environment(resolve_device(spec.train.device))
     try:
-        return _train_process(spec, folder, progress if world.main else "none", extra_callbacks, world)
+        with ExitStack() as locks:  # the run folder's lock, taken inside, released here
+            return _train_process(spec, folder, progress if world.main else "none", extra_callbacks, world, locks)
     finally:
         leave()
 
 
 def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra_callbacks: list[Callback] | None,
-                   world: World) -> Run | None:
-    """One process's part of :func:`_train`: all of it in a single process; rank 0 alone writes the run."""
+                   world: World, locks: ExitStack) -> Run | None:
+    """One process's part of :func:`_train`: all of it in a single process; rank 0 alone writes the run.
+
+    Rank 0 holds the run folder's lock (see lamina.train.lock) in ``locks`` from before it reads a
+    checkpoint or writes anything there, so a second process on the same run is refused.
+    """
     if spec.train.threads is not None:
         torch.set_num_threads(spec.train.threads)
     if folder is None and world.main:
@@ -182,9 +190,12 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
 
     checkpoint = None
     if folder is not None:
+        if world.main:
+            locks.enter_context(run_lock(folder.root))
         checkpoint = _resume_checkpoint(folder, spec, data, progress)
     elif world.main:
         folder = RunFolder.create(spec.runs_dir, spec.name)
+        locks.enter_context(run_lock(folder.root))
     if world.main:
         save_config(spec, folder.config)
         write_json(folder.preprocess, data.preprocessor.to_json())
@@ -204,7 +215,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     if spec.train.augment:
         from lamina.train.augmenting import Augmentation
 
-        callbacks.append(Augmentation(spec.train.augment, spec.seed))
+        callbacks.append(Augmentation(spec.train.augment, spec.seed, device))
     callbacks += setup.callbacks + (extra_callbacks or [])
     if world.main:
         callbacks += apply_hooks("observer", setup).observers

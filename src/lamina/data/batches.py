@@ -82,8 +82,11 @@ class LoaderBatches(Resumable):
         dataset = TensorDataset(x, y)
         order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
         batches = RankShare(BatchSampler(order, batch_size, drop_last=False), rank, world)
+        # Worker seeds come from a generator of the loader's own, not torch's global one, so the global
+        # stream (dropout) is the same on both paths and a mid-epoch resume takes no extra draw from it.
+        seeds = torch.Generator().manual_seed(generator.initial_seed() if generator is not None else 0)
         self.loader = DataLoader(dataset, batch_sampler=batches, num_workers=workers,
-                                 pin_memory=device.type == "cuda")
+                                 pin_memory=device.type == "cuda", generator=seeds)
         self.device = device
 
     def __len__(self) -> int:

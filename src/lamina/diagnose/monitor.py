@@ -12,13 +12,14 @@ the layer whose gradients blew up.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from lamina.diagnose.reference import linear_reference
-from lamina.train.callbacks import Callback
+from lamina.train.callbacks import Callback, validate_state
 from lamina.train.loop import State, TrainingDiverged
 
 RELU_FAMILY = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU)
@@ -52,6 +53,35 @@ def class_counts(y: torch.Tensor, task: str) -> list[int]:
         return []
     labels = y.reshape(-1).long().cpu()
     return torch.bincount(labels, minlength=2 if task == "binary" else 0).tolist()
+
+
+class _Saved(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ActivationStats(_Saved):
+    mean: float
+    std: float
+    fraction: float = Field(ge=0, le=1)
+
+
+Norm = Annotated[float, Field(ge=0)]
+
+
+class Sample(_Saved):
+    """One sampled step, as saved in checkpoints (a norm may be infinite or NaN on the step that diverged)."""
+
+    step: int = Field(ge=0)
+    epoch: int = Field(ge=1)
+    loss: float
+    grad_norm: dict[str, Norm]
+    weight_norm: dict[str, Norm]
+    activations: dict[str, ActivationStats]
+    update_ratio: dict[str, Norm]
+
+
+class MonitorState(_Saved):
+    samples: list[Sample]
 
 
 class Monitor(Callback):
@@ -101,10 +131,8 @@ class Monitor(Callback):
         return {"samples": self.samples}
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
-        samples = saved.get("samples")
-        if not isinstance(samples, list) or not all(isinstance(s, dict) for s in samples):
-            raise ValueError("the monitor's saved samples must be a list of objects")
-        self.samples = samples
+        validate_state(MonitorState, saved, "Monitor")
+        self.samples = saved["samples"]
 
     def sampled(self, state: State) -> bool:
         """Whether the current step is one to measure."""

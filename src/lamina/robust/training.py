@@ -33,6 +33,10 @@ class AdversarialTraining(Callback):
         self.spec, self.bounds = spec, bounds
         self.generator = torch.Generator().manual_seed(seed)
 
+    def generators(self) -> dict[str, torch.Generator]:
+        """The attack's random-start generator, saved in checkpoints."""
+        return {"attack": self.generator}
+
     def eps_now(self, state: State) -> float:
         """eps, grown linearly over the first ``ramp_epochs`` epochs (counted in steps)."""
         ramp_steps = self.spec.ramp_epochs * state.steps_per_epoch

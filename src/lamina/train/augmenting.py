@@ -17,19 +17,25 @@ class Augmentation(Callback):
     """Replace each training batch by its augmented version; blend the loss over both labels after mixing.
 
     Validation and test data are never augmented. Random draws come from a generator on the
-    training device, seeded from the run's seed, so a run repeats.
+    training ``device``, seeded from the run's seed, so a run repeats; checkpoints save its
+    state (see ``generators``), so a resumed run draws what an uninterrupted one would.
     """
 
-    def __init__(self, items: list[Any], seed: int = 0) -> None:
+    def __init__(self, items: list[Any], seed: int = 0, device: torch.device | str = "cpu") -> None:
         self.steps = parse_pipeline(items)
         self.seed = seed
-        self.generator: torch.Generator | None = None
+        self.generator = torch.Generator(device=device).manual_seed(seed + 7919)
         self.mix: Mix | None = None
 
+    def generators(self) -> dict[str, torch.Generator]:
+        """The augmentation generator, saved in checkpoints."""
+        return {"augment": self.generator}
+
     def on_train_start(self, state: State) -> None:
-        """Check the steps fit the inputs and seed the device generator."""
+        """Check the steps fit the inputs; move the generator to the training device if it was made elsewhere."""
         check_inputs(self.steps, state.data.train.x[:1])
-        self.generator = torch.Generator(device=state.device).manual_seed(self.seed + 7919)
+        if self.generator.device.type != state.device.type:
+            self.generator = torch.Generator(device=state.device).manual_seed(self.seed + 7919)
 
     def on_batch_start(self, state: State) -> None:
         """Augment the batch in place of the original."""

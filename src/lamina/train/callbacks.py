@@ -19,7 +19,9 @@ Per batch, in order:
 A callback that keeps state across epochs (early stopping's patience, the
 best value so far) returns it from ``state_dict`` as plain JSON data and takes
 it back in ``load_state_dict``, so checkpoints carry it and a resumed run
-behaves as one that never stopped.
+behaves as one that never stopped. A callback that draws random numbers names
+its generators in ``generators``: checkpoints save their states and a resume
+restores them (never re-seeds them), so its draws continue where they stopped.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lamina.errors import ConfigError, did_you_mean
 from lamina.files import atomic_write_text
@@ -80,6 +85,10 @@ class Callback:
     def load_state_dict(self, saved: dict[str, Any]) -> None:
         """Take back what ``state_dict`` returned (raise ValueError when it is malformed)."""
 
+    def generators(self) -> dict[str, torch.Generator]:
+        """The random generators this callback draws from, by name: checkpoints save and restore their states."""
+        return {}
+
 
 def handlers(callbacks: list[Callback], event: str) -> list[Any]:
     """The bound ``event`` methods of the callbacks that override it (the base ones do nothing)."""
@@ -102,6 +111,31 @@ def check_monitor(monitor: str, available: list[str], field: str) -> None:
         raise ConfigError(f"{field} must be one of {', '.join(available)}; got {monitor!r}.{did_you_mean(monitor, available)}")
 
 
+def validate_state(schema: type[BaseModel], saved: dict[str, Any], name: str) -> Any:
+    """A callback's saved state checked against ``schema``; a ValueError naming the first bad field otherwise."""
+    try:
+        return schema.model_validate(saved)
+    except ValidationError as exc:
+        raise ValueError(f"callbacks.{name}.{first_problem(exc)}") from None
+
+
+def first_problem(exc: ValidationError) -> str:
+    """The first problem pydantic found, as ``field.path: message; got value`` (the value cut short)."""
+    err = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in err["loc"])
+    message = err["msg"].removeprefix("Value error, ")
+    if not where:
+        return message
+    got = json.dumps(err["input"], default=str) if "input" in err else ""
+    return f"{where}: {message}; got {got if len(got) <= 60 else got[:57] + '...'}"
+
+
+class EarlyStoppingState(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    best: float | None
+    waited: int = Field(ge=0, le=2**53)
+
+
 class EarlyStopping(Callback):
     """Stop when the monitored value has not improved for ``patience`` epochs."""
 
@@ -114,10 +148,8 @@ class EarlyStopping(Callback):
         return {"best": self.best, "waited": self.waited}
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
-        best, waited = saved.get("best"), saved.get("waited")
-        if not (best is None or isinstance(best, (int, float))) or not isinstance(waited, int):
-            raise ValueError(f"EarlyStopping state {saved!r:.100} is malformed")
-        self.best, self.waited = best, waited
+        kept = validate_state(EarlyStoppingState, saved, "EarlyStopping")
+        self.best, self.waited = kept.best, kept.waited
 
     def on_epoch_end(self, state: State) -> None:
         value = state.logs[self.monitor]

@@ -4,7 +4,7 @@
 
 * ``model.safetensors``: the weights;
 * ``optimizer.safetensors``: every optimizer tensor, flattened by name;
-* ``state.safetensors``: the torch, CUDA and batch-order RNG states and the per-batch losses so far;
+* ``state.safetensors``: the torch, CUDA, batch-order and callbacks' RNG states and the per-batch losses so far;
 * ``state.json``: everything else: the position (epoch, batch in the epoch, step), the resolved
   config and the hash of its locked part, library versions, the optimizer layout, the schedule,
   the grad scaler, Python's and NumPy's RNG states, the epoch logs and the callbacks' state;
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import platform
 import random
 import re
@@ -29,18 +30,18 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 import lamina
 from lamina.config import CheckpointSpec
 from lamina.errors import ConfigError, RunFolderError
 from lamina.files import (atomic_write_bytes, decode_json, decode_tensors, encode_json, encode_tensors, fsync_dir,
                           read_json, write_json)
-from lamina.train.callbacks import Callback, improved
+from lamina.train.callbacks import Callback, first_problem, improved, validate_state
 
 if TYPE_CHECKING:
     from lamina.train.loop import State
@@ -126,43 +127,72 @@ def versions() -> dict[str, str]:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+Count = Annotated[int, Field(ge=0, le=2**53)]
+Word32 = Annotated[int, Field(ge=0, lt=2**32)]
+# An epoch's logged value: an int stays an int (the epoch), a float may be NaN (e.g. a metric of one class).
+Logged = int | Annotated[float, Field(allow_inf_nan=True)]
 
 
 class NumpyRng(_Strict):
-    keys: list[int] = Field(min_length=624, max_length=624)
-    pos: int
-    has_gauss: int
+    keys: list[Word32] = Field(min_length=624, max_length=624)
+    pos: int = Field(ge=0, le=624)
+    has_gauss: int = Field(ge=0, le=1)
     cached_gaussian: float
 
 
+PythonRng = Annotated[tuple[Literal[3], Annotated[list[Word32], Field(min_length=625, max_length=625)], float | None],
+                      Field(strict=False)]  # JSON has lists, not tuples
+
+
 class Rng(_Strict):
-    python: list[Any] = Field(min_length=3, max_length=3)
+    python: PythonRng
     numpy: NumpyRng
 
 
 class OptimizerLayout(_Strict):
-    param_groups: list[dict[str, Any]]
+    param_groups: list[dict[str, Any]]  # checked against the optimizer's own (see _same_structure)
     state: dict[str, dict[str, bool | int | float | None]]
 
 
 class Meta(_Strict):
-    """state.json, validated: a damaged or foreign file is refused before anything uses it."""
+    """state.json, validated field by field: a damaged, edited or foreign file is refused before anything uses it."""
 
     format: Literal["lamina-checkpoint-2"]
-    epoch: int = Field(ge=0)
-    batch: int = Field(ge=0)
-    step: int = Field(ge=0)
-    config: dict[str, Any]
-    config_hash: str
-    versions: dict[str, str]
+    epoch: Count
+    batch: Count
+    step: Count
+    config: dict[str, Any]  # its locked part must match config_hash (the rest only informs the notes)
+    config_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    versions: dict[str, Annotated[str, Field(max_length=100)]]
     optimizer: OptimizerLayout
-    scheduler: dict[str, Any] | None
-    scaler: dict[str, Any]
+    scheduler: dict[str, Any] | None  # checked against the schedule's own
+    scaler: dict[str, Any]  # checked against the grad scaler's own
     rng: Rng
-    history: list[dict[str, Any]]
-    batch_sizes: list[int]
-    callbacks: dict[str, dict[str, Any]]
+    history: list[dict[str, Logged]]
+    batch_sizes: list[Annotated[int, Field(ge=1, le=2**31)]]
+    callbacks: dict[str, dict[str, Any]]  # each callback checks its own in load_state_dict
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Meta:
+        """The config and its hash, the position, the epoch logs and the current epoch's batch sizes agree."""
+        if config_hash(self.config) != self.config_hash:
+            raise ValueError("config_hash is not the hash of the saved config")
+        if len(self.batch_sizes) != self.batch:
+            raise ValueError(f"batch_sizes has {len(self.batch_sizes)} entries; batch {self.batch} needs as many")
+        if len(self.history) != self.epoch:
+            raise ValueError(f"history has {len(self.history)} epochs; epoch {self.epoch} needs as many")
+        for i, logs in enumerate(self.history):
+            if logs.get("epoch") != i + 1 or set(logs) != set(self.history[0]):
+                raise ValueError(f"history[{i}] must have epoch {i + 1} and the fields of history[0] "
+                                 f"({', '.join(self.history[0])}); got {', '.join(logs)}")
+            if not logs.get("lr", 0) >= 0:
+                raise ValueError(f"history[{i}].lr must be at least 0; got {logs['lr']}")
+        if self.step < self.epoch:
+            raise ValueError(f"step {self.step} is fewer than the {self.epoch} epochs done")
+        return self
 
 
 # ---------------------------------------------------------------- saving
@@ -188,6 +218,9 @@ def encode_state(state: State, epoch: int, batch: int, batches_rng: torch.Tensor
     if torch.cuda.is_available():
         for i, rng in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"rng.cuda.{i}"] = rng
+    for key, cb in zip(callback_keys(state.callbacks), state.callbacks):
+        for name, generator in cb.generators().items():
+            tensors[f"rng.callback.{key}.{name}"] = generator.get_state()
     tensors["losses.done"] = torch.cat(state.loss_log) if state.loss_log else torch.zeros(0)
     tensors["losses.epoch"] = torch.stack(state.batch_losses).float() if state.batch_losses else torch.zeros(0)
     version, internal, gauss = random.getstate()
@@ -317,6 +350,10 @@ class Checkpoint:
         for cb, key in zip(state.callbacks, callback_keys(state.callbacks)):
             if key in m.callbacks:
                 cb.load_state_dict(m.callbacks[key])
+            for name, generator in cb.generators().items():  # restored, not re-seeded: the draws go on
+                saved = self.tensors.get(f"rng.callback.{key}.{name}")
+                if saved is not None:
+                    generator.set_state(saved)
         state.epoch, state.batch, state.step = m.epoch, m.batch, m.step
         state.history = [dict(h) for h in m.history]
         state.logs = dict(state.history[-1]) if state.history else {}
@@ -352,9 +389,7 @@ def load_checkpoint(folder: Path) -> Checkpoint:
     try:
         meta = Meta.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in err["loc"]) or "the top level"
-        raise RunFolderError(f"{folder / 'state.json'}: {where}: {err['msg']}") from None
+        raise RunFolderError(f"{folder / 'state.json'}: {first_problem(exc)}") from None
     tensors = {name: decode_tensors(contents[name], folder / name) for name in FILES if name.endswith(".safetensors")}
     if "rng.torch" not in tensors["state.safetensors"]:
         raise RunFolderError(f"{folder / 'state.safetensors'} holds no RNG state")
@@ -420,6 +455,8 @@ def _optimizer_state(optimizer: torch.optim.Optimizer, layout: OptimizerLayout,
             raise ValueError(f"optimizer tensor '{name}' has shape {tuple(tensor.shape)}; "
                              f"its parameter has {tuple(params[pid].shape)}")
         state[pid][parts[2]] = tensor
+    if len({frozenset(entries) for entries in state.values()}) > 1:
+        raise ValueError("the optimizer state's entries do not all have the same fields")
     return {"state": state, "param_groups": [dict(g) for g in layout.param_groups]}
 
 
@@ -442,6 +479,12 @@ def _same_structure(fresh: Any, loaded: Any, where: str) -> None:
     elif isinstance(fresh, (int, float)):
         if isinstance(loaded, bool) or not isinstance(loaded, (int, float)):
             raise ValueError(f"{where} must be a number; got {loaded!r:.80}")
+        if isinstance(fresh, int) and not isinstance(loaded, int):
+            raise ValueError(f"{where} must be an integer; got {loaded!r:.80}")
+        if math.isfinite(fresh) and not (math.isfinite(loaded) and abs(loaded) <= 2**53):
+            raise ValueError(f"{where} must be a finite number of at most 2**53; got {loaded!r:.80}")
+        if math.isfinite(fresh) and fresh >= 0 > loaded:
+            raise ValueError(f"{where} must be at least 0; got {loaded!r:.80}")
 
 
 # ---------------------------------------------------------------- resuming
@@ -480,6 +523,12 @@ def resume_point(root: Path, config: dict[str, Any]) -> tuple[Checkpoint | None,
     return checkpoint, notes
 
 
+class CheckpointsState(_Strict):
+    best: float | None
+    best_epoch: Count
+    best_folder: str | None = Field(pattern=STEP_FOLDER.pattern)
+
+
 class Checkpoints(Callback):
     """Save checkpoints at epoch ends (by time) and, as configured, every N steps and/or M seconds.
 
@@ -508,11 +557,8 @@ class Checkpoints(Callback):
         return {"best": self.best, "best_epoch": self.best_epoch, "best_folder": self.best_folder}
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
-        best, epoch, folder = saved.get("best"), saved.get("best_epoch"), saved.get("best_folder")
-        if not (best is None or isinstance(best, (int, float))) or not isinstance(epoch, int) \
-                or not (folder is None or isinstance(folder, str) and STEP_FOLDER.match(folder)):
-            raise ValueError(f"Checkpoints state {saved!r:.100} is malformed")
-        self.best, self.best_epoch, self.best_folder = best, epoch, folder
+        kept = validate_state(CheckpointsState, saved, "Checkpoints")
+        self.best, self.best_epoch, self.best_folder = kept.best, kept.best_epoch, kept.best_folder
 
     def on_train_start(self, state: State) -> None:
         self.saved_at = time.monotonic()

@@ -23,6 +23,7 @@ from typing import Any
 
 from lamina.config import RunSpec, TuneSpec, parse_run_spec
 from lamina.errors import ConfigError, LaminaError
+from lamina.train.lock import alive
 from lamina.tune.objective import DataCache, resolve_metric, run_trial
 from lamina.tune.space import apply_params, grid_space
 
@@ -136,7 +137,7 @@ def recover_stale(study: Any, storage: Any) -> list[int]:
     recovered = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = t.user_attrs.get("worker") or {}
-        if owner.get("host") != host or _alive(int(owner.get("pid", -1))):
+        if owner.get("host") != host or alive(int(owner.get("pid", -1))):
             continue
         trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
         storage.set_trial_user_attr(trial_id, "note", "its worker died; queued again")
@@ -144,18 +145,6 @@ def recover_stale(study: Any, storage: Any) -> list[int]:
         study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
         recovered.append(t.number)
     return recovered
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def work(raw: dict[str, Any], url: str, total: int, worker: int, parallel: bool, threads: int = 0) -> int:
