@@ -48,3 +48,21 @@ def test_corrupt_and_missing_files_are_refused_with_their_name(tmp_path: Path) -
         read_json(tmp_path / "s.json")
     write_json(tmp_path / "ok.json", {"a": [1, 2]})
     assert read_json(tmp_path / "ok.json") == {"a": [1, 2]}
+
+
+def test_a_full_disk_while_saving_weights_is_one_error_and_keeps_the_previous_file(tmp_path, monkeypatch) -> None:
+    import errno
+
+    path = tmp_path / "model.safetensors"
+    save_tensors(path, {"w": torch.ones(3)})
+    before = path.read_bytes()
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)  # the OS-write boundary: the data cannot reach the disk
+    with pytest.raises(RunFolderError, match=r"could not write .*model.safetensors: No space left on device"):
+        save_tensors(path, {"w": torch.zeros(3)})
+    monkeypatch.undo()
+    assert path.read_bytes() == before and torch.equal(load_tensors(path)["w"], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
