@@ -81,3 +81,21 @@ def test_a_run_folder_follows_the_umask(tmp_path: Path, mask: int) -> None:
     wrong = [f"{p.relative_to(tmp_path)} {p.stat().st_mode & 0o777:o}" for p in paths
              if p.stat().st_mode & 0o777 != (0o777 if p.is_dir() else 0o666) & ~mask]
     assert not wrong, wrong
+
+
+def test_a_full_disk_while_saving_weights_is_one_error_and_keeps_the_previous_file(tmp_path, monkeypatch) -> None:
+    import errno
+
+    path = tmp_path / "model.safetensors"
+    save_tensors(path, {"w": torch.ones(3)})
+    before = path.read_bytes()
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)  # the OS-write boundary: the data cannot reach the disk
+    with pytest.raises(RunFolderError, match=r"could not write .*model.safetensors: No space left on device"):
+        save_tensors(path, {"w": torch.zeros(3)})
+    monkeypatch.undo()
+    assert path.read_bytes() == before and torch.equal(load_tensors(path)["w"], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]

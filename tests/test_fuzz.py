@@ -8,6 +8,7 @@ TypeError or a traceback from inside torch, and never slower than 2 s.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -254,3 +255,60 @@ def fresh_state_copy(template: State) -> State:
                  make_batches(template.data.train.x, template.data.train.y, spec.batch_size, True, template.device,
                               path="memory"),
                  torch.amp.GradScaler("cpu", enabled=False), callbacks)
+
+
+# ---------------------------------------------------------------- hostile YAML (issue 25)
+
+def laughs(depth: int, width: int) -> str:
+    """Anchors l0..l<depth-1> (unknown top-level keys, so such a config is refused either way), each a list of
+    ``width`` aliases of the one before: width**depth values once expanded."""
+    return "".join(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * width if i else ["lol"] * width) + "]\n"
+                   for i in range(depth))
+
+
+hostile_values = st.one_of(
+    st.sampled_from(["8", "[8, 4]", "iris", "[]", "accuracy", "1", "-1", "0", "1e400", "-.inf", ".nan", "null"]),
+    st.integers(min_value=2**31, max_value=2**80).map(str),
+    st.integers(min_value=-(2**80), max_value=-1).map(str),
+    st.integers(min_value=1, max_value=200_000).map(lambda n: '"' + "x" * n + '"'),
+    st.text(max_size=40).map(lambda text: json.dumps(text)),
+    st.integers(min_value=0, max_value=8).map(lambda i: f"*l{i}"),
+    st.lists(st.sampled_from(["1", "100000", "*l3", "10000000000", '"a"']), max_size=4).map(lambda v: f"[{', '.join(v)}]"),
+)
+FIELDS = ("name", "seed", "drop", "workers", "hidden", "epochs", "threads", "metrics")
+
+
+HOSTILE = settings(max_examples=150, deadline=None, derandomize=True, database=None,
+                   suppress_health_check=list(HealthCheck))
+
+
+def test_hostile_yaml_configs_raise_only_lamina_errors_quickly(tmp_path: Path) -> None:
+    seen = {"loaded": 0, "refused": 0, "slowest": 0.0}
+
+    @HOSTILE
+    @given(st.one_of(st.none(), st.tuples(st.integers(1, 9), st.integers(2, 10))),
+           st.dictionaries(st.sampled_from(FIELDS), hostile_values, max_size=3),
+           st.lists(st.integers(0, 5), max_size=2))
+    def check(bomb: tuple[int, int] | None, values: dict, repeated: list[int]) -> None:
+        v = {**dict(zip(FIELDS, ("run", "0", "[]", "0", "[8]", "1", "1", "auto"))), **values}
+        lines = [f"name: {v['name']}", f"seed: {v['seed']}",
+                 f"data: {{dataset: iris, drop: {v['drop']}, loader_workers: {v['workers']}}}",
+                 f"model: {{arch: mlp, hidden: {v['hidden']}}}",
+                 f"train: {{epochs: {v['epochs']}, threads: {v['threads']}, tensorboard: false}}",
+                 f"eval: {{metrics: {v['metrics']}}}"]
+        lines += [lines[i] for i in repeated]  # a section given twice
+        path = tmp_path / "c.yaml"
+        path.write_text((laughs(*bomb) if bomb else "") + "\n".join(lines) + "\n")
+        started = time.perf_counter()
+        try:
+            assert isinstance(load_config(path), RunSpec)
+            seen["loaded"] += 1
+        except LaminaError as exc:
+            assert len(str(exc)) < 5000, str(exc)[:300]  # every echoed value is capped
+            seen["refused"] += 1
+        seen["slowest"] = max(seen["slowest"], time.perf_counter() - started)
+        assert time.perf_counter() - started < LIMIT_S
+
+    check()
+    assert seen["loaded"] >= 2 and seen["refused"] >= 100, seen
+    print(f"hostile configs: {seen}")

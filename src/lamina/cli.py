@@ -237,8 +237,10 @@ def predict(
 
     Example: lamina predict runs/penguins-mlp examples/data/penguins_like_new.csv --out preds.csv
     """
-    from lamina.runs import load_run, rows_to_csv, write_rows_csv
+    from lamina.runs import check_output_file, load_run, rows_to_csv, write_rows_csv
 
+    if out is not None:
+        check_output_file(out)  # before any work: a folder, FIFO or device is refused by name
     rows = load_run(run).predict_file(inputs)
     if out is not None:
         write_rows_csv(out, rows)

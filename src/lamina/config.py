@@ -10,6 +10,7 @@ allowed values and, for typos, the closest valid name.
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +18,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lamina import registry
-from lamina.errors import ConfigError, did_you_mean
+from lamina.errors import SHOWN_CHARS, ConfigError, did_you_mean, shown
+
+
+MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's seeds are 32-bit; a larger one would fail deep inside them
+MAX_NAME_CHARS = 100  # a run name is a folder name; file systems refuse names above 255 bytes
+CORES_MULTIPLE = 4  # train.threads and data.loader_workers above this many per core only thrash the machine
 
 
 def _checked(lookup: Any, *args: Any) -> Any:
@@ -48,7 +54,7 @@ class SplitSpec(Spec):
     val: float = Field(0.15, ge=0.0, lt=1.0)
     test: float = Field(0.15, ge=0.0, lt=1.0)
     stratify: bool = True
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
     @model_validator(mode="after")
     def _fractions_leave_training_rows(self) -> SplitSpec:
@@ -103,7 +109,7 @@ class SyntheticSpec(Spec):
 
     run: str
     n: int = Field(500, gt=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 class DataSpec(Spec):
@@ -143,7 +149,7 @@ class DataSpec(Spec):
         if (self.dataset is None) == (self.path is None):
             raise ValueError(
                 "data needs exactly one of data.dataset (a builtin set) or data.path (a CSV or NPZ file); "
-                f"got dataset={self.dataset!r}, path={self.path!r}"
+                f"got dataset={shown(self.dataset)}, path={shown(self.path)}"
             )
         if self.text is not None and self.series is not None:
             raise ValueError("data.text and data.series cannot both be set: a run reads either text or time series")
@@ -313,7 +319,7 @@ class LrGroupSpec(Spec):
     @model_validator(mode="after")
     def _one_rate(self) -> LrGroupSpec:
         if (self.lr is None) == (self.scale is None):
-            raise ValueError(f"train.lr_groups entry for layers {self.layers!r} needs exactly one of lr or scale")
+            raise ValueError(f"train.lr_groups entry for layers {shown(self.layers)} needs exactly one of lr or scale")
         return self
 
 
@@ -469,7 +475,7 @@ class NasSpec(Spec):
         for name in self.activation:
             if name not in ACTIVATIONS:
                 raise ValueError(f"tune.nas.activation must hold activation layers ({', '.join(sorted(ACTIVATIONS))}); "
-                                 f"got {name!r}.{did_you_mean(name, ACTIVATIONS)}")
+                                 f"got {shown(name)}.{did_you_mean(name, ACTIVATIONS)}")
         return self
 
 
@@ -487,7 +493,7 @@ class TuneSpec(Spec):
     sampler: Literal["tpe", "random", "grid", "cmaes", "nsga2"] = "tpe"
     pruner: Literal["none", "median", "halving", "hyperband"] = "none"
     trials: int = Field(20, gt=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     startup_trials: int = Field(5, ge=0)
     warmup_epochs: int = Field(2, ge=0)
     params: dict[str, ParamSpec] = Field(default_factory=dict)
@@ -500,7 +506,7 @@ class TuneSpec(Spec):
         if len(self.objectives) > 1 and self.pruner != "none":
             raise ValueError("tune.pruner must be 'none' with several tune.objectives (optuna cannot prune multi-objective studies)")
         if len(self.objectives) > 1 and self.sampler in ("cmaes", "grid"):
-            raise ValueError(f"tune.sampler must be tpe, random or nsga2 with several tune.objectives; got {self.sampler!r}")
+            raise ValueError(f"tune.sampler must be tpe, random or nsga2 with several tune.objectives; got {shown(self.sampler)}")
         if not self.params and self.nas is None:
             raise ValueError("tune needs tune.params (fields to search) or tune.nas (a layer-chain space)")
         return self
@@ -536,8 +542,8 @@ class GenerativeSpec(Spec):
 class RunSpec(Spec):
     """Everything one training run needs; saved resolved as the run folder's config.yaml."""
 
-    name: str = Field("run", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    seed: int = 0
+    name: str = Field("run", max_length=MAX_NAME_CHARS, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     runs_dir: str = "runs"
     data: DataSpec
     model: ModelSpec
@@ -573,7 +579,7 @@ def parse_run_spec(raw: Any, source: str = "config") -> RunSpec:
         problems = format_validation_error(exc, "", RunSpec).splitlines()
         if len(problems) == 1:
             raise ConfigError(f"{source}: {problems[0]}") from None
-        raise ConfigError(f"{source} has {len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems)) from None
+        raise ConfigError(f"{source} has {exc.error_count() if len(problems) > MAX_PROBLEMS else len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems)) from None
 
 
 def load_config(config: str | Path | dict[str, Any], overrides: list[str] | None = None) -> RunSpec:
@@ -583,7 +589,7 @@ def load_config(config: str | Path | dict[str, Any], overrides: list[str] | None
     ``lamina.build`` accept; it is copied, never changed. Anything else is refused with a ConfigError.
     """
     if isinstance(config, dict):
-        return parse_run_spec(apply_overrides(copy.deepcopy(config), overrides or []))
+        return check_fits_machine(parse_run_spec(apply_overrides(copy.deepcopy(config), overrides or [])))
     if not isinstance(config, (str, Path)):
         raise ConfigError(f"load_config takes the path of a YAML config or a dict of its sections (data, model, "
                           f"train, ...); got {type(config).__name__}")
@@ -597,25 +603,100 @@ def load_config(config: str | Path | dict[str, Any], overrides: list[str] | None
         raise ConfigError(f"config file {path} must be a mapping of sections (data, model, train, ...); "
                           f"got {type(raw).__name__}")
     raw = apply_overrides(raw, overrides or [])
-    return parse_run_spec(raw, str(path))
+    return check_fits_machine(parse_run_spec(raw, str(path)), str(path))
+
+
+def check_fits_machine(spec: RunSpec, source: str = "config") -> RunSpec:
+    """Refuse thread and worker counts far beyond this machine's cores (a million threads would hang it).
+
+    Checked when a config is loaded to run here, not when a finished run's folder is read, so a run trained
+    on a larger machine still loads on a smaller one.
+    """
+    limit = CORES_MULTIPLE * (os.cpu_count() or 1)
+    for field, value in (("train.threads", spec.train.threads), ("data.loader_workers", spec.data.loader_workers)):
+        if value is not None and value > limit:
+            raise ConfigError(f"{source}: {field} must be at most {limit} ({CORES_MULTIPLE} per core on this "
+                              f"{os.cpu_count()}-core machine); got {shown(value)}")
+    return spec
 
 
 MAX_NESTING = 200  # PyYAML slows down quadratically on deeper [ { nesting, which no config needs
+MAX_CONFIG_BYTES = 1_000_000  # the largest config text read; real configs are a few kB, a 50 MB one is an attack
+MAX_KEYS = 1_000  # keys in one mapping: the largest section has a few dozen fields
+MAX_ALIAS_VALUES = 10_000  # values that YAML aliases (*name) may add once expanded: a billion laughs adds 10^9
 
 
 def parse_yaml(text: str, source: str, error: type[Exception] = ConfigError) -> Any:
-    """Parse YAML with the safe loader (no tags that build objects); any failure is one ``error`` naming ``source``."""
+    """Parse YAML with the safe loader (no tags that build objects); any failure is one ``error`` naming ``source``.
+
+    Before anything is built, the text must be under :data:`MAX_CONFIG_BYTES`, aliases may add at most
+    :data:`MAX_ALIAS_VALUES` values once expanded (so an alias bomb is refused instead of expanded by the
+    validation or an error message), no alias may contain itself, and no mapping may give a key twice (YAML
+    would keep the last silently).
+    """
+    if len(text) > MAX_CONFIG_BYTES:
+        raise error(f"{source} is {len(text):,} characters; a config may hold at most {MAX_CONFIG_BYTES:,}")
     if text.count("[") + text.count("{") > MAX_NESTING and _nesting(text) > MAX_NESTING:
         raise error(f"{source} is not a usable config: brackets nest more than {MAX_NESTING} deep")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
-        return yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(node, source, error)
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise error(f"{source} is not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+        raise error(f"{source} is not valid YAML{where}: {str(getattr(exc, 'problem', None) or exc)[:200]}") from None
     except (ValueError, OverflowError, RecursionError) as exc:  # a bad date, a huge integer, deep nesting
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise error(f"{source} is not valid YAML: {reason}") from None
+    finally:
+        loader.dispose()
+
+
+def _check_nodes(root: yaml.Node, source: str, error: type[Exception]) -> None:
+    """Refuse duplicate or too many mapping keys, self-containing aliases and aliases that expand past the budget."""
+    expanded: dict[int, int] = {}  # id(node) -> values it stands for once every alias is expanded
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        if id(node) in expanded:
+            return expanded[id(node)]
+        if id(node) in open_nodes:
+            raise error(f"{source}: the value at line {node.start_mark.line + 1} contains an alias (*name) of itself")
+        open_nodes.add(id(node))
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            _check_mapping(node, source, error)
+            total += sum(size(key) + size(value) for key, value in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(item) for item in node.value)
+        open_nodes.discard(id(node))
+        expanded[id(node)] = total
+        if total - len(expanded) > MAX_ALIAS_VALUES:
+            raise error(f"{source}: aliases (*name) expand to more than {MAX_ALIAS_VALUES:,} extra values "
+                        f"(at line {node.start_mark.line + 1}); write the values out instead")
+        return total
+
+    size(root)
+
+
+def _check_mapping(node: yaml.MappingNode, source: str, error: type[Exception]) -> None:
+    """Refuse a mapping with more keys than any config section has, or with a key given twice."""
+    if len(node.value) > MAX_KEYS:
+        raise error(f"{source}: the mapping at line {node.start_mark.line + 1} has {len(node.value):,} keys; "
+                    f"a config mapping may hold at most {MAX_KEYS:,}")
+    lines: dict[tuple[str, str], int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            continue  # a merge (<<: *base) may be overridden by the keys beside it, as YAML means
+        line = key.start_mark.line + 1
+        if (key.tag, key.value) in lines:
+            raise error(f"{source}: key {shown(key.value)} is given twice in one mapping (lines "
+                        f"{lines[key.tag, key.value]} and {line}); keep one")
+        lines[key.tag, key.value] = line
 
 
 def _nesting(text: str) -> int:
@@ -636,7 +717,7 @@ def apply_overrides(raw: Any, overrides: list[str]) -> Any:
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"an override must be key.path=value; got {item!r}")
+            raise ConfigError(f"an override must be key.path=value; got {shown(item)}")
         try:
             value = yaml.safe_load(text) if text.strip() else None
         except (yaml.YAMLError, ValueError, OverflowError, RecursionError):
@@ -649,7 +730,8 @@ def apply_overrides(raw: Any, overrides: list[str]) -> Any:
                 child = {}
                 node[part] = child
             if not isinstance(child, dict):
-                raise ConfigError(f"override {key}: {'.'.join(parts[: depth + 1])} is not a section; got {child!r}")
+                raise ConfigError(f"override {shown(key)}: {'.'.join(parts[: depth + 1])} is not a section; "
+                                  f"got {shown(child)}")
             node = child
         node[parts[-1]] = value
     return raw
@@ -660,6 +742,9 @@ def save_config(spec: RunSpec, path: str | Path) -> None:
     from lamina.files import atomic_write_text
 
     atomic_write_text(Path(path), yaml.safe_dump(spec.to_dict(), sort_keys=False))
+
+
+MAX_PROBLEMS = 20  # problems listed in one message; 100,000 unknown keys are reported as 20 and a count
 
 
 def format_validation_error(
@@ -683,12 +768,17 @@ def format_validation_error(
             lines.append(message.removeprefix("Value error, ").removeprefix("Assertion failed, "))
         elif kind == "literal_error":
             expected = message.removeprefix("Input should be ")
-            lines.append(f"{path} must be {expected}; got {value!r}.{did_you_mean(str(value), _literal_choices(expected))}")
+            lines.append(f"{path} must be {expected}; got {shown(value)}.{did_you_mean(str(value), _literal_choices(expected))}")
         elif message.startswith("Input should be "):
-            lines.append(f"{path} must be {message.removeprefix('Input should be ')}; got {value!r}")
+            lines.append(f"{path} must be {message.removeprefix('Input should be ')}; got {shown(value)}")
         else:
-            lines.append(f"{path}: {message[:1].lower()}{message[1:]}; got {value!r}")
-    return "\n".join(dict.fromkeys(lines))
+            lines.append(f"{path}: {message[:1].lower()}{message[1:]}; got {shown(value)}")
+        if len(lines) > MAX_PROBLEMS:
+            break
+    lines = list(dict.fromkeys(lines))
+    if len(lines) > MAX_PROBLEMS:
+        lines[MAX_PROBLEMS:] = [f"and {len(exc.errors(include_url=False)) - MAX_PROBLEMS:,} more problems"]
+    return "\n".join(lines)
 
 
 def _join_path(prefix: str, loc: list[Any]) -> str:
@@ -697,6 +787,7 @@ def _join_path(prefix: str, loc: list[Any]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
+            part = part if len(str(part)) <= SHOWN_CHARS else shown(part)
             out = f"{out}.{part}" if out else str(part)
     return out or "config"
 

@@ -79,6 +79,22 @@ def read_json(path: Path) -> Any:
     return decode_json(path.read_bytes(), path)
 
 
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The records of a JSON Lines file lamina wrote (metrics.jsonl): [] when it is absent; a damaged line or one
+    that is not a JSON object is a RunFolderError naming the file and the line."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    records = []
+    for number, line in enumerate(path.read_bytes().splitlines(), 1):
+        if line.strip():
+            record = decode_json(line, Path(f"{path} line {number}"))
+            if not isinstance(record, dict):
+                raise RunFolderError(f"{path} line {number} is not a JSON object; the file may be corrupt")
+            records.append(record)
+    return records
+
+
 def decode_json(data: bytes, path: Path) -> Any:
     """Parse JSON bytes read from ``path``; anything unreadable is a RunFolderError naming the file."""
     try:
@@ -113,8 +129,13 @@ def decode_tensors(data: bytes, path: Path) -> dict[str, torch.Tensor]:
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
-    """Save named tensors as safetensors, atomically."""
-    atomic_write_bytes(Path(path), encode_tensors(tensors, metadata))
+    """Save named tensors as safetensors, atomically; a failed write (a full disk) is a RunFolderError and
+    leaves the previous file as it was."""
+    try:
+        atomic_write_bytes(Path(path), encode_tensors(tensors, metadata))
+    except OSError as exc:
+        raise RunFolderError(f"could not write {path}: {exc.strerror or exc}; any previous {Path(path).name} "
+                             "is unchanged") from None
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:

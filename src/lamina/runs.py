@@ -56,6 +56,8 @@ class RunFolder:
                 candidate.mkdir()
             except FileExistsError:
                 continue
+            except OSError as exc:
+                raise RunFolderError(f"run folder {candidate} cannot be made: {exc.strerror or exc}") from None
             return cls(candidate)
         raise LaminaError(f"{base} holds too many runs named {name!r}; choose another name")
 
@@ -74,7 +76,10 @@ def check_runs_dir(runs_dir: str | Path) -> Path:
 def make_runs_dir(runs_dir: str | Path) -> Path:
     """Create the folder that holds run folders (``runs_dir``), after :func:`check_runs_dir`."""
     base = check_runs_dir(runs_dir)
-    base.mkdir(parents=True, exist_ok=True)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # runs_dir names a device such as /dev/null, or a folder not writable
+        raise RunFolderError(f"runs_dir {base} cannot hold run folders: {exc.strerror or exc}") from None
     return base
 
 
@@ -116,12 +121,14 @@ class Run:
 
             ids = encode_sources(self.preprocessor, [str(text) for text in raw])
             return prediction_rows(self.decode(ids), self.preprocessor)
-        x = self.preprocessor.inputs.transform_array(raw, "input array")
+        x = self.preprocessor.inputs.transform_array(has_samples(raw, "input array"), "input array")
+        check_finite_inputs(x, self.preprocessor.inputs, "input array")
         return prediction_rows(self.outputs(x), self.preprocessor)
 
     def predict_file(self, path: str | Path) -> list[dict[str, Any]]:
         """Predictions for a CSV (columns named like the training features) or an NPZ (array ``x``)."""
         x = self.read_inputs(path)
+        check_finite_inputs(x, self.preprocessor.inputs, str(path))
         rows = prediction_rows(self.decode(x) if self.task == "seq2seq" else self.outputs(x), self.preprocessor)
         if self.preprocessor.inputs.kind == "series":
             from lamina.data.series import forecast_rows
@@ -145,10 +152,18 @@ class Run:
             x = self.preprocessor.inputs.transform_table(read_csv(path))
         elif suffix == ".npz":
             key = self.spec.data.x_key
-            x = self.preprocessor.inputs.transform_array(read_npz(path, (key,))[key], f"{path} array '{key}'")
+            x = self.preprocessor.inputs.transform_array(has_samples(read_npz(path, (key,))[key], f"{path} array '{key}'"),
+                                                         f"{path} array '{key}'")
         else:
             raise DataError(f"input file {path} must be a .csv or .npz file; got '{suffix or 'no extension'}'")
         return x
+
+
+def has_samples(x: Any, where: str) -> Any:
+    """``x`` itself when it holds at least one sample; an empty batch such as a (0, 4) array is a DataError."""
+    if len(x) == 0:
+        raise DataError(f"{where} holds no samples (shape {tuple(np.shape(x))}); give at least one to predict")
+    return x
 
 
 def prediction_rows(outputs: torch.Tensor, prep: Preprocessor) -> list[dict[str, Any]]:
@@ -163,13 +178,64 @@ def prediction_rows(outputs: torch.Tensor, prep: Preprocessor) -> list[dict[str,
 
 
 def prediction_values(outputs: torch.Tensor, target: TargetPrep) -> np.ndarray:
-    """Numeric predictions from model outputs: class probabilities (N, classes), or values in target units."""
+    """Numeric predictions from model outputs: class probabilities (N, classes), or values in target units.
+
+    A row whose output is not finite (inputs the model overflows on) is a DataError naming the row, never
+    a NaN probability with success.
+    """
     if target.task == "regression":
-        return target.decode_values(outputs.double().numpy())
-    if target.task == "binary":
+        values = target.decode_values(outputs.double().numpy())
+    elif target.task == "binary":
         p1 = outputs.reshape(-1).sigmoid().numpy()
-        return np.stack([1 - p1, p1], axis=1)
-    return outputs.softmax(dim=1).numpy()
+        values = np.stack([1 - p1, p1], axis=1)
+    else:
+        values = outputs.softmax(dim=1).numpy()
+    check_finite_outputs(values)
+    return values
+
+
+def first_non_finite(values: np.ndarray) -> tuple[int, int] | None:
+    """(row, column) of the first value of a batch that is NaN or infinite, columns counted flat; None if all are finite."""
+    flat = np.asarray(values).reshape(len(values), -1)
+    if flat.dtype.kind != "f" or np.isfinite(flat).all():
+        return None
+    row, column = np.argwhere(~np.isfinite(flat))[0]
+    return int(row), int(column)
+
+
+def input_column_name(inputs: Any, column: int) -> str:
+    """The input column that the model input's flat ``column`` comes from (a table column, a feature name)."""
+    if inputs.kind == "table":
+        widths = [1 if c.kind in ("numeric", "category_index") else len(c.categories) for c in inputs.columns]
+        ends = np.cumsum(widths)
+        return f"column '{inputs.columns[int(np.searchsorted(ends, column, side='right'))].name}'"
+    names = inputs.feature_names
+    return f"column '{names[column]}'" if column < len(names) else f"feature {column}"
+
+
+def non_finite_input_message(x: np.ndarray, inputs: Any, where: str) -> tuple[int, str] | None:
+    """For preprocessed inputs with a value that is not finite once scaled: (row, a message naming row and column)."""
+    found = first_non_finite(x)
+    if found is None:
+        return None
+    row, column = found
+    return row, (f"{where}: row {row} (from 0), {input_column_name(inputs, column)} is not finite once scaled by the run's "
+                 "preprocessing (a value too large for float32); the model cannot predict from it")
+
+
+def check_finite_inputs(x: np.ndarray, inputs: Any, where: str) -> None:
+    """Raise a DataError naming the row and column of preprocessed inputs that overflowed (e.g. 1e300 scaled)."""
+    found = non_finite_input_message(x, inputs, where)
+    if found is not None:
+        raise DataError(found[1])
+
+
+def check_finite_outputs(values: np.ndarray) -> None:
+    """Raise a DataError naming the first row whose prediction is not finite."""
+    found = first_non_finite(values)
+    if found is not None:
+        raise DataError(f"row {found[0]} (from 0): the model's output is not finite for this input (values too large "
+                        "for the model); no prediction is given for it")
 
 
 @functools.lru_cache(maxsize=32)
@@ -205,8 +271,32 @@ def rows_to_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def write_rows_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Write prediction rows as CSV, atomically."""
+    """Write prediction rows as CSV, atomically, into a regular file (see :func:`check_output_file`)."""
+    check_output_file(Path(path))
     atomic_write_text(Path(path), rows_to_csv(rows))
+
+
+def check_output_file(path: Path) -> None:
+    """Refuse an output path that is not a regular file or a new name: a folder, a FIFO, a device, a socket.
+
+    The atomic write replaces whatever the path names, so ``--out /dev/null`` run as root would replace the
+    system's /dev/null with a CSV file; only a regular file (or a symbolic link to one) may be replaced.
+    """
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        existing = next(parent for parent in path.parents if parent.exists())
+        if not existing.is_dir():  # missing folders are made; one named like an existing file cannot be
+            raise DataError(f"output file {path}: {existing} is not a folder") from None
+        return
+    except OSError as exc:
+        raise DataError(f"output file {path} cannot be checked: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else \
+            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+        raise DataError(f"output file {path} is {kind}; predictions are written only to a regular file")
 
 
 def load_run(path: str | Path, device: str = "cpu") -> Run:

@@ -224,3 +224,48 @@ def test_1000_requests_generated_from_the_openapi_schema_get_no_5xx(server: str,
     assert len(statuses) >= 1000
     assert any(s == 200 for s in statuses) and any(400 <= s < 500 for s in statuses)
     assert httpx.get(f"{server}/health").status_code == 200
+
+
+def test_health_stays_fast_while_one_client_streams_large_bodies(server: str) -> None:
+    """Parsing and inference run off the event loop: /health p99 under 50 ms while 7.6 MB bodies are answered.
+
+    A latency bound says nothing when more processes want the CPU than it has cores (then /health waits for
+    the scheduler, whatever the service does), so the bound is checked only on a machine that is not
+    overloaded; the bodies must be answered either way.
+    """
+    import threading
+
+    rows = [[float(f"{(i * 64 + j) % 997 / 61:.15f}") for j in range(64)] for i in range(4096)]
+    body = json.dumps({"instances": rows}).encode()
+    body += b" " * (7_600_000 - len(body))  # JSON whitespace up to 7.6 MB
+    done = threading.Event()
+    answered: list[int] = []
+
+    def stream() -> None:
+        with httpx.Client(timeout=60) as client:
+            for _ in range(30):  # bounded: the health loop below ends it sooner
+                answered.append(client.post(f"{server}/predict", content=body,
+                                            headers={"content-type": "application/json"}).status_code)
+                if done.is_set():
+                    return
+
+    poster = threading.Thread(target=stream)
+    poster.start()
+    latencies = []
+    with httpx.Client(timeout=10) as client:
+        while not answered:  # the first large body is being answered
+            time.sleep(0.01)
+        for _ in range(200):
+            started = time.perf_counter()
+            assert client.get(f"{server}/health").status_code == 200
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.01)
+    done.set()
+    poster.join(timeout=120)
+    p99 = sorted(latencies)[int(0.99 * len(latencies))]
+    print(f"/health under 7.6 MB bodies: p50 {sorted(latencies)[100] * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
+          f"{len(answered)} bodies answered")
+    assert set(answered) == {200} and len(answered) >= 2
+    if os.getloadavg()[0] > (os.cpu_count() or 1):
+        pytest.skip(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: p99 {p99 * 1000:.0f} ms not judged")
+    assert p99 < 0.05

@@ -127,7 +127,11 @@ def load_source(spec: DataSpec) -> Source:
     path = Path(spec.path)
     fmt = spec.format if spec.format != "auto" else path.suffix.lower().lstrip(".")
     if fmt == "csv":
-        return _table_source(read_csv(path), spec)
+        try:
+            table = read_csv(path)
+        except PermissionError:
+            raise DataError(f"data.path {path} cannot be read: permission denied") from None
+        return _table_source(table, spec)
     if fmt == "npz":
         return _npz_source(path, spec)
     raise ConfigError(f"data.path {path} has an unknown format '{path.suffix}'; use a .csv or .npz file or set data.format")

@@ -169,7 +169,8 @@ class InputPrep:
                     if j is not None:
                         onehot[r, j] = 1.0
                 parts.append(onehot)
-        return np.concatenate(parts, axis=1).astype(np.float32)
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf, which prediction refuses by row and column
+            return np.concatenate(parts, axis=1).astype(np.float32)
 
     def transform_array(self, x: np.ndarray, where: str) -> np.ndarray:
         """Apply the fitted transform to raw arrays of ``(N, *sample_shape)`` or ``(N, features)``."""
@@ -193,7 +194,8 @@ class InputPrep:
                 raise DataError(f"{where} has a missing value at sample {row}, feature {col}")
             flat = np.where(bad, np.asarray(self.fill), flat)
         out = (flat - np.asarray(self.offset)) / np.asarray(self.divisor)
-        return out.astype(np.float32).reshape(len(x), *self.shape)
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf, which prediction refuses by row and column
+            return out.astype(np.float32).reshape(len(x), *self.shape)
 
 
 @dataclass

@@ -105,3 +105,6 @@ def read_npz(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise DataError(f"{path} is not a readable NPZ file ({exc})") from None
+    except MemoryError:  # a header claiming 10^12 rows: numpy allocates before reading
+        raise DataError(f"{path} is not a readable NPZ file: its array headers claim more memory than this "
+                        "machine has") from None

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from lamina.diagnose.detectors import detect
 from lamina.errors import RunFolderError
-from lamina.files import read_json, write_json
+from lamina.files import read_json, read_jsonl, write_json
 
 
 def read_history(path: Path) -> list[dict[str, Any]]:
     """The epoch logs of metrics.jsonl (empty when training stopped before the first epoch ended)."""
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(path)
 
 
 def write_diagnosis(root: Path, monitor: dict[str, Any], diverged: str | None = None) -> dict[str, Any]:

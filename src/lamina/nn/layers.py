@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from lamina.errors import ConfigError, ShapeError
+from lamina.nn.memory import check_fits_memory, params_on_meta
 from lamina.registry import LAYERS, validate_step_args
 
 Shape = tuple[int, ...]
@@ -131,6 +132,7 @@ def build_chain(calls: list[LayerCall], input_shape: Shape, depth: int = 0) -> t
     modules: list[nn.Module] = []
     rows: list[LayerInfo] = []
     shape = tuple(input_shape)
+    params = 0
     for call in calls:
         if call.layer.ranks is not None and len(shape) not in call.layer.ranks:
             wanted = " or ".join(RANK_WORDS.get(r, f"rank {r}") for r in call.layer.ranks)
@@ -139,6 +141,9 @@ def build_chain(calls: list[LayerCall], input_shape: Shape, depth: int = 0) -> t
                 + (" Add a flatten layer before it." if len(shape) > max(call.layer.ranks) else
                    " For image data set data.view: image." if 3 in call.layer.ranks else "")
             )
+        if "layers" not in call.layer.args.model_fields:  # a sub-chain (residual) checks its own layers as it builds
+            params += params_on_meta(call.layer.build, shape, call.args)
+            check_fits_memory(params, call.path)
         module = call.layer.build(shape, call.args)
         sub_rows = getattr(module, "summary_rows", [])
         out = infer_shape(module, shape, call.path, torch.long if call.layer.tokens is not None else torch.float32)
@@ -276,15 +281,27 @@ def _padding(a: ConvArgs) -> int | str:
     return 0 if a.padding == "valid" else a.padding
 
 
+def _kernel_fits(shape: Shape, a: ConvArgs, name: str) -> None:
+    """Refuse a kernel far wider than its input: it would see mostly padding and cost its width squared per value."""
+    reach = a.dilation * (a.kernel - 1) + 1
+    size = min(shape[1:])
+    if reach > 2 * size + 1:
+        raise ShapeError(f"{name} kernel {a.kernel}" + (f" (dilation {a.dilation})" if a.dilation > 1 else "")
+                         + f" spans {reach} positions on an input of size {size}; a kernel may span at most "
+                         f"{2 * size + 1} (twice the input and one)")
+
+
 @layer("conv1d", ConvArgs, primary="filters", ranks=(2,), example_input=(2, 12), example_args={"filters": 4})
 def conv1d(shape: Shape, a: ConvArgs) -> nn.Module:
     """1-D convolution over (channels, length) input; 'same' padding keeps the length at stride 1."""
+    _kernel_fits(shape, a, "conv1d")
     return nn.Conv1d(shape[0], a.filters, a.kernel, a.stride, _padding(a), a.dilation, bias=a.bias)
 
 
 @layer("conv2d", ConvArgs, primary="filters", ranks=(3,), example_input=(1, 8, 8), example_args={"filters": 4})
 def conv2d(shape: Shape, a: ConvArgs) -> nn.Module:
     """2-D convolution over (channels, height, width) input; 'same' padding keeps the size at stride 1."""
+    _kernel_fits(shape, a, "conv2d")
     return nn.Conv2d(shape[0], a.filters, a.kernel, a.stride, _padding(a), a.dilation, bias=a.bias)
 
 

@@ -9,21 +9,17 @@ the first shared validation metric on a second) and compare.html (both, offline)
 
 from __future__ import annotations
 
-import json
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from lamina.errors import RunFolderError
-from lamina.files import atomic_write_text, read_json, write_json
+from lamina.files import atomic_write_text, read_json, read_jsonl, write_json
 from lamina.report.figures import pyplot, save_figure
 
 
 def _history(root: Path) -> list[dict[str, Any]]:
-    path = root / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(root / "metrics.jsonl")
 
 
 def run_row(root: Path) -> dict[str, Any]:

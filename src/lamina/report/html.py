@@ -8,14 +8,13 @@ remedy.json (before and after, for a run that ``--remedy`` retrained) and any at
 
 from __future__ import annotations
 
-import json
 import shutil
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from lamina.errors import RunFolderError
-from lamina.files import atomic_write_text, read_json
+from lamina.files import atomic_write_text, read_json, read_jsonl
 from lamina.report import figures
 from lamina.report.activations import activation_figure, activation_series
 from lamina.report.background import Figure, draw_figures, draw_in_background
@@ -37,9 +36,7 @@ def _read(path: Path) -> Any:
 
 
 def _history(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(path)
 
 
 def _table(rows: list[tuple[str, Any]], header: tuple[str, str] = ("", "")) -> str:

@@ -17,9 +17,11 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from lamina.errors import LaminaError, RunFolderError
-from lamina.runs import Run, labelled_rows, load_run, prediction_rows, prediction_values
+from lamina.runs import (Run, check_finite_outputs, labelled_rows, load_run, non_finite_input_message, prediction_rows,
+                         prediction_values)
 from lamina.serve.graph import INPUT, serving_graph
 from lamina.serve.payload import PayloadError, array_batch, array_inputs, model_inputs, plain_batch
+from lamina.serve.workers import Busy, Workers
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_INSTANCES = 4096
@@ -74,8 +76,13 @@ class OnnxBackend:
         options.intra_op_num_threads = threads
         options.log_severity_level = 3
         model = path.read_bytes()
-        graph = serving_graph(model, run.preprocessor)
-        self.session = ort.InferenceSession(graph or model, options, providers=["CPUExecutionProvider"])
+        try:
+            graph = serving_graph(model, run.preprocessor)
+            self.session = ort.InferenceSession(graph or model, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnx and onnxruntime raise their own types for a damaged file
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise RunFolderError(f"{path} is damaged or not an ONNX model ({reason}); write it again with: "
+                                 f"lamina export {run.folder.root} --format onnx") from None
         self.output_names = [output.name for output in self.session.get_outputs()]
         self._run = self.session.run
         self.predictions = self._predictions if graph else None
@@ -111,11 +118,18 @@ class Predictor:
             if self._graph is not None:
                 return labelled_rows(self._graph_values(instances), prep.target)
             x = model_inputs(instances, prep.inputs)
+            self._check_finite(x)
+            return prediction_rows(self.backend.outputs(x), prep)
         except PayloadError:
             raise
         except LaminaError as exc:
             raise PayloadError(["instances"], str(exc)) from None
-        return prediction_rows(self.backend.outputs(x), prep)
+
+    def _check_finite(self, x: np.ndarray) -> None:
+        """A PayloadError (422) naming the instance and column whose value overflowed once preprocessed."""
+        found = non_finite_input_message(x, self.run.preprocessor.inputs, "instances")
+        if found is not None:
+            raise PayloadError(["instances", found[0]], found[1])
 
     def _graph_values(self, instances: list[Any]) -> np.ndarray:
         """Serving-graph predictions for array instances: one numpy conversion when they are well formed
@@ -143,8 +157,12 @@ class Predictor:
         prep = self.run.preprocessor
         raw = array_batch(x, prep.inputs)
         if self._graph is not None:
-            return self._graph(raw)
-        return prediction_values(self.backend.outputs(prep.inputs.transform_array(raw, "instances")), prep.target)
+            values = self._graph(raw)
+            check_finite_outputs(values)  # finite float32 inputs the scaling overflows give NaN rows
+            return values
+        inputs = prep.inputs.transform_array(raw, "instances")
+        self._check_finite(inputs)
+        return prediction_values(self.backend.outputs(inputs), prep.target)
 
     def _through_graph(self, x: Any) -> np.ndarray | None:
         """The serving graph's predictions for a native float32 batch of the sample shape whose every value is
@@ -222,17 +240,41 @@ def _json_bytes(content: dict[str, Any]) -> bytes:
         return json.dumps(content).encode()
 
 
-def create_app(run: Run | str | Path, backend: str = "torch", max_bytes: int = MAX_BYTES):
-    """The FastAPI application serving ``run`` (loaded now, once)."""
+def check_limits(port: int | None = None, max_bytes: int = MAX_BYTES) -> None:
+    """Refuse a port outside 1-65535 or a body limit below one byte (every request would get 413)."""
+    if port is not None and not 1 <= port <= 65535:
+        raise LaminaError(f"--port must be between 1 and 65535; got {port}")
+    if max_bytes < 1:
+        raise LaminaError(f"--max-bytes must be at least 1 (a body limit in bytes); got {max_bytes}")
+
+
+def create_app(run: Run | str | Path, backend: str = "torch", max_bytes: int = MAX_BYTES,
+               workers: Workers | None = None):
+    """The FastAPI application serving ``run`` (loaded now, once).
+
+    /predict reads the body on the event loop and parses and predicts in ``workers`` (threads sized to the
+    cores, a bounded number of requests admitted: 503 with Retry-After beyond), so /health stays fast
+    while large bodies are being answered.
+    """
+    from contextlib import asynccontextmanager
+
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, Response
 
+    check_limits(None, max_bytes)
     predictor = Predictor(run if isinstance(run, Run) else load_run(run), backend)
-    app = FastAPI(title=f"lamina: {predictor.run.spec.name}", version="1",
+    pool = workers or Workers()
+
+    @asynccontextmanager
+    async def lifespan(_app: Any):
+        yield
+        pool.close()
+
+    app = FastAPI(title=f"lamina: {predictor.run.spec.name}", version="1", lifespan=lifespan,
                   description="Predictions from a lamina run. POST /predict with {\"instances\": [...]}.")
 
-    def problem(status: int, loc: list[Any], message: str) -> JSONResponse:
-        return JSONResponse({"detail": [{"loc": loc, "msg": message}]}, status_code=status)
+    def problem(status: int, loc: list[Any], message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"detail": [{"loc": loc, "msg": message}]}, status_code=status, headers=headers)
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -247,18 +289,27 @@ def create_app(run: Run | str | Path, backend: str = "torch", max_bytes: int = M
     @app.post("/predict", response_model=PredictResponse, openapi_extra={"requestBody": {
         "required": True, "content": {"application/json": {"schema": PredictRequest.model_json_schema()}}}},
         responses={400: {"description": "Body is not JSON"}, 413: {"description": "Body too large"},
-                   422: {"description": "A field has the wrong type, shape or a non-finite value"}})
+                   422: {"description": "A field has the wrong type, shape or a non-finite value"},
+                   503: {"description": "Every worker is busy; retry after the Retry-After seconds"}})
     async def predict(request: Request) -> Any:
         """Predict for a batch of instances (arrays or records), with the run's preprocessing applied."""
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_bytes:
             return problem(413, ["body"], f"the body is {declared} bytes; the limit is {max_bytes}")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_bytes:
-                return problem(413, ["body"], f"the body exceeds the limit of {max_bytes} bytes")
-        status, content = answer(predictor, body)
+        try:
+            pool.admit()
+        except Busy:
+            return problem(503, ["body"], f"all {pool.waiting} request slots are taken; retry shortly",
+                           {"Retry-After": "1"})
+        try:
+            body = bytearray()
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > max_bytes:
+                    return problem(413, ["body"], f"the body exceeds the limit of {max_bytes} bytes")
+            status, content = await pool.run(answer, predictor, body)
+        finally:
+            pool.release()
         return Response(content, status_code=status, media_type="application/json")
 
     return app
@@ -269,4 +320,5 @@ def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000, backend: s
     """Run the service with uvicorn until interrupted (binds loopback unless ``host`` says otherwise)."""
     import uvicorn
 
+    check_limits(port, max_bytes)
     uvicorn.run(create_app(run, backend, max_bytes), host=host, port=port, log_level="warning")
