@@ -111,7 +111,7 @@ def read_npz(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
 
 TABLE_FORMATS = {"csv": "csv", "tsv": "csv", "parquet": "parquet", "pq": "parquet", "feather": "arrow",
                  "arrow": "arrow", "ipc": "arrow", "jsonl": "jsonl", "ndjson": "jsonl"}
-NA_VALUES = ("", "NA", "NaN", "null")
+NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")  # data.na_values' default
 BLOCK_BYTES = 16 << 20  # CSV/JSONL parse block: a row longer than this is refused, so memory stays bounded
 
 
