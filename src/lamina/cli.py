@@ -196,6 +196,8 @@ def predict(
     from lamina.runs import load_run, rows_to_csv, write_rows_csv
 
     rows = load_run(run).predict_file(inputs)
+    if rows.report is not None and rows.report.message():
+        typer.echo(f"note: {rows.report.message()}", err=True)
     if out is not None:
         write_rows_csv(out, rows)
         _console().print(f"wrote {len(rows)} predictions to {out}")

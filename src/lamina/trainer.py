@@ -163,6 +163,10 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
         torch.set_num_threads(spec.train.threads)
     seed_everything(spec.seed)
     data = prepare_data(spec.data)
+    if data.schema and world.main and progress != "none":
+        from lamina.data.schema import format_schema
+
+        print(format_schema(data.schema), file=sys.stderr)
     if spec.data.synthetic is not None:
         from lamina.generative.synthetic import add_synthetic
 
@@ -192,6 +196,8 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     if world.main:
         save_config(spec, folder.config)
         write_json(folder.preprocess, data.preprocessor.to_json())
+        if data.schema:
+            write_json(folder.root / "schema.json", {"columns": data.schema})
 
     callbacks: list[Callback] = []
     checkpoints = None
@@ -242,8 +248,12 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
 
     save_tensors(folder.weights, built.model.state_dict())
     run = load_run(folder.root, device=str(device))
-    report = evaluate_run(run) if len(data.test) else {"metrics": {}}
-    write_json(folder.summary, summary(spec, data, built.params, state, seconds, checkpoints, report, world.size))
+    tested = time.perf_counter()
+    report = evaluate_run(run, data=data) if len(data.test) else {"metrics": {}}
+    record = summary(spec, data, built.params, state, seconds, checkpoints, report, world.size)
+    record["timings"] = {**data.timings, "train_seconds": round(seconds, 3),
+                         "test_seconds": round(time.perf_counter() - tested, 3)}
+    write_json(folder.summary, record)
     if diagnosis is not None:
         finish_diagnosis(folder.root, diagnosis, progress)
     write_run_report(folder.root, progress)

@@ -99,7 +99,7 @@ class InputPrep:
         columns, schema = [], []
         for name in names:
             column = arrow_column(table.column(name), na_values)
-            found = detect(column, name, table.source, kinds.get(name))
+            found = detect(column, name, table.source, kinds.get(name), max_categories)
             info = found.kind
             if info.kind in LEFT_OUT:
                 info.action = "left out"

@@ -45,8 +45,11 @@ class Detected:
     values: np.ndarray | None = None
 
 
-def detect(column, name: str, source: str, override: str | None) -> Detected:
-    """The kind of one feature column (already with missing cells as nulls), honouring a ``data.columns`` override."""
+def detect(column, name: str, source: str, override: str | None, max_categories: int = 50) -> Detected:
+    """The kind of one feature column (already with missing cells as nulls), honouring a ``data.columns`` override.
+
+    Text with spaces in most cells and more distinct values than ``max_categories`` is free text.
+    """
     missing = column.null_count
     distinct = cardinality(column)
     row = lambda kind, how, values=None: Detected(ColumnKind(name, kind, how, missing, distinct), values)  # noqa: E731
@@ -70,10 +73,11 @@ def detect(column, name: str, source: str, override: str | None) -> Detected:
         seconds = parse_datetimes(column)
         if seconds is not None:
             return row("datetime", "text that parses as dates", seconds)
-        if present >= ID_MIN_ROWS and distinct > ID_SHARE * present:
-            spaced = _share_with_spaces(column)
-            if spaced > 0.5:
-                return row("text", f"free text: {distinct} distinct values, {spaced:.0%} with spaces")
+        unique = present >= ID_MIN_ROWS and distinct > ID_SHARE * present
+        spaced = _share_with_spaces(column) if unique or distinct > max_categories else 0.0
+        if spaced > 0.5:
+            return row("text", f"free text: {distinct} distinct values, {spaced:.0%} with spaces")
+        if unique:
             return row("id-like", f"{distinct} distinct values in {present} rows")
         return row("categorical", "text with repeated values")
     return row("ignore", f"unsupported type {column.type}")
