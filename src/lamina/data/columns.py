@@ -29,6 +29,8 @@ def arrow_column(values: Any, na_values: list[str] | None):
         column = column.combine_chunks()
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
+    if pa.types.is_null(column.type):  # every cell empty
+        column = column.cast(pa.string())
     if not is_text(column):
         return column
     if na_values is None:
