@@ -144,8 +144,8 @@ class Run:
             key = self.spec.data.x_key
             x = self.preprocessor.inputs.transform_array(read_npz(path, (key,))[key], f"{path} array '{key}'")
         else:
-            raise DataError(f"input file {path} must be a table (.csv, .parquet, .feather, .jsonl) or .npz file; "
-                            f"got '{suffix or 'no extension'}'")
+            raise DataError(f"input file {path} must be a .csv or .npz file (or a .parquet, .feather or .jsonl "
+                            f"table); got '{suffix or 'no extension'}'")
         return x
 
 
