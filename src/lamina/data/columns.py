@@ -16,6 +16,7 @@ from lamina.errors import DataError
 
 LEGACY_MISSING = ["", "na", "nan", "null", "none", "?"]  # the spellings runs saved before data.na_values knew
 NUMBER_NOISE = r"[\s,$€£¥]"  # thousands separators, currency signs and spaces inside a number
+PROBE = 2000  # cells tried before parsing a whole text column as numbers or dates
 CALENDAR = {"year": None, "month": 12.0, "day_of_year": 366.0, "day_of_week": 7.0, "hour": 24.0}
 
 
@@ -71,7 +72,7 @@ def parse_numbers(column) -> tuple[np.ndarray | None, bool]:
 
     if is_number(column):
         return _floats(column.cast(pa.float64())), False
-    if not is_text(column):
+    if not is_text(column) or (len(column) > PROBE and parse_numbers(_probe(column))[0] is None):
         return None, False
     try:
         return _floats(column.cast(pa.float64())), False
@@ -107,6 +108,8 @@ def parse_datetimes(column) -> np.ndarray | None:
     if is_temporal(column):
         return _floats(column.cast(pa.timestamp("s")).cast(pa.int64()))
     if not is_text(column) or column.null_count == len(column):
+        return None
+    if len(column) > PROBE and parse_datetimes(_probe(column)) is None:
         return None
     for attempt in (lambda c: c.cast(pa.timestamp("s")),
                     lambda c: pc.strptime(c, "%d/%m/%Y", "s"), lambda c: pc.strptime(c, "%m/%d/%Y", "s")):
@@ -193,6 +196,11 @@ def cardinality(column) -> int:
     import pyarrow.compute as pc
 
     return int(pc.count_distinct(column, mode="only_valid").as_py())
+
+
+def _probe(column):
+    """The first PROBE non-missing cells: a column whose probe does not parse is not parsed whole."""
+    return column.drop_null().slice(0, PROBE)
 
 
 def _floats(column) -> np.ndarray:

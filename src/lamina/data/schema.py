@@ -51,7 +51,8 @@ def detect(column, name: str, source: str, override: str | None, max_categories:
     Text with spaces in most cells and more distinct values than ``max_categories`` is free text.
     """
     missing = column.null_count
-    distinct = cardinality(column)
+    numbers, signed = parse_numbers(column) if override in (None, "numeric") else (None, False)
+    distinct = cardinality(column) if numbers is None else len(np.unique(numbers[~np.isnan(numbers)]))
     row = lambda kind, how, values=None: Detected(ColumnKind(name, kind, how, missing, distinct), values)  # noqa: E731
     if override is not None:
         return _forced(column, name, source, override, row)
@@ -62,9 +63,8 @@ def detect(column, name: str, source: str, override: str | None, max_categories:
         return row("constant", "one value in every row")
     if is_temporal(column):
         return row("datetime", f"{column.type} column", parse_datetimes(column))
-    numbers, signed = parse_numbers(column)
     if numbers is not None:
-        if _row_number(numbers, present):
+        if distinct == present and _row_number(numbers, present):
             return row("id-like", "whole numbers, one per row, consecutive")
         how = "numbers with separators, currency or % signs" if signed else (
             f"{column.type} column" if not is_text(column) else "text that parses as numbers")
@@ -106,10 +106,10 @@ def _row_number(numbers: np.ndarray, present: int) -> bool:
     """True for a column of whole numbers that counts rows: distinct, consecutive (a row id)."""
     if present < ID_MIN_ROWS or present != len(numbers):
         return False
-    if not np.all(np.mod(numbers, 1) == 0):
+    if not np.all(np.mod(numbers[:1000], 1) == 0) or not np.all(np.mod(numbers, 1) == 0):
         return False
     low, high = numbers.min(), numbers.max()
-    return high - low + 1 == present and len(np.unique(numbers)) == present
+    return high - low + 1 == present
 
 
 def _share_with_spaces(column) -> float:
