@@ -110,7 +110,8 @@ def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared
 
 def split_rows(source: Source, spec: DataSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The (train, val, test) row indices of ``source`` under the spec's split, stratified by class when asked."""
-    labels = source.y if source.task != "regression" and spec.split.stratify else None
+    labels = (source.y if source.codes is None else source.codes) \
+        if source.task != "regression" and spec.split.stratify else None
     return split_indices(source.rows, labels, spec.split.val, spec.split.test, spec.split.seed)
 
 
@@ -129,6 +130,7 @@ class Source:
     shape: list[int] | None = None
     vocab: list[str] | None = None
     schema: list[dict] | None = None  # tables: the target columns' schema rows
+    codes: np.ndarray | None = None  # class labels as indices into their sorted names (a faster stratified split)
 
     @property
     def rows(self) -> int:
@@ -204,8 +206,8 @@ def _table_source(table: Table, spec: DataSpec) -> Source:
                          f"predicted; {dropped} rows with it missing dropped" if dropped else "predicted").as_dict()
               for t, v in zip(targets, values)]
     schema += [ColumnKind(n, "ignore", "data.drop", 0, 0, "left out").as_dict() for n in spec.drop]
-    return Source(table.source, _target_array(values, task, table.source, targets), task, targets,
-                  table=table, features=features, schema=schema)
+    y, codes = _target_array(values, task, table.source, targets)
+    return Source(table.source, y, task, targets, table=table, features=features, schema=schema, codes=codes)
 
 
 def _drop_missing_targets(table: Table, values: list, targets: list[str], policy: str) -> tuple[Table, list, int]:
@@ -255,12 +257,10 @@ def _infer_task(columns: list, requested: str, source: str, names: list[str]) ->
     return "regression"
 
 
-def _target_array(columns: list, task: str, source: str, names: list[str]) -> np.ndarray:
+def _target_array(columns: list, task: str, source: str, names: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(targets, class codes for stratifying; None for regression)."""
     if task != "regression":
-        numbers, _ = parse_numbers(columns[0])
-        if numbers is not None and np.all(np.mod(numbers, 1) == 0):
-            return numbers.astype(np.int64).astype(str)
-        return np.asarray(as_strings(columns[0]).to_numpy(zero_copy_only=False), dtype=str)
+        return _class_labels(columns[0])
     out = np.empty((len(columns[0]), len(columns)))
     for j, (name, column) in enumerate(zip(names, columns)):
         numbers, _ = parse_numbers(column)
@@ -271,7 +271,27 @@ def _target_array(columns: list, task: str, source: str, names: list[str]) -> np
             at = int(np.argmax(~np.isfinite(numbers)))
             raise DataError(f"{source} row {at + 2}, target column '{name}': expected a finite number; got {numbers[at]}")
         out[:, j] = numbers
-    return out
+    return out, None
+
+
+def _class_labels(column) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, codes): class labels as compact strings (integral numbers written as integers) and each row's
+    index into the sorted label names, found by encoding the few distinct values rather than every row."""
+    import pyarrow.compute as pc
+
+    numbers, _ = parse_numbers(column)
+    if numbers is not None and np.all(np.mod(numbers, 1) == 0):
+        distinct, inverse = np.unique(numbers.astype(np.int64), return_inverse=True)
+        names = [str(v) for v in distinct.tolist()]
+    else:
+        encoded = pc.dictionary_encode(as_strings(column))
+        names = encoded.dictionary.to_pylist()
+        inverse = encoded.indices.to_numpy(zero_copy_only=False)
+    order = sorted(range(len(names)), key=names.__getitem__)  # codes follow the sorted names, as np.unique's would
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names))
+    codes = rank[np.asarray(inverse, dtype=np.int64).ravel()]
+    return np.asarray(sorted(names), dtype=str)[codes], codes
 
 
 def _canonical_labels(values: list[str]) -> np.ndarray:
