@@ -159,3 +159,25 @@ def test_a_damaged_parquet_file_is_named(tmp_path: Path) -> None:
     path.write_bytes(b"PAR1" + b"\x00" * 100)
     with pytest.raises(DataError, match=r"bad.parquet is not a readable parquet file"):
         prepare_data(DataSpec(path=str(path), target="y"))
+
+
+def test_40000_rows_with_an_id_a_name_and_a_date_make_few_inputs(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    rng = np.random.default_rng(3)
+    n = 40_000
+    first = np.array(["Ann", "Bob", "Cy", "Dee", "Eve", "Fay", "Gus", "Hal"])
+    names = np.char.add(np.char.add(first[rng.integers(0, 8, n)], " Smith"), rng.integers(0, 900, n).astype(str))
+    x = rng.normal(size=n)
+    table = pa.table({"customer_id": np.char.add("C", np.arange(n).astype(str)), "name": names,
+                      "signup": (np.datetime64("2015-01-01") + rng.integers(0, 3000, n)).astype(str),
+                      "x": x, "colour": rng.choice(["red", "green", "blue"], n), "churn": (x > 0).astype(int)})
+    path = tmp_path / "people.csv"
+    pacsv.write_csv(table, path)
+    data = prepare_data(DataSpec(path=str(path), target="churn"))
+    rows = {r["column"]: r for r in data.schema}
+    assert rows["customer_id"]["kind"] == "id-like" and rows["customer_id"]["action"] == "left out"
+    assert rows["name"]["kind"] == "text" and rows["name"]["action"] == "left out"
+    assert rows["signup"]["kind"] == "datetime" and rows["signup"]["action"] == "7 calendar features"
+    assert data.input_shape[0] < 50 and data.input_shape == (7 + 1 + 3,)
