@@ -122,3 +122,85 @@ def test_predict_arrays_for_a_builtin_run(tmp_path: Path) -> None:
     assert abs(sum(v for k, v in rows[0].items() if k.startswith("prob_")) - 1) < 1e-5
     with pytest.raises(DataError, match="each sample must have 4 values"):
         run.predict(iris.data[:3, :3])
+
+
+@pytest.fixture(scope="module")
+def table_run(tmp_path_factory: pytest.TempPathFactory):
+    """A run trained on a messy table (id, free text, dates, formatted numbers, a category), and a file of new rows
+    with one unseen category and two out-of-range amounts."""
+    from tests.data.test_schema import messy_table
+
+    tmp = tmp_path_factory.mktemp("tablerun")
+    path = messy_table(tmp / "m.csv", 240)
+    raw = quick_spec(tmp, data={"path": str(path), "target": "label"}, train={"epochs": 2, "tensorboard": False,
+                                                                              "diagnose": False})
+    new = tmp / "new.csv"
+    new.write_text("row,code,name,signup,amount,price,share,const,empty,colour\n"
+                   '1,K1,Al B,2020-02-01,"99,999.00",$500.00,10%,same,,purple\n'
+                   '2,K2,Al C,2020-03-01,50.00,$500.00,10%,same,,red\n'
+                   '3,K3,Al D,2020-04-01,"1,000.00",$500.00,10%,same,,green\n')
+    return train(parse_run_spec(raw), progress="none"), new
+
+
+def test_table_run_saves_its_schema_and_phase_timings(table_run) -> None:
+    run, _ = table_run
+    schema = json.loads((run.folder.root / "schema.json").read_text())["columns"]
+    assert {r["column"]: r["kind"] for r in schema}["signup"] == "datetime"
+    timings = json.loads(run.folder.summary.read_text())["timings"]
+    assert set(timings) == {"read_seconds", "prepare_seconds", "train_seconds", "test_seconds"}
+
+
+def test_unseen_categories_and_out_of_range_values_are_counted_in_python(table_run) -> None:
+    run, new = table_run
+    rows = run.predict_file(new)
+    assert len(rows) == 3
+    assert rows.report.unseen == {"colour": 1} and rows.report.out_of_range == {"amount": 2}
+
+
+def test_unseen_categories_are_printed_by_the_cli(table_run) -> None:
+    from typer.testing import CliRunner
+
+    from lamina.cli import app
+
+    run, new = table_run
+    result = CliRunner().invoke(app, ["predict", str(run.folder.root), str(new)])
+    assert result.exit_code == 0, result.output
+    assert "note: 1 unseen categories in 'colour'; 2 values outside the training range in 'amount'" in result.output
+
+
+def test_unseen_categories_are_in_the_server_response_metadata(table_run) -> None:
+    from lamina.serve.app import Predictor, answer
+
+    run, _ = table_run
+    record = {"signup": "2020-02-01", "amount": 99999, "price": 500.0, "share": 0.1, "colour": "purple"}
+    status, content = answer(Predictor(run), json.dumps({"instances": [record, {**record, "colour": "red"}]}).encode())
+    body = json.loads(content)
+    assert status == 200 and len(body["predictions"]) == 2, body
+    assert body["metadata"]["inputs"] == {"unseen_categories": {"colour": 1}, "out_of_range": {"amount": 2}}
+
+
+def test_a_run_saved_before_the_columnar_reader_still_predicts(csv_run, tmp_path: Path) -> None:
+    import shutil
+
+    run, path = csv_run
+    old = tmp_path / "old"
+    shutil.copytree(run.folder.root, old)
+    saved = json.loads((old / "preprocess.json").read_text())
+    for key in ("na_values", "nonfinite"):
+        saved["inputs"].pop(key)
+    for column in saved["inputs"]["columns"]:
+        for key in ("other", "low", "high", "parts", "fills", "means", "stds"):
+            column.pop(key)
+    (old / "preprocess.json").write_text(json.dumps(saved))
+    legacy = load_run(old)
+    assert legacy.preprocessor.inputs.na_values is None
+    expected = run.predict_file(path)
+    assert legacy.predict_file(path) == expected
+    header, first = path.read_text().splitlines()[:2]
+    cells = first.split(",")
+    fill = legacy.preprocessor.inputs.columns[2].fill
+    unknown, filled = tmp_path / "q.csv", tmp_path / "f.csv"  # '?' was a missing cell before data.na_values
+    unknown.write_text(f"{header}\n{','.join(cells[:2] + ['?'] + cells[3:])}\n")
+    filled.write_text(f"{header}\n{','.join(cells[:2] + [fill] + cells[3:])}\n")
+    assert legacy.predict_file(unknown) == legacy.predict_file(filled)
+    assert run.predict_file(unknown).report.unseen == {"colour": 1}  # a new run: '?' is a value it never saw

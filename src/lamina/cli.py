@@ -242,6 +242,8 @@ def predict(
     if out is not None:
         check_output_file(out)  # before any work: a folder, FIFO or device is refused by name
     rows = load_run(run).predict_file(inputs)
+    if rows.report is not None and rows.report.message():
+        typer.echo(f"note: {rows.report.message()}", err=True)
     if out is not None:
         write_rows_csv(out, rows)
         _console().print(f"wrote {len(rows)} predictions to {out}")

@@ -117,7 +117,7 @@ class DataSpec(Spec):
 
     dataset: str | None = None
     path: str | None = None
-    format: Literal["auto", "csv", "npz"] = "auto"
+    format: Literal["auto", "csv", "npz", "parquet", "arrow", "feather", "jsonl"] = "auto"
     target: str | list[str] | None = None
     x_key: str = "x"
     y_key: str = "y"
@@ -136,6 +136,11 @@ class DataSpec(Spec):
     text: TextSpec | None = None
     series: SeriesSpec | None = None
     synthetic: SyntheticSpec | None = None
+    columns: dict[str, Literal["numeric", "categorical", "text", "datetime", "ignore"]] = Field(default_factory=dict)
+    na_values: list[str] = Field(default_factory=lambda: ["", "NA", "N/A", "NaN", "nan", "null", "NULL"])
+    nonfinite: Literal["error", "missing"] = "error"
+    missing_target: Literal["drop", "reject"] = "drop"
+    max_categories: int = Field(50, ge=1, le=10_000)
 
     @field_validator("dataset")
     @classmethod

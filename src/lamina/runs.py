@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 from lamina.config import RunSpec, parse_run_spec, parse_yaml
-from lamina.data.preprocess import Preprocessor, TargetPrep
-from lamina.data.readers import read_csv, read_npz
+from lamina.data.preprocess import InputReport, Preprocessor, TargetPrep
+from lamina.data.readers import Table, read_csv, read_npz, read_table, table_format
 from lamina.device import resolve_device
 from lamina.errors import ConfigError, DataError, LaminaError, RunFolderError
 from lamina.files import atomic_write_text, load_tensors, read_json
@@ -125,19 +125,33 @@ class Run:
         check_finite_inputs(x, self.preprocessor.inputs, "input array")
         return prediction_rows(self.outputs(x), self.preprocessor)
 
-    def predict_file(self, path: str | Path) -> list[dict[str, Any]]:
-        """Predictions for a CSV (columns named like the training features) or an NPZ (array ``x``)."""
+    def predict_file(self, path: str | Path) -> Predictions:
+        """Predictions for a table (CSV, Parquet, Feather/Arrow, JSON Lines; columns named like the training
+        features) or an NPZ (array ``x``); a table run's result also counts unseen and out-of-range values."""
+        inputs = self.preprocessor.inputs
+        if inputs.kind == "table" and table_format(path) is not None:
+            x, report = inputs.table_inputs(self._table(path))
+            check_finite_inputs(x, inputs, str(path))
+            return Predictions(prediction_rows(self.outputs(x), self.preprocessor), report)
         x = self.read_inputs(path)
         check_finite_inputs(x, self.preprocessor.inputs, str(path))
         rows = prediction_rows(self.decode(x) if self.task == "seq2seq" else self.outputs(x), self.preprocessor)
-        if self.preprocessor.inputs.kind == "series":
+        if inputs.kind == "series":
             from lamina.data.series import forecast_rows
 
-            return forecast_rows(rows, self.preprocessor.inputs)
-        return rows
+            return Predictions(forecast_rows(rows, inputs))
+        return Predictions(rows)
+
+    def _table(self, path: str | Path) -> Table:
+        """A table file of raw samples read columnar, with the missing-cell spellings the run trained with."""
+        from lamina.data.readers import NA_VALUES
+
+        na_values = self.preprocessor.inputs.na_values
+        data = read_table(path, na_values=NA_VALUES if na_values is None else na_values)
+        return Table(str(path), {name: data.column(name) for name in data.column_names})
 
     def read_inputs(self, path: str | Path) -> np.ndarray:
-        """Model inputs from a CSV or NPZ of raw samples, through the run's saved preprocessing.
+        """Model inputs from a table or NPZ of raw samples, through the run's saved preprocessing.
 
         For a seq2seq run the CSV's source column becomes padded token ids, ready for ``decode``.
         """
@@ -148,14 +162,17 @@ class Run:
 
             source = self.preprocessor.inputs.tokenizer["source"]
             return encode_sources(self.preprocessor, read_csv(path).column(source))
-        if suffix == ".csv":
+        if self.preprocessor.inputs.kind in ("table", "array") and table_format(path) is not None:
+            x = self.preprocessor.inputs.transform_table(self._table(path))
+        elif suffix == ".csv":
             x = self.preprocessor.inputs.transform_table(read_csv(path))
         elif suffix == ".npz":
             key = self.spec.data.x_key
             x = self.preprocessor.inputs.transform_array(has_samples(read_npz(path, (key,))[key], f"{path} array '{key}'"),
                                                          f"{path} array '{key}'")
         else:
-            raise DataError(f"input file {path} must be a .csv or .npz file; got '{suffix or 'no extension'}'")
+            raise DataError(f"input file {path} must be a .csv or .npz file (or a .parquet, .feather or .jsonl "
+                            f"table); got '{suffix or 'no extension'}'")
         return x
 
 
@@ -164,6 +181,15 @@ def has_samples(x: Any, where: str) -> Any:
     if len(x) == 0:
         raise DataError(f"{where} holds no samples (shape {tuple(np.shape(x))}); give at least one to predict")
     return x
+
+
+class Predictions(list):
+    """Prediction rows (a list of dicts), plus ``report``: for table inputs, the unseen categories and
+    out-of-range values counted per column (an :class:`InputReport`), else None."""
+
+    def __init__(self, rows: list[dict[str, Any]], report: InputReport | None = None) -> None:
+        super().__init__(rows)
+        self.report = report
 
 
 def prediction_rows(outputs: torch.Tensor, prep: Preprocessor) -> list[dict[str, Any]]:

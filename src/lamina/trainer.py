@@ -174,7 +174,12 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     if folder is None and world.main:
         check_runs_dir(spec.runs_dir)  # a runs_dir that cannot hold runs fails now, not after the data is read
     seed_everything(spec.seed)
-    data = apply_hooks("data", Setup(spec, prepare_data(spec.data))).data
+    data = prepare_data(spec.data)
+    if data.schema and world.main and progress != "none":
+        from lamina.data.schema import format_schema
+
+        print(format_schema(data.schema), file=sys.stderr)
+    data = apply_hooks("data", Setup(spec, data)).data
     built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories,
                         data.task if world.main else None)
     if world.distributed:
@@ -199,6 +204,8 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     if world.main:
         save_config(spec, folder.config)
         write_json(folder.preprocess, data.preprocessor.to_json())
+        if data.schema:
+            write_json(folder.root / "schema.json", {"columns": data.schema})
 
     callbacks: list[Callback] = []
     checkpoints = None
@@ -243,8 +250,12 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
 
     save_tensors(folder.weights, built.model.state_dict())
     run = load_run(folder.root, device=str(device))
-    report = evaluate_run(run) if len(data.test) else {"metrics": {}}
-    write_json(folder.summary, summary(spec, data, built.params, state, seconds, checkpoints, report, world.size))
+    tested = time.perf_counter()
+    report = evaluate_run(run, data=data) if len(data.test) else {"metrics": {}}
+    record = summary(spec, data, built.params, state, seconds, checkpoints, report, world.size)
+    record["timings"] = {**data.timings, "train_seconds": round(seconds, 3),
+                         "test_seconds": round(time.perf_counter() - tested, 3)}
+    write_json(folder.summary, record)
     setup.finish(folder.root, progress)
     write_run_report(folder.root, progress)
     return run

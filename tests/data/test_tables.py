@@ -92,7 +92,7 @@ def test_npz_with_objects_is_refused_without_unpickling(tmp_path: Path) -> None:
 
 
 def test_unknown_file_format(tmp_path: Path) -> None:
-    path = tmp_path / "d.parquet"
+    path = tmp_path / "d.xyz"
     path.write_text("x")
-    with pytest.raises(ConfigError, match="unknown format '.parquet'"):
+    with pytest.raises(ConfigError, match="unknown format '.xyz'"):
         prepare_data(DataSpec(path=str(path)))

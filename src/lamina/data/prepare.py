@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,10 @@ from lamina.config import DataSpec
 from lamina.data.builtin import ArrayData
 from lamina.data.pairs import is_pairs, prepare_pairs
 from lamina.data.preprocess import InputPrep, Preprocessor, TargetPrep
-from lamina.data.readers import Table, is_missing, parse_float, read_csv, read_npz
+from lamina.data.readers import Table, parse_float, read_csv, read_npz, read_table, table_format
+from lamina.data.columns import (arrow_column, as_strings, cardinality, first_non_number, missing_mask,
+                                  parse_numbers)
+from lamina.data.schema import ColumnKind
 from lamina.data.splits import split_indices
 from lamina.errors import ConfigError, DataError
 from lamina.registry import DATASETS
@@ -41,6 +46,8 @@ class Prepared:
     test: Split
     preprocessor: Preprocessor
     source: str
+    schema: list[dict] | None = None  # tables: each column's detected kind and treatment (schema.json)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds spent reading and preparing
 
     @property
     def task(self) -> str:
@@ -86,16 +93,25 @@ def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared
         return prepare_series(spec, fitted)
     if is_pairs(spec):
         return prepare_pairs(spec, fitted)
+    started = time.perf_counter()
     source = load_source(spec)
+    read = time.perf_counter() - started
     train, val, test = split_rows(source, spec)
     prep = fitted or fit_preprocessor(source, train, spec)
     x = prep.inputs.transform_table(source.table) if source.table is not None else prep.inputs.transform_array(source.x, source.name)
-    return _package(x, source.y, train, val, test, prep, source.name)
+    source.table = None  # the raw columns are no longer needed: free them before the splits are copied
+    prepared = _package(x, source.y, train, val, test, prep, source.name)
+    if fitted is None:
+        prepared.schema = source.schema
+    prepared.timings = {"read_seconds": round(read, 3),
+                        "prepare_seconds": round(time.perf_counter() - started - read, 3)}
+    return prepared
 
 
 def split_rows(source: Source, spec: DataSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The (train, val, test) row indices of ``source`` under the spec's split, stratified by class when asked."""
-    labels = source.y if source.task != "regression" and spec.split.stratify else None
+    labels = (source.y if source.codes is None else source.codes) \
+        if source.task != "regression" and spec.split.stratify else None
     return split_indices(source.rows, labels, spec.split.val, spec.split.test, spec.split.seed)
 
 
@@ -113,6 +129,8 @@ class Source:
     x: np.ndarray | None = None
     shape: list[int] | None = None
     vocab: list[str] | None = None
+    schema: list[dict] | None = None  # tables: the target columns' schema rows
+    codes: np.ndarray | None = None  # class labels as indices into their sorted names (a faster stratified split)
 
     @property
     def rows(self) -> int:
@@ -126,15 +144,21 @@ def load_source(spec: DataSpec) -> Source:
         return _array_source(DATASETS.get(spec.dataset)(), spec, f"dataset '{spec.dataset}'")
     path = Path(spec.path)
     fmt = spec.format if spec.format != "auto" else path.suffix.lower().lstrip(".")
-    if fmt == "csv":
-        try:
-            table = read_csv(path)
-        except PermissionError:
-            raise DataError(f"data.path {path} cannot be read: permission denied") from None
-        return _table_source(table, spec)
     if fmt == "npz":
         return _npz_source(path, spec)
-    raise ConfigError(f"data.path {path} has an unknown format '{path.suffix}'; use a .csv or .npz file or set data.format")
+    kind = table_format(path, spec.format)
+    if kind == "csv" and spec.text is not None:  # a text model tokenizes strings: the string reader
+        return _table_source(read_csv(path), spec)
+    if kind is not None:
+        return _table_source(_arrow_table(path, kind, spec), spec)
+    raise ConfigError(f"data.path {path} has an unknown format '{path.suffix}'; use a .csv, .parquet, .feather, "
+                      ".arrow, .jsonl or .npz file or set data.format")
+
+
+def _arrow_table(path: Path, kind: str, spec: DataSpec) -> Table:
+    """A table file read columnar (pyarrow), its columns kept as arrays, as a Table."""
+    data = read_table(path, kind, spec.na_values)
+    return Table(str(path), {name: data.column(name) for name in data.column_names})
 
 
 def fit_preprocessor(source: Source, train: np.ndarray, spec: DataSpec) -> Preprocessor:
@@ -147,9 +171,12 @@ def fit_preprocessor(source: Source, train: np.ndarray, spec: DataSpec) -> Prepr
         vocab, tokenizer, length = fit_text(source.table, spec.text, train)
         inputs = InputPrep.for_tokens([length], vocab, tokenizer)
     elif source.table is not None:
-        inputs = InputPrep.fit_table(source.table, source.features, train, set(spec.categorical), set(spec.numeric),
-                                     spec.missing, "standard" if spec.scale == "auto" else spec.scale,
-                                     spec.categorical_encoding)
+        kinds = {**{n: "categorical" for n in spec.categorical}, **{n: "numeric" for n in spec.numeric}, **spec.columns}
+        inputs, schema = InputPrep.fit_table(source.table, source.features, train, kinds, spec.missing,
+                                             "standard" if spec.scale == "auto" else spec.scale,
+                                             spec.categorical_encoding, spec.na_values, spec.nonfinite,
+                                             spec.max_categories)
+        source.schema = (source.schema or []) + schema
     else:
         inputs = InputPrep.fit_array(source.x, train, source.shape, source.features, spec.missing, spec.scale, source.name)
     target = _fit_target(source.y, train, source.task, source.target_names, spec.scale_target, source.class_names)
@@ -161,57 +188,110 @@ def fit_preprocessor(source: Source, train: np.ndarray, spec: DataSpec) -> Prepr
 
 def _table_source(table: Table, spec: DataSpec) -> Source:
     if spec.target is None:
-        raise ConfigError(f"data.target is required for CSV data: name the column to predict (columns: {', '.join(table.columns)})")
+        raise ConfigError(f"data.target is required for table data: name the column to predict (columns: {', '.join(table.columns)})")
     targets = [spec.target] if isinstance(spec.target, str) else list(spec.target)
     for name in targets + spec.drop + spec.categorical + spec.numeric:
         table.column(name)
+    for name in spec.columns:
+        table.column(name, "column (data.columns)")
     if spec.text is not None:
         table.column(spec.text.column, "text column (data.text.column)")
     features = [c for c in table.columns if c not in targets and c not in spec.drop]
     if not features:
         raise DataError(f"{table.source} has no feature columns besides the target {targets}")
-    values = [table.column(t) for t in targets]
+    values = [arrow_column(table.column(t), spec.na_values if spec.text is None else None) for t in targets]
+    table, values, dropped = _drop_missing_targets(table, values, targets, spec.missing_target)
     task = _infer_task(values, spec.task, table.source, targets)
-    return Source(table.source, _target_array(values, task, table.source, targets), task, targets,
-                  table=table, features=features)
+    schema = [ColumnKind(t, "target", f"data.target ({task})", 0, cardinality(v),
+                         f"predicted; {dropped} rows with it missing dropped" if dropped else "predicted").as_dict()
+              for t, v in zip(targets, values)]
+    schema += [ColumnKind(n, "ignore", "data.drop", 0, 0, "left out").as_dict() for n in spec.drop]
+    y, codes = _target_array(values, task, table.source, targets)
+    return Source(table.source, y, task, targets, table=table, features=features, schema=schema, codes=codes)
 
 
-def _infer_task(columns: list[list[str]], requested: str, source: str, names: list[str]) -> str:
+def _drop_missing_targets(table: Table, values: list, targets: list[str], policy: str) -> tuple[Table, list, int]:
+    """Rows whose target is missing: dropped (with a printed count) or, with ``policy`` 'reject', an error."""
+    missing = np.zeros(table.rows, dtype=bool)
+    for column in values:
+        missing |= missing_mask(column)
+    count = int(missing.sum())
+    if not count:
+        return table, values, 0
+    if count == table.rows:
+        raise DataError(f"{table.source}: the target {', '.join(targets)} is missing in every row ({count}); "
+                        "there is nothing to learn from")
+    if policy == "reject":
+        row = int(np.argmax(missing))
+        raise DataError(f"{table.source} row {row + 2}: the target is missing ({count} rows in all) and "
+                        "data.missing_target is 'reject' (set it to drop to train on the other rows)")
+    print(f"note: {count} of {table.rows} rows of {table.source} have no target and are left out "
+          "(data.missing_target: drop)", file=sys.stderr)
+    keep = np.flatnonzero(~missing)
+    kept = Table(table.source, {name: _take(column, keep) for name, column in table.columns.items()})
+    return kept, [column.take(keep) for column in values], count
+
+
+def _take(column, rows: np.ndarray):
+    """The ``rows`` of a column (a pyarrow array or a list of strings)."""
+    return column.take(rows) if hasattr(column, "take") else [column[i] for i in rows]
+
+
+def _infer_task(columns: list, requested: str, source: str, names: list[str]) -> str:
     if len(columns) > 1:
         if requested not in ("auto", "regression"):
             raise ConfigError(f"data.task '{requested}' needs one target column; got {names}")
         return "regression"
-    values = [v for v in columns[0] if not is_missing(v)]
-    if len(values) < len(columns[0]):
-        row = next(i for i, v in enumerate(columns[0]) if is_missing(v))
-        raise DataError(f"{source} row {row + 2}: target column '{names[0]}' is missing; every row needs a target")
-    numbers = [parse_float(v) for v in values]
-    numeric = all(n is not None for n in numbers)
+    numbers, _ = parse_numbers(columns[0])
     if requested != "auto":
-        if requested == "regression" and not numeric:
-            bad = next(v for v, n in zip(values, numbers) if n is None)
+        if requested == "regression" and numbers is None:
+            at, bad = first_non_number(columns[0])
             raise DataError(f"{source}: target column '{names[0]}' must be numeric for regression; got text {bad!r}")
         return requested
-    distinct = set(values)
-    if not numeric:
-        return "binary" if len(distinct) == 2 else "multiclass"
-    integral = all(float(n).is_integer() for n in numbers)
-    if integral and len(distinct) <= MAX_CLASSES_FOR_INTEGER_TARGET and len(distinct) < len(values) / 2:
-        return "binary" if len(distinct) == 2 else "multiclass"
+    distinct = cardinality(columns[0])
+    if numbers is None:
+        return "binary" if distinct == 2 else "multiclass"
+    integral = bool(np.all(np.mod(numbers, 1) == 0))
+    if integral and distinct <= MAX_CLASSES_FOR_INTEGER_TARGET and distinct < len(numbers) / 2:
+        return "binary" if distinct == 2 else "multiclass"
     return "regression"
 
 
-def _target_array(columns: list[list[str]], task: str, source: str, names: list[str]) -> np.ndarray:
+def _target_array(columns: list, task: str, source: str, names: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(targets, class codes for stratifying; None for regression)."""
     if task != "regression":
-        return _canonical_labels(columns[0])
+        return _class_labels(columns[0])
     out = np.empty((len(columns[0]), len(columns)))
-    for j, (name, values) in enumerate(zip(names, columns)):
-        for i, v in enumerate(values):
-            number = parse_float(v)
-            if number is None or not np.isfinite(number):
-                raise DataError(f"{source} row {i + 2}, target column '{name}': expected a number; got {v!r}")
-            out[i, j] = number
-    return out
+    for j, (name, column) in enumerate(zip(names, columns)):
+        numbers, _ = parse_numbers(column)
+        if numbers is None:
+            at, bad = first_non_number(column)
+            raise DataError(f"{source} row {at + 2}, target column '{name}': expected a number; got {bad!r}")
+        if not np.isfinite(numbers).all():
+            at = int(np.argmax(~np.isfinite(numbers)))
+            raise DataError(f"{source} row {at + 2}, target column '{name}': expected a finite number; got {numbers[at]}")
+        out[:, j] = numbers
+    return out, None
+
+
+def _class_labels(column) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, codes): class labels as compact strings (integral numbers written as integers) and each row's
+    index into the sorted label names, found by encoding the few distinct values rather than every row."""
+    import pyarrow.compute as pc
+
+    numbers, _ = parse_numbers(column)
+    if numbers is not None and np.all(np.mod(numbers, 1) == 0):
+        distinct, inverse = np.unique(numbers.astype(np.int64), return_inverse=True)
+        names = [str(v) for v in distinct.tolist()]
+    else:
+        encoded = pc.dictionary_encode(as_strings(column))
+        names = encoded.dictionary.to_pylist()
+        inverse = encoded.indices.to_numpy(zero_copy_only=False)
+    order = sorted(range(len(names)), key=names.__getitem__)  # codes follow the sorted names, as np.unique's would
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names))
+    codes = rank[np.asarray(inverse, dtype=np.int64).ravel()]
+    return np.asarray(sorted(names), dtype=str)[codes], codes
 
 
 def _canonical_labels(values: list[str]) -> np.ndarray:

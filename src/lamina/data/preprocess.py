@@ -16,25 +16,52 @@ from typing import Any
 
 import numpy as np
 
-from lamina.data.readers import Table, is_missing, parse_float
+from lamina.data.readers import Table
 from lamina.errors import DataError, RunFolderError
 
 
 @dataclass
 class Column:
-    """How one CSV column becomes model inputs."""
+    """How one table column becomes model inputs (fitted on the training rows)."""
 
     name: str
-    kind: str  # "numeric" | "categorical" (one-hot) | "category_index" (1 + category index, 0 if unseen; for embeddings)
+    kind: str  # "numeric" | "categorical" (one-hot) | "category_index" (1 + category index, 0 if unseen) | "datetime"
     fill: Any = None
     mean: float = 0.0
     std: float = 1.0
     categories: list[str] = field(default_factory=list)
+    other: bool = False  # categorical above the cardinality cap: one more input for every value not kept
+    low: float | None = None  # numeric: the training range, to count out-of-range values at predict time
+    high: float | None = None
+    parts: list[str] = field(default_factory=list)  # datetime: calendar features (see data.columns)
+    fills: list[float] = field(default_factory=list)
+    means: list[float] = field(default_factory=list)
+    stds: list[float] = field(default_factory=list)
 
     @property
     def width(self) -> int:
         """Number of model inputs this column produces."""
-        return len(self.categories) if self.kind == "categorical" else 1
+        if self.kind == "categorical":
+            return len(self.categories) + int(self.other)
+        return len(self.parts) if self.kind == "datetime" else 1
+
+
+@dataclass
+class InputReport:
+    """What a table transform met that training did not: per column, unseen categories and out-of-range numbers."""
+
+    unseen: dict[str, int] = field(default_factory=dict)
+    out_of_range: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        """Plain data (the server's response metadata)."""
+        return {"unseen_categories": dict(self.unseen), "out_of_range": dict(self.out_of_range)}
+
+    def message(self) -> str | None:
+        """One line for the CLI, or None when every value was within what training saw."""
+        parts = [f"{n} unseen categories in '{c}'" for c, n in self.unseen.items()]
+        parts += [f"{n} values outside the training range in '{c}'" for c, n in self.out_of_range.items()]
+        return "; ".join(parts) or None
 
 
 @dataclass
@@ -51,42 +78,60 @@ class InputPrep:
     divisor: list[float] = field(default_factory=list)
     vocab: list[str] = field(default_factory=list)
     tokenizer: dict[str, Any] = field(default_factory=dict)
+    na_values: list[str] | None = None  # None: a run saved before data.na_values (the legacy spellings)
+    nonfinite: str = "missing"  # runs saved before data.nonfinite imputed infinities
 
     # ------------------------------------------------------------ fitting
 
     @classmethod
-    def fit_table(cls, table: Table, names: list[str], rows: np.ndarray, categorical: set[str],
-                  numeric: set[str], missing: str, scale: str, encoding: str = "onehot") -> InputPrep:
-        """Decide each column's kind, then fit imputation, scaling and categories on ``rows``.
+    def fit_table(cls, table: Table, names: list[str], rows: np.ndarray, kinds: dict[str, str], missing: str,
+                  scale: str, encoding: str = "onehot", na_values: list[str] | None = None,
+                  nonfinite: str = "error", max_categories: int = 50) -> tuple[InputPrep, list[dict]]:
+        """Detect each column's kind (``kinds`` overrides), then fit imputation, scaling and categories on ``rows``.
 
-        ``encoding`` 'embedding' gives each categorical column one input holding its category's index
-        (for an embedding layer) instead of one-hot columns.
+        Returns the transform and the schema (one dict per column). ``encoding`` 'embedding' gives each
+        categorical column one input holding its category's index (for an embedding layer) instead of
+        one-hot columns. Columns that are ids, free text, constant or empty are left out.
         """
-        columns = []
+        from lamina.data.columns import arrow_column, as_strings, category_counts, check_finite, missing_mask
+        from lamina.data.schema import LEFT_OUT, detect
+
+        columns, schema = [], []
         for name in names:
-            values = table.column(name)
-            numbers = _numbers(values) if name not in categorical else None
-            if name in numeric:
-                numbers = _numbers_or_error(values, table.source, name)
-            if numbers is None:
-                train = [values[i] for i in rows if not is_missing(values[i])]
-                if missing == "reject":
-                    _reject_missing(values, table.source, name)
-                cats = sorted(set(train))
-                fill = max(cats, key=train.count) if cats else ""
-                kind = "category_index" if encoding == "embedding" else "categorical"
-                columns.append(Column(name, kind, fill=fill, categories=cats))
+            column = arrow_column(table.column(name), na_values)
+            found = detect(column, name, table.source, kinds.get(name), max_categories)
+            info = found.kind
+            if info.kind in LEFT_OUT:
+                info.action = "left out"
+                schema.append(info.as_dict())
+                continue
+            if missing == "reject" and info.missing:
+                row = int(np.argmax(missing_mask(column)))
+                raise DataError(f"{table.source} row {row + 2}, column '{name}' is missing and data.missing is "
+                                "'reject' (set data.missing: impute to fill it)")
+            if info.kind == "numeric":
+                values = check_finite(found.values, table.source, name, nonfinite)
+                columns.append(_fit_numeric(name, values[rows], scale))
+                info.action = f"scaled ({scale})" + (", missing filled with the median" if info.missing else "")
+            elif info.kind == "datetime":
+                columns.append(_fit_datetime(name, found.values[rows]))
+                info.action = f"{len(columns[-1].parts)} calendar features"
             else:
-                train = numbers[rows]
-                if missing == "reject":
-                    _reject_missing(values, table.source, name)
-                finite = train[np.isfinite(train)]
-                fill = float(np.median(finite)) if finite.size else 0.0
-                train = np.where(np.isfinite(train), train, fill)
-                mean, std = _scaling(train, scale)
-                columns.append(Column(name, "numeric", fill=fill, mean=mean, std=std))
+                strings = as_strings(column)
+                values, counts = category_counts(strings.take(rows))
+                other = len(values) > max_categories
+                kind = "category_index" if encoding == "embedding" else "categorical"
+                columns.append(Column(name, kind, fill=values[0] if values else "", categories=sorted(values[:max_categories]),
+                                      other=other and kind == "categorical"))
+                info.action = (f"top {max_categories} of {len(values)} values + other" if other else
+                               f"{len(values)} categories") + (" (embedding)" if kind == "category_index" else " (one-hot)")
+            schema.append(info.as_dict())
+        if not columns:
+            raise DataError(f"{table.source}: no column is usable as an input (all are ids, free text, constant, "
+                            "empty or ignored); see the schema, and set data.columns to keep one")
         width = sum(c.width for c in columns)
-        return cls("table", [width], missing, columns=columns)
+        prep = cls("table", [width], missing, columns=columns, na_values=list(na_values or []), nonfinite=nonfinite)
+        return prep, schema
 
     @classmethod
     def fit_array(cls, x: np.ndarray, rows: np.ndarray, shape: list[int], names: list[str],
@@ -145,32 +190,67 @@ class InputPrep:
 
             return latest_windows(table, self)
         if self.kind == "array":
-            block = np.stack([_numbers_or_error(table.column(n, "feature column"), table.source, n)
-                              for n in self.feature_names], axis=1) if self.feature_names else np.zeros((table.rows, 0))
+            block = np.stack([self._numbers(table, n) for n in self.feature_names], axis=1) \
+                if self.feature_names else np.zeros((table.rows, 0))
             return self.transform_array(block, table.source)
-        parts = []
+        return self.table_inputs(table)[0]
+
+    def table_inputs(self, table: Table) -> tuple[np.ndarray, InputReport]:
+        """The model inputs (float32) of a table's rows, with the count of unseen and out-of-range values."""
+        from lamina.data.columns import (arrow_column, as_strings, calendar_features, category_codes, check_finite,
+                                         missing_mask, parse_datetimes)
+
+        report = InputReport()
+        out = np.empty((table.rows, self.shape[0]), dtype=np.float32)
+        position = 0
         for col in self.columns:
-            values = table.column(col.name, "feature column")
-            if self.missing == "reject":
-                _reject_missing(values, table.source, col.name)
+            column = arrow_column(table.column(col.name, "feature column"), self.na_values)
+            if self.missing == "reject" and column.null_count:
+                row = int(np.argmax(missing_mask(column)))
+                raise DataError(f"{table.source} row {row + 2}, column '{col.name}' is missing and data.missing is "
+                                "'reject' (set data.missing: impute to fill it)")
+            block = out[:, position:position + col.width]
             if col.kind == "numeric":
-                numbers = _numbers_or_error(values, table.source, col.name)
-                numbers = np.where(np.isfinite(numbers), numbers, col.fill)
-                parts.append(((numbers - col.mean) / col.std)[:, None])
-            elif col.kind == "category_index":
-                index = {c: i + 1 for i, c in enumerate(col.categories)}
-                parts.append(np.asarray([index.get(col.fill if is_missing(v) else v, 0) for v in values],
-                                        dtype=np.float64)[:, None])
+                values = check_finite(self._numbers(table, col.name, column), table.source, col.name, self.nonfinite)
+                if col.low is not None:
+                    outside = int(np.count_nonzero((values < col.low) | (values > col.high)))
+                    if outside:
+                        report.out_of_range[col.name] = outside
+                block[:, 0] = (np.where(np.isnan(values), col.fill, values) - col.mean) / col.std
+            elif col.kind == "datetime":
+                seconds = parse_datetimes(column)
+                if seconds is None:
+                    raise DataError(f"{table.source} column '{col.name}' does not parse as dates, as in training")
+                features = calendar_features(seconds, col.parts)
+                features = np.where(np.isnan(features), np.asarray(col.fills), features)
+                block[:] = (features - np.asarray(col.means)) / np.asarray(col.stds)
             else:
-                index = {c: i for i, c in enumerate(col.categories)}
-                onehot = np.zeros((len(values), len(col.categories)))
-                for r, v in enumerate(values):
-                    j = index.get(col.fill if is_missing(v) else v)
-                    if j is not None:
-                        onehot[r, j] = 1.0
-                parts.append(onehot)
-        with np.errstate(over="ignore"):  # beyond float32 becomes inf, which prediction refuses by row and column
-            return np.concatenate(parts, axis=1).astype(np.float32)
+                missing = missing_mask(column)
+                codes = category_codes(as_strings(column).fill_null(col.fill), col.categories)
+                unseen = int(np.count_nonzero((codes < 0) & ~missing))
+                if unseen:
+                    report.unseen[col.name] = unseen
+                if col.kind == "category_index":
+                    block[:, 0] = codes + 1
+                else:
+                    block[:] = 0.0
+                    if col.other:
+                        codes = np.where(codes < 0, len(col.categories), codes)
+                    hit = np.flatnonzero(codes >= 0)
+                    block[hit, codes[hit]] = 1.0
+            position += col.width
+        return out, report
+
+    def _numbers(self, table: Table, name: str, column=None) -> np.ndarray:
+        """A column's numbers (float64, NaN for missing), or a DataError naming the first cell that is words."""
+        from lamina.data.columns import arrow_column, first_non_number, parse_numbers
+
+        column = column if column is not None else arrow_column(table.column(name, "feature column"), self.na_values)
+        values, _ = parse_numbers(column)
+        if values is None:
+            at, cell = first_non_number(column)
+            raise DataError(f"{table.source} row {at + 2}, column '{name}': expected a number; got text {cell!r}")
+        return values
 
     def transform_array(self, x: np.ndarray, where: str) -> np.ndarray:
         """Apply the fitted transform to raw arrays of ``(N, *sample_shape)`` or ``(N, features)``."""
@@ -227,11 +307,11 @@ class TargetPrep:
             values = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
             return ((values - np.asarray(self.mean)) / np.asarray(self.std)).astype(np.float32)
         index = {c: i for i, c in enumerate(self.classes)}
-        labels = [str(v) for v in np.asarray(y).ravel()]
-        unknown = [v for v in labels if v not in index]
+        distinct, inverse = np.unique(np.asarray(y).ravel().astype(str), return_inverse=True)
+        unknown = [v for v in distinct.tolist() if v not in index]
         if unknown:
             raise DataError(f"{where}: label {unknown[0]!r} was not seen in training; known: {', '.join(self.classes)}")
-        codes = np.array([index[v] for v in labels], dtype=np.int64)
+        codes = np.array([index[v] for v in distinct.tolist()], dtype=np.int64)[inverse.ravel()]
         return codes.astype(np.float32)[:, None] if self.task == "binary" else codes
 
     def decode_values(self, outputs: np.ndarray) -> np.ndarray:
@@ -275,6 +355,28 @@ def _token_ids(x: np.ndarray, shape: list[int], vocab: int, where: str) -> np.nd
     return x.astype(np.int64)
 
 
+def _fit_numeric(name: str, values: np.ndarray, scale: str) -> Column:
+    """A numeric column's median fill, scaling and training range, from its training values (NaN: missing)."""
+    finite = values[np.isfinite(values)]
+    fill = float(np.median(finite)) if finite.size else 0.0
+    mean, std = _scaling(np.where(np.isfinite(values), values, fill), scale)
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (None, None)
+    return Column(name, "numeric", fill=fill, mean=mean, std=std, low=low, high=high)
+
+
+def _fit_datetime(name: str, seconds: np.ndarray) -> Column:
+    """A date/time column's calendar features with their fills (mean) and standardization, from training values."""
+    from lamina.data.columns import calendar_features, calendar_parts
+
+    parts = calendar_parts(seconds)
+    features = calendar_features(seconds, parts)
+    present = features[np.isfinite(features[:, 0])]
+    means = present.mean(axis=0) if len(present) else np.zeros(len(parts))
+    stds = present.std(axis=0) if len(present) else np.ones(len(parts))
+    stds = np.where(stds > 1e-12, stds, 1.0)
+    return Column(name, "datetime", parts=parts, fills=means.tolist(), means=means.tolist(), stds=stds.tolist())
+
+
 def _scaling(values: np.ndarray, scale: str) -> tuple[float, float]:
     if scale == "none" or values.size == 0:
         return 0.0, 1.0
@@ -283,27 +385,3 @@ def _scaling(values: np.ndarray, scale: str) -> tuple[float, float]:
         return low, (high - low) or 1.0
     mean, std = float(values.mean()), float(values.std())
     return mean, std if std > 1e-12 and math.isfinite(std) else 1.0
-
-
-def _numbers(values: list[str]) -> np.ndarray | None:
-    parsed = [parse_float(v) for v in values]
-    if any(p is None for p in parsed):
-        return None
-    return np.asarray(parsed, dtype=np.float64)
-
-
-def _numbers_or_error(values: list[str], source: str, name: str) -> np.ndarray:
-    out = np.empty(len(values))
-    for i, v in enumerate(values):
-        number = parse_float(v)
-        if number is None:
-            raise DataError(f"{source} row {i + 2}, column '{name}': expected a number; got text {v!r}")
-        out[i] = number
-    return out
-
-
-def _reject_missing(values: list[str], source: str, name: str) -> None:
-    for i, v in enumerate(values):
-        if is_missing(v):
-            raise DataError(f"{source} row {i + 2}, column '{name}' is missing and data.missing is 'reject' "
-                            "(set data.missing: impute to fill it)")

@@ -1,4 +1,4 @@
-"""Readers for the files a user hands in: CSV tables and NPZ arrays.
+"""Readers for the files a user hands in: tables (CSV, Parquet, Arrow IPC, JSON Lines) and NPZ arrays.
 
 Both refuse empty, unreadable or ragged files with a message naming the file
 (and the row or key), and NPZ files are opened with ``allow_pickle=False`` so
@@ -108,3 +108,88 @@ def read_npz(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
     except MemoryError:  # a header claiming 10^12 rows: numpy allocates before reading
         raise DataError(f"{path} is not a readable NPZ file: its array headers claim more memory than this "
                         "machine has") from None
+
+
+# ---------------------------------------------------------------- columnar tables (pyarrow)
+
+TABLE_FORMATS = {"csv": "csv", "tsv": "csv", "parquet": "parquet", "pq": "parquet", "feather": "arrow",
+                 "arrow": "arrow", "ipc": "arrow", "jsonl": "jsonl", "ndjson": "jsonl"}
+NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")  # data.na_values' default
+BLOCK_BYTES = 16 << 20  # CSV/JSONL parse block: a row longer than this is refused, so memory stays bounded
+
+
+def table_format(path: str | Path, fmt: str = "auto") -> str | None:
+    """The table format of ``path`` (csv, parquet, arrow, jsonl) from ``fmt`` or the extension; None if not a table."""
+    if fmt != "auto":
+        return TABLE_FORMATS.get(fmt, fmt if fmt in TABLE_FORMATS.values() else None)
+    return TABLE_FORMATS.get(Path(path).suffix.lower().lstrip("."))
+
+
+def read_table(path: str | Path, fmt: str = "auto", na_values: list[str] | tuple[str, ...] = NA_VALUES):
+    """Read a CSV, Parquet, Feather/Arrow IPC or JSON Lines file into a typed, columnar ``pyarrow.Table``.
+
+    Columnar and typed (pyarrow), so a million rows never become Python strings. ``na_values`` are
+    the spellings of a missing cell (CSV; string cells of the other formats too). A file pyarrow
+    cannot read (damaged, not that format, a row longer than 16 MB) is a DataError naming the file.
+    """
+    import pyarrow as pa
+
+    path = Path(path)
+    kind = table_format(path, fmt)
+    if kind is None:
+        raise DataError(f"{path} is not a table file lamina reads (csv, parquet, feather/arrow, jsonl)")
+    if not path.is_file():
+        raise DataError(f"data file {path} does not exist")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty; a table needs a header row and at least one data row")
+    try:
+        table = _read_arrow(path, kind, list(na_values))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        if "straddl" in reason:
+            reason = f"a row is longer than {BLOCK_BYTES >> 20} MB"
+        raise DataError(f"{path} is not a readable {kind} file ({reason})") from None
+    names = table.column_names
+    if len(set(names)) != len(names) or any(not str(n).strip() for n in names):
+        raise DataError(f"{path}: column names must be unique and non-empty; got {names[:20]}")
+    if table.num_rows == 0:
+        raise DataError(f"{path} has a header but no data rows")
+    if kind != "csv":
+        table = _null_na_strings(table, list(na_values))
+    return table
+
+
+def _read_arrow(path: Path, kind: str, na_values: list[str]):
+    """The file read by pyarrow's reader for ``kind``."""
+    if kind == "csv":
+        from pyarrow import csv
+
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        return csv.read_csv(path, read_options=csv.ReadOptions(block_size=BLOCK_BYTES),
+                            parse_options=csv.ParseOptions(delimiter=delimiter),
+                            convert_options=csv.ConvertOptions(null_values=na_values, strings_can_be_null=True,
+                                                               quoted_strings_can_be_null=True))
+    if kind == "parquet":
+        from pyarrow import parquet
+
+        return parquet.read_table(path)
+    if kind == "arrow":
+        from pyarrow import feather
+
+        return feather.read_table(path)
+    from pyarrow import json
+
+    return json.read_json(path, read_options=json.ReadOptions(block_size=BLOCK_BYTES))
+
+
+def _null_na_strings(table, na_values: list[str]):
+    """String cells spelled like a missing value become nulls (CSV does this while parsing)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            column = table.column(i)
+            missing = pc.is_in(column, value_set=pa.array(na_values, field.type))
+            table = table.set_column(i, field.name, pc.if_else(missing, pa.scalar(None, field.type), column))
+    return table

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lamina.data.prepare import prepare_data
+from lamina.data.prepare import Prepared, prepare_data
 from lamina.data.preprocess import Preprocessor
 from lamina.data.series import seasonal_naive
 from lamina.evaluate.metrics import resolve_metrics
@@ -15,17 +15,19 @@ from lamina.nn.outputs import model_outputs
 from lamina.runs import PREDICT_BATCH, Run, load_run, prediction_rows, write_rows_csv
 
 
-def evaluate_run(run: Run | str | Path, split: str = "test") -> dict[str, Any]:
+def evaluate_run(run: Run | str | Path, split: str = "test", data: Prepared | None = None) -> dict[str, Any]:
     """Score the run on ``split`` (test by default); writes evaluation.json and predictions/<split>.csv.
 
     A seq2seq run generates each target from its source (greedy or beam search, per eval.decoding).
 
     The split is rebuilt from the run's config (same seed, same rows) and
-    transformed with the run's saved preprocessing, not a refitted one.
+    transformed with the run's saved preprocessing, not a refitted one; training
+    passes the ``data`` it already prepared, so the file is not read a second time.
     """
     if not isinstance(run, Run):
         run = load_run(run)
-    data = prepare_data(run.spec.data, fitted=run.preprocessor)
+    if data is None:
+        data = prepare_data(run.spec.data, fitted=run.preprocessor)
     part = getattr(data, split)
     if run.task == "seq2seq":  # generated from the source alone, not teacher-forced
         outputs = run.decode(part.x)

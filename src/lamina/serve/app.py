@@ -17,8 +17,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from lamina.errors import LaminaError, RunFolderError
-from lamina.runs import (Run, check_finite_outputs, labelled_rows, load_run, non_finite_input_message, prediction_rows,
-                         prediction_values)
+from lamina.runs import (Predictions, Run, check_finite_outputs, labelled_rows, load_run, non_finite_input_message,
+                         prediction_rows, prediction_values)
 from lamina.serve.graph import INPUT, serving_graph
 from lamina.serve.payload import PayloadError, array_batch, array_inputs, model_inputs, plain_batch
 from lamina.serve.workers import Busy, Workers
@@ -117,13 +117,13 @@ class Predictor:
         try:
             if self._graph is not None:
                 return labelled_rows(self._graph_values(instances), prep.target)
-            x = model_inputs(instances, prep.inputs)
+            x, report = model_inputs(instances, prep.inputs)
             self._check_finite(x)
-            return prediction_rows(self.backend.outputs(x), prep)
         except PayloadError:
             raise
         except LaminaError as exc:
             raise PayloadError(["instances"], str(exc)) from None
+        return Predictions(prediction_rows(self.backend.outputs(x), prep), report)
 
     def _check_finite(self, x: np.ndarray) -> None:
         """A PayloadError (422) naming the instance and column whose value overflowed once preprocessed."""
@@ -226,7 +226,8 @@ def answer(predictor: Predictor, body: bytes | bytearray) -> tuple[int, bytes]:
         return 422, _json_bytes({"detail": errors})
     except PayloadError as exc:
         return exc.status, _json_bytes({"detail": [{"loc": exc.loc, "msg": str(exc)}]})
-    return 200, _json_bytes({"predictions": rows})
+    report = getattr(rows, "report", None)
+    return 200, _json_bytes({"predictions": rows, **({"metadata": {"inputs": report.as_dict()}} if report else {})})
 
 
 def _json_bytes(content: dict[str, Any]) -> bytes:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from lamina.data.preprocess import InputPrep
+from lamina.data.preprocess import InputPrep, InputReport
 from lamina.data.readers import Table
 from lamina.errors import LaminaError
 
@@ -124,8 +124,9 @@ def _record_numbers(record: dict[str, Any], names: list[str], loc: list[Any]) ->
     return [_number(record[name], [*loc, name]) for name in names]
 
 
-def table_inputs(instances: list[Any], prep: InputPrep) -> np.ndarray:
-    """Records of CSV column values, through the run's fitted table transform."""
+def table_inputs(instances: list[Any], prep: InputPrep) -> tuple[np.ndarray, InputReport]:
+    """Records of CSV column values, through the run's fitted table transform, with the count of unseen
+    categories and out-of-range values per column."""
     columns: dict[str, list[str]] = {c.name: [] for c in prep.columns}
     kinds = {c.name: c for c in prep.columns}
     for i, inst in enumerate(instances):
@@ -145,7 +146,7 @@ def table_inputs(instances: list[Any], prep: InputPrep) -> np.ndarray:
                 columns[name].append(str(value))
             else:
                 raise PayloadError(where, f"{_loc_text(where)} must be a category (a string); got {type(value).__name__}")
-    return prep.transform_table(Table("request", columns))
+    return prep.table_inputs(Table("request", columns))
 
 
 def array_batch(x: Any, prep: InputPrep) -> np.ndarray:
@@ -174,8 +175,8 @@ def array_batch(x: Any, prep: InputPrep) -> np.ndarray:
     return out
 
 
-def model_inputs(instances: list[Any], prep: InputPrep) -> np.ndarray:
-    """Preprocessed model inputs for a request's instances (table or array runs)."""
+def model_inputs(instances: list[Any], prep: InputPrep) -> tuple[np.ndarray, InputReport | None]:
+    """Preprocessed model inputs for a request's instances (table or array runs), with the table report."""
     if prep.kind == "table":
         return table_inputs(instances, prep)
-    return prep.transform_array(array_inputs(instances, prep), "request")
+    return prep.transform_array(array_inputs(instances, prep), "request"), None
