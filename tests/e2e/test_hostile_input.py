@@ -251,14 +251,14 @@ def test_runs_dir_that_is_not_a_folder_is_one_error(tmp_path: Path, runs_dir: st
 def test_an_unreadable_data_file_is_one_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = tmp_path / "secret.csv"
     data.write_text("a,label\n1,x\n2,y\n")
-    read_bytes = Path.read_bytes
+    opened = Path.open
 
-    def denied(self: Path) -> bytes:  # the OS boundary: as root, chmod 000 would not stop the read
+    def denied(self: Path, *args, **kwargs):  # the OS boundary: as root, chmod 000 would not stop the read
         if self == data:
             raise PermissionError(13, "Permission denied", str(self))
-        return read_bytes(self)
+        return opened(self, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    monkeypatch.setattr(Path, "open", denied)
     path = config(tmp_path, BASE.replace("dataset: iris", f"path: {data}, target: label") + f"runs_dir: {tmp_path / 'r'}\n")
-    refused(["train", str(path), "--progress", "none"], r"data.path .*secret.csv cannot be read: permission denied",
+    refused(["train", str(path), "--progress", "none"], r"secret.csv cannot be read: permission denied",
             tmp_path, tmp_path / "r")

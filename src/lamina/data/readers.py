@@ -143,6 +143,11 @@ def read_table(path: str | Path, fmt: str = "auto", na_values: list[str] | tuple
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty; a table needs a header row and at least one data row")
     try:
+        with path.open("rb"):  # the permission check, in Python: pyarrow's own error would not say which
+            pass
+    except PermissionError:
+        raise DataError(f"{path} cannot be read: permission denied") from None
+    try:
         table = _read_arrow(path, kind, list(na_values))
     except (pa.ArrowException, OSError, ValueError) as exc:
         reason = " ".join(str(exc).split())[:200]
