@@ -503,6 +503,29 @@ def diagnose(run: Path = typer.Argument(..., help="A finished (or diverged) run 
     _refresh_report(run)
 
 
+@app.command()
+@friendly
+def inspect(
+    data: str = typer.Argument(..., help="A table file (.csv, .parquet, .feather, .jsonl) or a builtin dataset name."),
+    target: str | None = typer.Option(None, "--target", help="The label column: class balance and likely label errors."),
+    out: Path | None = typer.Option(None, "--out", help="Folder for quality.json and quality.html (default runs/inspect/<name>)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split checked for leakage (a run's data.split.seed)."),
+) -> None:
+    """Report data quality before training: missing cells, constant/empty/id-like columns, duplicate rows,
+    rows shared across the train/validation/test split, class balance, tiny classes, likely label errors.
+
+    Example: lamina inspect customers.csv --target churn
+    """
+    from lamina.data.quality import format_quality, inspect_data
+    from lamina.report.quality import write_quality
+
+    report = inspect_data(data, target, seed)
+    typer.echo(format_quality(report))
+    folder = out if out is not None else Path("runs") / "inspect" / Path(data).stem
+    for path in write_quality(report, folder):
+        typer.echo(f"wrote: {path}")
+
+
 @app.command("lr-find")
 @friendly
 def lr_find(

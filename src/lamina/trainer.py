@@ -192,6 +192,9 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     if world.main:
         save_config(spec, folder.config)
         write_json(folder.preprocess, data.preprocessor.to_json())
+        from lamina.data.quality import run_quality
+
+        run_quality(spec.data, data, folder.root)  # quality.json, and a warning line for leaked rows or a class of one
 
     callbacks: list[Callback] = []
     checkpoints = None
