@@ -489,18 +489,27 @@ def _tune_results(report: dict[str, Any]) -> None:
 
 @app.command()
 @friendly
-def diagnose(run: Path = typer.Argument(..., help="A finished (or diverged) run folder.")) -> None:
+def diagnose(run: Path = typer.Argument(..., help="A finished (or diverged) run folder."),
+             remedy: bool = typer.Option(False, "--remedy", help="Apply the remedies found, retrain, report before and after."),
+             progress: str = ProgressOption) -> None:
     """Re-read a run's training monitors and epoch logs, print the problems found and their remedies.
 
     Rewrites the run's diagnosis.json (and report.html for a finished run).
+    With --remedy, retrains the run's config with the remedies applied (e.g. class weights for class imbalance).
 
-    Example: lamina diagnose runs/demo-digits-cnn
+    Example: lamina diagnose runs/demo-digits-cnn --remedy
     """
     from lamina.diagnose.run import diagnose_run, format_diagnosis
 
     diagnosis = diagnose_run(run)
     typer.echo(format_diagnosis(diagnosis))
     _refresh_report(run)
+    if remedy:
+        from lamina.diagnose.remedies import format_remedy, remedy_run
+
+        report = remedy_run(run, progress=progress)
+        typer.echo(format_remedy(report))
+        _refresh_report(Path(report.get("after", report["before"])["run"]))
 
 
 @app.command()

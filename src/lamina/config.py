@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -127,6 +127,7 @@ class DataSpec(Spec):
     split: SplitSpec = Field(default_factory=SplitSpec)
     batch_path: Literal["auto", "memory", "loader"] = "auto"
     loader_workers: int = Field(0, ge=0)
+    sampler: Literal["shuffle", "balanced"] = "shuffle"  # balanced: each class drawn equally often (with replacement)
     text: TextSpec | None = None
     series: SeriesSpec | None = None
     synthetic: SyntheticSpec | None = None
@@ -361,6 +362,7 @@ class TrainSpec(Spec):
     lr_groups: list[LrGroupSpec] = Field(default_factory=list)  # earlier entries win where layers overlap
     selfsup: SelfSupSpec | None = None  # used by lamina pretrain
     augment: list[Any] = Field(default_factory=list)  # steps of lamina.data.augment, e.g. [{shift: 1}, {noise: 0.05}]
+    class_weight: Literal["balanced"] | dict[str, Annotated[float, Field(gt=0)]] | None = None  # loss weight per class
     diagnose: bool = True  # monitors sampled every diagnose_every steps; benchmarks/diagnose_overhead.py
     diagnose_every: int = Field(50, gt=0)  # sampled more often when a run would give under 20 samples
 

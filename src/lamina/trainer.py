@@ -176,6 +176,8 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     check_monitor(monitor, available, "train.monitor")
     if spec.train.early_stopping is not None:
         check_monitor(spec.train.early_stopping.monitor, available, "train.early_stopping.monitor")
+    if spec.data.sampler == "balanced" and data.task not in ("binary", "multiclass"):
+        raise ConfigError(f"data.sampler 'balanced' needs a classification task (binary or multiclass); got {data.task}")
     resolve_metrics(spec.eval.metrics, data.task)  # a metric that does not fit the task fails now, not after training
     device = process_device(resolve_device(spec.train.device), world)
     plan = None
@@ -228,7 +230,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     try:
         state = fit(plan.model if plan else built.model, plan.data if plan else data, spec.train, callbacks, device,
                     seed=spec.seed, batch_path=spec.data.batch_path, workers=spec.data.loader_workers,
-                    resume=checkpoint, groups=plan.groups if plan else None)
+                    resume=checkpoint, groups=plan.groups if plan else None, sampler=spec.data.sampler)
     except TrainingDiverged as exc:
         kept = checkpoints.newest() if checkpoints is not None else None
         message = f"{exc}; the last good checkpoint is kept: {kept}" if kept else str(exc)

@@ -304,5 +304,6 @@ def class_imbalance(monitor: dict[str, Any], history: list[dict[str, Any]]) -> F
         return None
     return Finding("class_imbalance", f"class imbalance: the largest class has {ratio:.1f}x the samples of the smallest",
                    {"class_counts": counts, "ratio": ratio, "threshold": IMBALANCE_RATIO},
-                   "weight the loss by inverse class frequency or oversample the rare classes; "
-                   "judge the run by balanced metrics (f1, per-class recall)")
+                   "weight the loss by inverse class frequency (train.class_weight: balanced) or draw the classes "
+                   "equally often (data.sampler: balanced); judge the run by balanced metrics (balanced_accuracy, f1)",
+                   {"class_weight": "balanced"})

@@ -92,20 +92,22 @@ def resolve_device(name: str) -> torch.device:
 
 def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callback], device: torch.device,
         seed: int = 0, batch_path: str = "auto", workers: int = 0, resume: Any = None,
-        groups: list[dict[str, Any]] | None = None) -> State:
+        groups: list[dict[str, Any]] | None = None, sampler: str = "shuffle") -> State:
     """Train ``model`` on ``data.train``, validating on ``data.val`` after every epoch.
 
     ``groups`` are optimizer parameter groups with their own rates (see lamina.train.groups);
     None trains every parameter at ``spec.optimizer.lr``.
     ``batch_path`` picks the in-memory fast path or the DataLoader path ('auto' decides by size).
     ``resume`` (a loaded :class:`lamina.train.checkpoint.Checkpoint`) continues where it was saved.
+    ``sampler`` 'balanced' draws training classes equally often (``data.sampler``).
     """
     model.to(device)
-    loss_fn = loss_for(spec, data.task)
+    loss_fn = loss_for(spec, data.task, data.train.y, data.preprocessor.target.classes)
     metric_names = resolve_epoch_metrics(spec.epoch_metrics, data.task)
     world = current_world()
     batches = make_batches(data.train.x, data.train.y, spec.batch_size, True, device,
-                           path=batch_path, seed=seed, workers=workers, rank=world.rank, world=world.size)
+                           path=batch_path, seed=seed, workers=workers, rank=world.rank, world=world.size,
+                           sampler=sampler)
     k = spec.accumulate_steps
     optimizer = make_optimizer(groups or model.parameters(), spec.optimizer)
     scheduler = make_schedule(optimizer, spec.schedule, spec.epochs, -(-len(batches) // k))
