@@ -106,11 +106,13 @@ def train(
     resume_: bool = typer.Option(False, "--resume", help="Continue this config's interrupted run from its newest valid checkpoint."),
     nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes on this machine (torchrun; gloo on CPU, nccl on GPU)."),
     remedy: bool = typer.Option(False, "--remedy", help="Diagnose the run, apply the named remedies, retrain, report before and after."),
+    cv: int | None = typer.Option(None, "--cv", help="K-fold cross-validation: K runs, mean and std per metric, cv.json."),
 ) -> None:
     """Train the run a config describes; prints test metrics and the run folder.
 
     Example: lamina train examples/digits_cnn.yaml --set train.epochs=5 --nproc 2
     With --remedy: lamina train examples/digits_mlp.yaml --remedy
+    Cross-validated: lamina train examples/breast_cancer_mlp.yaml --cv 5
     """
     import os
 
@@ -124,6 +126,11 @@ def train(
     spec = load_config(config, set_ or [])  # a bad config fails here, before any process starts
     if spec.generative is not None:
         raise LaminaError(f"{config} has a generative: section; train it with: lamina generative {config}")
+    if cv is not None:
+        from lamina.evaluate.crossval import cross_validate, format_cv
+
+        typer.echo(format_cv(cross_validate(spec, cv, progress)))
+        return
     if remedy:
         if nproc != 1:
             from lamina.errors import ConfigError

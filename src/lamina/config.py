@@ -49,9 +49,15 @@ class SplitSpec(Spec):
     test: float = Field(0.15, ge=0.0, lt=1.0)
     stratify: bool = True
     seed: int = 0
+    order: str | None = None  # a table column (time, date): later rows are validated and tested on, never shuffled in
+    group: str | None = None  # a table column: rows sharing its value stay on one side of every split (group K-fold)
+    folds: int | None = Field(None, ge=2)  # cross-validation (lamina train --cv K): K folds, this run tests on `fold`
+    fold: int = Field(0, ge=0)
 
     @model_validator(mode="after")
     def _fractions_leave_training_rows(self) -> SplitSpec:
+        if self.folds is not None and self.fold >= self.folds:
+            raise ValueError(f"data.split.fold must be below data.split.folds ({self.folds}); got {self.fold}")
         if self.val + self.test >= 0.9:
             raise ValueError(
                 f"data.split.val + data.split.test must be below 0.9; got {self.val} + {self.test}"

@@ -13,7 +13,7 @@ from lamina.data.builtin import ArrayData
 from lamina.data.pairs import is_pairs, prepare_pairs
 from lamina.data.preprocess import InputPrep, Preprocessor, TargetPrep
 from lamina.data.readers import Table, is_missing, parse_float, read_csv, read_npz
-from lamina.data.splits import split_indices
+from lamina.data.splits import planned_split, split_indices
 from lamina.errors import ConfigError, DataError
 from lamina.registry import DATASETS
 
@@ -96,7 +96,21 @@ def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared
 def split_rows(source: Source, spec: DataSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The (train, val, test) row indices of ``source`` under the spec's split, stratified by class when asked."""
     labels = source.y if source.task != "regression" and spec.split.stratify else None
+    split = spec.split
+    if split.order is not None or split.group is not None or split.folds is not None:
+        order = _split_column(source, split.order, "data.split.order", sortable=True) if split.order else None
+        groups = _split_column(source, split.group, "data.split.group") if split.group else None
+        return planned_split(source.rows, labels, split.val, split.test, split.seed, order, groups, split.folds, split.fold)
     return split_indices(source.rows, labels, spec.split.val, spec.split.test, spec.split.seed)
+
+
+def _split_column(source: Source, name: str, field: str, sortable: bool = False) -> np.ndarray:
+    """The table column a split field names (numbers sort as numbers, other text as written: ISO dates in time order)."""
+    if source.table is None:
+        raise ConfigError(f"{field} names a column ('{name}'), but {source.name} is not a table")
+    values = source.table.column(name, f"{field} column")
+    numbers = [parse_float(v) for v in values] if sortable else [None]
+    return np.asarray(numbers, dtype=np.float64) if all(v is not None for v in numbers) else np.asarray(values)
 
 
 @dataclass
