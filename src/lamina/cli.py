@@ -841,6 +841,10 @@ def _show_results(root: Path) -> None:
     summary_data = read_json(Path(root) / "summary.json")
     evaluation = read_json(Path(root) / "evaluation.json") if (Path(root) / "evaluation.json").is_file() else {}
     _metrics_table(summary_data["test"], evaluation.get("classes", []), f"test metrics ({summary_data['samples']['test']} samples)")
+    forecast = summary_data.get("forecast")
+    if forecast:
+        _console().print("test MAE in the series' units: " + ", ".join(
+            f"{name.removesuffix('_mae').replace('_', '-')} {value:.4g}" for name, value in forecast.items() if name != "units"))
     _console().print(
         f"trained {summary_data['epochs_run']} epochs in {summary_data['train_seconds']:.1f}s "
         f"({summary_data['params']:,} parameters); best {summary_data['monitor']} at epoch {summary_data['best_epoch']}"

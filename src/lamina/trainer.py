@@ -334,5 +334,6 @@ def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: f
         "final_epoch": state.history[-1] if state.history else {},
         "test": report["metrics"],
         **({"baseline": report["baseline"]} if "baseline" in report else {}),
+        **({"forecast": report["forecast"]} if "forecast" in report else {}),
         "versions": versions(),
     }

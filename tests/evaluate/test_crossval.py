@@ -31,6 +31,7 @@ def test_time_and_group_splits_keep_their_promise() -> None:
         assert (labels[held] == "b").sum() == 10  # stratified: every fold keeps the 3:1 balance
 
 
+@pytest.mark.slow
 def test_cv_on_breast_cancer_prints_mean_and_std(tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "examples/breast_cancer_mlp.yaml", "--cv", "5", "--progress", "none",
                                  "--set", "train.epochs=5", "--set", f"runs_dir={tmp_path}"])
@@ -55,6 +56,7 @@ def drifting_table(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_time_ordered_folds_score_lower_than_shuffled(tmp_path: Path) -> None:
     base = {"name": "drift", "runs_dir": str(tmp_path), "seed": 0,
             "data": {"path": str(drifting_table(tmp_path / "drift.csv")), "target": "label"},

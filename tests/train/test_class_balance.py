@@ -46,6 +46,7 @@ def balanced_accuracy(run) -> float:
     return json.loads((run.folder.root / "summary.json").read_text())["test"]["balanced_accuracy"]
 
 
+@pytest.mark.slow
 def test_class_weight_and_balanced_sampler_raise_balanced_accuracy(imbalanced: Path, tmp_path: Path) -> None:
     plain = balanced_accuracy(train(config(imbalanced, tmp_path), progress="none"))
     weighted = balanced_accuracy(train(config(imbalanced, tmp_path, train={"class_weight": "balanced"}), progress="none"))

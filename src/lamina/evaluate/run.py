@@ -7,7 +7,7 @@ from typing import Any
 
 from lamina.data.prepare import prepare_data
 from lamina.data.preprocess import Preprocessor
-from lamina.data.series import seasonal_naive
+from lamina.data.series import forecast_errors, seasonal_naive
 from lamina.evaluate.metrics import resolve_metrics
 from lamina.files import write_json
 from lamina.runs import PREDICT_BATCH, Run, load_run, prediction_rows, write_rows_csv
@@ -39,6 +39,9 @@ def evaluate_run(run: Run | str | Path, split: str = "test") -> dict[str, Any]:
     report = {"split": split, "samples": len(part), "task": run.task, "metrics": metrics,
               "classes": run.preprocessor.target.classes, "predictions": str(predictions)}
     series = run.spec.data.series
+    if series is not None and len(part):
+        report["forecast"] = {"units": "target", **forecast_errors(part.x, part.y, outputs, run.preprocessor.inputs,
+                                                                     series.season)}
     if series is not None and series.season is not None and len(part):
         report["baseline"] = {f"seasonal_naive_{name}": value for name, value in
                               seasonal_naive_scores(part.x, part.y, run.preprocessor, series.season).items()}
