@@ -112,7 +112,7 @@ def train(
 
     Example: lamina train examples/digits_cnn.yaml --set train.epochs=5 --nproc 2
     With --remedy: lamina train examples/digits_mlp.yaml --remedy
-    Cross-validated: lamina train examples/breast_cancer_mlp.yaml --cv 5
+    With --cv: lamina train examples/breast_cancer_mlp.yaml --cv 5
     """
     import os
 
@@ -504,7 +504,7 @@ def diagnose(run: Path = typer.Argument(..., help="A finished (or diverged) run 
     Rewrites the run's diagnosis.json (and report.html for a finished run).
     With --remedy, retrains the run's config with the remedies applied (e.g. class weights for class imbalance).
 
-    Example: lamina diagnose runs/demo-digits-cnn --remedy
+    Example: lamina diagnose runs/demo-digits-cnn
     """
     from lamina.diagnose.run import diagnose_run, format_diagnosis
 
@@ -530,7 +530,7 @@ def inspect(
     """Report data quality before training: missing cells, constant/empty/id-like columns, duplicate rows,
     rows shared across the train/validation/test split, class balance, tiny classes, likely label errors.
 
-    Example: lamina inspect customers.csv --target churn
+    Example: lamina inspect examples/data/penguins_like.csv --target species
     """
     from lamina.data.quality import format_quality, inspect_data
     from lamina.report.quality import write_quality

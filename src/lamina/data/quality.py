@@ -249,7 +249,7 @@ def format_quality(report: dict[str, Any]) -> str:
             lines.append(f"  very small class '{rare['class']}': {rare['rows']} rows{hint}")
     errors = report.get("label_errors")
     if errors:
-        lines.append(f"  likely label errors: {errors['flagged']} rows ({errors['method']}); first rows: "
+        lines.append(f"  likely label errors: {errors['flagged']} rows ({errors['method']}); first data rows (from 0): "
                      + ", ".join(str(r["row"]) for r in errors["rows"][:10]))
     lines += [f"warning: {line}" for line in report["warnings"]]
     return "\n".join(lines)
