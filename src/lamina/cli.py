@@ -843,7 +843,7 @@ def _show_results(root: Path) -> None:
     _metrics_table(summary_data["test"], evaluation.get("classes", []), f"test metrics ({summary_data['samples']['test']} samples)")
     forecast = summary_data.get("forecast")
     if forecast:
-        _console().print("test MAE in the series' units: " + ", ".join(
+        typer.echo("test MAE in the series' units: " + ", ".join(
             f"{name.removesuffix('_mae').replace('_', '-')} {value:.4g}" for name, value in forecast.items() if name != "units"))
     _console().print(
         f"trained {summary_data['epochs_run']} epochs in {summary_data['train_seconds']:.1f}s "

@@ -55,20 +55,22 @@ def confident_learning(probs: np.ndarray, given: np.ndarray) -> tuple[np.ndarray
     return thresholds, confident, flagged
 
 
-def label_error_report(columns: dict[str, np.ndarray], target: str, leave_out: list[str], seed: int = 0) -> dict[str, Any]:
-    """Likely label errors of a table's ``target`` column, for the quality report.
+def label_error_report(columns: dict[str, Any], target: str, leave_out: list[str], seed: int = 0) -> dict[str, Any]:
+    """Likely label errors of a table's ``target`` column (pyarrow columns), for the quality report.
 
     Features are the other columns but ``leave_out`` (id-like, constant, empty): numbers
     as they are (missing: the column median), short text columns one-hot. Classes with
     fewer rows than folds are skipped (the report lists them as very small classes).
     """
-    labels = columns[target]
-    names, counts = np.unique(labels, return_counts=True)
+    from lamina.data.quality import labels_of
+
+    labels = labels_of(columns[target])
+    names, counts = np.unique(labels[labels != ""], return_counts=True)
     kept_classes = names[counts >= FOLDS]
     rows = np.flatnonzero(np.isin(labels, kept_classes))
     if len(kept_classes) < 2:
         return {"method": "confident learning", "skipped": "fewer than two classes with enough rows", "flagged": 0, "rows": []}
-    x = feature_matrix({k: v[rows] for k, v in columns.items() if k != target and k not in leave_out})
+    x = feature_matrix({k: v for k, v in columns.items() if k != target and k not in leave_out}, rows)
     given = np.searchsorted(kept_classes, labels[rows])
     probs = out_of_fold_probabilities(x, given, seed=seed)
     thresholds, confident, flagged = confident_learning(probs, given)
@@ -85,30 +87,24 @@ def label_error_report(columns: dict[str, np.ndarray], target: str, leave_out: l
     }
 
 
-def feature_matrix(columns: dict[str, np.ndarray]) -> np.ndarray:
-    """Text columns as a float matrix for the quick model: numeric columns as numbers, short text one-hot."""
+def feature_matrix(columns: dict[str, Any], rows: np.ndarray) -> np.ndarray:
+    """The ``rows`` of pyarrow columns as a float matrix for the quick model: numbers as they are
+    (missing: the median), text with at most MAX_CATEGORIES values one-hot, longer text left out."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     parts = []
-    for values in columns.values():
-        numbers = _numbers(values)
-        if numbers is not None:
+    for column in columns.values():
+        column = column.take(pa.array(rows))
+        if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_boolean(column.type):
+            numbers = column.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
             fill = np.nanmedian(numbers) if np.isfinite(numbers).any() else 0.0
             parts.append(np.where(np.isfinite(numbers), numbers, fill)[:, None])
             continue
-        distinct, codes = np.unique(values, return_inverse=True)
-        if len(distinct) <= MAX_CATEGORIES:
-            parts.append(np.eye(len(distinct))[codes.reshape(-1)])
+        encoded = pc.dictionary_encode(column.cast(pa.string()), null_encoding="encode")
+        if len(encoded.dictionary) <= MAX_CATEGORIES:
+            parts.append(np.eye(len(encoded.dictionary) + 1)[encoded.indices.fill_null(len(encoded.dictionary))
+                                                               .to_numpy(zero_copy_only=False)])
     if not parts:
-        return np.zeros((len(next(iter(columns.values()))), 1))
+        return np.zeros((len(rows), 1))
     return np.concatenate(parts, axis=1)
-
-
-def _numbers(values: np.ndarray) -> np.ndarray | None:
-    """The column as floats (missing spellings as NaN), or None when any other cell is not a number."""
-    from lamina.data.quality import MISSING
-
-    lowered = np.char.lower(values.astype(str))
-    blank = np.isin(lowered, list(MISSING))
-    try:
-        return np.where(blank, np.nan, np.where(blank, "0", values).astype(np.float64))
-    except ValueError:
-        return None
