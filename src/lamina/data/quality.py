@@ -306,7 +306,11 @@ def run_quality(spec: Any, data: Any, root: Path) -> dict[str, Any] | None:
         return None
     fmt = spec.format if spec.format != "auto" else Path(spec.path or "").suffix.lower().lstrip(".")
     if spec.path is not None and fmt in TABLE_FORMATS:
-        columns, source = read_columns(spec.path), spec.path
+        try:
+            columns, source = read_columns(spec.path), spec.path
+        except DataError as exc:  # the run's own reader took the file: the report must not stop it
+            print(f"warning: no data-quality report: {exc}", file=sys.stderr)
+            return None
         target = spec.target if isinstance(spec.target, str) else None
         if target is None or target not in columns:
             return None
