@@ -368,7 +368,7 @@ class TrainSpec(Spec):
     lr_groups: list[LrGroupSpec] = Field(default_factory=list)  # earlier entries win where layers overlap
     selfsup: SelfSupSpec | None = None  # used by lamina pretrain
     augment: list[Any] = Field(default_factory=list)  # steps of lamina.data.augment, e.g. [{shift: 1}, {noise: 0.05}]
-    class_weight: Literal["balanced"] | dict[str, Annotated[float, Field(gt=0)]] | None = None  # loss weight per class
+    class_weight: Literal["balanced"] | dict[str | int, Annotated[float, Field(gt=0)]] | None = None  # loss weight per class
     diagnose: bool = True  # monitors sampled every diagnose_every steps; benchmarks/diagnose_overhead.py
     diagnose_every: int = Field(50, gt=0)  # sampled more often when a run would give under 20 samples
 
