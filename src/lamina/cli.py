@@ -150,11 +150,13 @@ def train(
     resume_: bool = typer.Option(False, "--resume", help="Continue this config's interrupted run from its newest valid checkpoint."),
     nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes on this machine (torchrun; gloo on CPU, nccl on GPU)."),
     remedy: bool = typer.Option(False, "--remedy", help="Diagnose the run, apply the named remedies, retrain, report before and after."),
+    cv: int | None = typer.Option(None, "--cv", help="K-fold cross-validation: K runs, mean and std per metric, cv.json."),
 ) -> None:
     """Train the run a config describes; prints test metrics and the run folder.
 
     Example: lamina train examples/digits_cnn.yaml --set train.epochs=5 --nproc 2
     With --remedy: lamina train examples/digits_mlp.yaml --remedy
+    With --cv: lamina train examples/breast_cancer_mlp.yaml --cv 5
     """
     import os
 
@@ -168,6 +170,11 @@ def train(
     spec = load_config(config, set_ or [])  # a bad config fails here, before any process starts
     if spec.generative is not None:
         raise LaminaError(f"{config} has a generative: section; train it with: lamina generative {config}")
+    if cv is not None:
+        from lamina.evaluate.crossval import cross_validate, format_cv
+
+        typer.echo(format_cv(cross_validate(spec, cv, progress)))
+        return
     if remedy:
         if nproc != 1:
             from lamina.errors import ConfigError
@@ -538,10 +545,13 @@ def _tune_results(report: dict[str, Any]) -> None:
 
 @app.command()
 @friendly
-def diagnose(run: Path = typer.Argument(..., help="A finished (or diverged) run folder.")) -> None:
+def diagnose(run: Path = typer.Argument(..., help="A finished (or diverged) run folder."),
+             remedy: bool = typer.Option(False, "--remedy", help="Apply the remedies found, retrain, report before and after."),
+             progress: str = ProgressOption) -> None:
     """Re-read a run's training monitors and epoch logs, print the problems found and their remedies.
 
     Rewrites the run's diagnosis.json (and report.html for a finished run).
+    With --remedy, retrains the run's config with the remedies applied (e.g. class weights for class imbalance).
 
     Example: lamina diagnose runs/demo-digits-cnn
     """
@@ -550,6 +560,35 @@ def diagnose(run: Path = typer.Argument(..., help="A finished (or diverged) run 
     diagnosis = diagnose_run(run)
     typer.echo(format_diagnosis(diagnosis))
     _refresh_report(run)
+    if remedy:
+        from lamina.diagnose.remedies import format_remedy, remedy_run
+
+        report = remedy_run(run, progress=progress)
+        typer.echo(format_remedy(report))
+        _refresh_report(Path(report.get("after", report["before"])["run"]))
+
+
+@app.command()
+@friendly
+def inspect(
+    data: str = typer.Argument(..., help="A table file (.csv, .parquet, .feather, .jsonl) or a builtin dataset name."),
+    target: str | None = typer.Option(None, "--target", help="The label column: class balance and likely label errors."),
+    out: Path | None = typer.Option(None, "--out", help="Folder for quality.json and quality.html (default runs/inspect/<name>)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split checked for leakage (a run's data.split.seed)."),
+) -> None:
+    """Report data quality before training: missing cells, constant/empty/id-like columns, duplicate rows,
+    rows shared across the train/validation/test split, class balance, tiny classes, likely label errors.
+
+    Example: lamina inspect examples/data/penguins_like.csv --target species
+    """
+    from lamina.data.quality import format_quality, inspect_data
+    from lamina.report.quality import write_quality
+
+    report = inspect_data(data, target, seed)
+    typer.echo(format_quality(report))
+    folder = out if out is not None else Path("runs") / "inspect" / Path(data).stem
+    for path in write_quality(report, folder):
+        typer.echo(f"wrote: {path}")
 
 
 @app.command("lr-find")
@@ -851,6 +890,10 @@ def _show_results(root: Path) -> None:
     summary_data = read_json(Path(root) / "summary.json")
     evaluation = read_json(Path(root) / "evaluation.json") if (Path(root) / "evaluation.json").is_file() else {}
     _metrics_table(summary_data["test"], evaluation.get("classes", []), f"test metrics ({summary_data['samples']['test']} samples)")
+    forecast = summary_data.get("forecast")
+    if forecast:
+        typer.echo("test MAE in the series' units: " + ", ".join(
+            f"{name.removesuffix('_mae').replace('_', '-')} {value:.4g}" for name, value in forecast.items() if name != "units"))
     _console().print(
         f"trained {summary_data['epochs_run']} epochs in {summary_data['train_seconds']:.1f}s "
         f"({summary_data['params']:,} parameters); best {summary_data['monitor']} at epoch {summary_data['best_epoch']}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -55,9 +55,15 @@ class SplitSpec(Spec):
     test: float = Field(0.15, ge=0.0, lt=1.0)
     stratify: bool = True
     seed: int = Field(0, ge=0, le=MAX_SEED)
+    order: str | None = None  # a table column (time, date): later rows are validated and tested on, never shuffled in
+    group: str | None = None  # a table column: rows sharing its value stay on one side of every split (group K-fold)
+    folds: int | None = Field(None, ge=2)  # cross-validation (lamina train --cv K): K folds, this run tests on `fold`
+    fold: int = Field(0, ge=0)
 
     @model_validator(mode="after")
     def _fractions_leave_training_rows(self) -> SplitSpec:
+        if self.folds is not None and self.fold >= self.folds:
+            raise ValueError(f"data.split.fold must be below data.split.folds ({self.folds}); got {self.fold}")
         if self.val + self.test >= 0.9:
             raise ValueError(
                 f"data.split.val + data.split.test must be below 0.9; got {self.val} + {self.test}"
@@ -133,6 +139,7 @@ class DataSpec(Spec):
     split: SplitSpec = Field(default_factory=SplitSpec)
     batch_path: Literal["auto", "memory", "loader"] = "auto"
     loader_workers: int = Field(0, ge=0)
+    sampler: Literal["shuffle", "balanced"] = "shuffle"  # balanced: each class drawn equally often (with replacement)
     text: TextSpec | None = None
     series: SeriesSpec | None = None
     synthetic: SyntheticSpec | None = None
@@ -372,6 +379,7 @@ class TrainSpec(Spec):
     lr_groups: list[LrGroupSpec] = Field(default_factory=list)  # earlier entries win where layers overlap
     selfsup: SelfSupSpec | None = None  # used by lamina pretrain
     augment: list[Any] = Field(default_factory=list)  # steps of lamina.data.augment, e.g. [{shift: 1}, {noise: 0.05}]
+    class_weight: Literal["balanced"] | dict[str | int, Annotated[float, Field(gt=0)]] | None = None  # loss weight per class
     diagnose: bool = True  # monitors sampled every diagnose_every steps; benchmarks/diagnose_overhead.py
     diagnose_every: int = Field(50, gt=0)  # sampled more often when a run would give under 20 samples
 

@@ -189,6 +189,8 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     check_monitor(monitor, available, "train.monitor")
     if spec.train.early_stopping is not None:
         check_monitor(spec.train.early_stopping.monitor, available, "train.early_stopping.monitor")
+    if spec.data.sampler == "balanced" and data.task not in ("binary", "multiclass"):
+        raise ConfigError(f"data.sampler 'balanced' needs a classification task (binary or multiclass); got {data.task}")
     resolve_metrics(spec.eval.metrics, data.task)  # a metric that does not fit the task fails now, not after training
     device = process_device(resolve_device(spec.train.device), world)
     setup = apply_hooks("training", Setup(spec, data, device, world.main, built.model))
@@ -206,6 +208,9 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
         write_json(folder.preprocess, data.preprocessor.to_json())
         if data.schema:
             write_json(folder.root / "schema.json", {"columns": data.schema})
+        from lamina.data.quality import run_quality
+
+        run_quality(spec.data, data, folder.root)  # quality.json, and a warning line for leaked rows or a class of one
 
     callbacks: list[Callback] = []
     checkpoints = None
@@ -233,7 +238,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     try:
         state = fit(setup.model, setup.data, spec.train, callbacks, device, seed=spec.seed,
                     batch_path=spec.data.batch_path, workers=spec.data.loader_workers, resume=checkpoint,
-                    groups=setup.groups)
+                    groups=setup.groups, sampler=spec.data.sampler)
     except TrainingDiverged as exc:
         kept = checkpoints.newest() if checkpoints is not None else None
         message = f"{exc}; the last good checkpoint is kept: {kept}" if kept else str(exc)
@@ -315,5 +320,6 @@ def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: f
         "final_epoch": state.history[-1] if state.history else {},
         "test": report["metrics"],
         **({"baseline": report["baseline"]} if "baseline" in report else {}),
+        **({"forecast": report["forecast"]} if "forecast" in report else {}),
         "versions": versions(),
     }

@@ -50,3 +50,20 @@ def test_an_epoch_resumes_part_way_with_the_same_order() -> None:
         rest = [xb[:, 0] for xb, _ in resumed]
         assert len(rest) == len(full) - 3 and all(torch.equal(a, b) for a, b in zip(rest, full[3:]))
         assert torch.equal(_epoch(resumed), third)  # and the next epoch draws the same order as before
+
+
+def test_balanced_sampler_draws_classes_equally_and_resumes_exactly() -> None:
+    y = torch.cat([torch.zeros(90), torch.ones(10)]).long()  # 9:1
+    x = torch.arange(100, dtype=torch.float32)[:, None]
+    for path in ("memory", "loader"):
+        run = make_batches(x, y, 10, True, torch.device("cpu"), path=path, seed=2, sampler="balanced")
+        drawn = torch.cat([_epoch(run) for _ in range(20)])
+        assert 0.4 < (drawn >= 90).float().mean() < 0.6  # the rare class drawn about half the time, not 10%
+        second = iter(run)
+        full = [next(second)[0][:, 0]]
+        epoch_rng = run.epoch_rng
+        full += [xb[:, 0] for xb, _ in second]
+        resumed = make_batches(x, y, 10, True, torch.device("cpu"), path=path, seed=99, sampler="balanced")
+        resumed.resume(epoch_rng, 4)
+        rest = [xb[:, 0] for xb, _ in resumed]
+        assert len(rest) == len(full) - 4 and all(torch.equal(a, b) for a, b in zip(rest, full[4:]))

@@ -62,7 +62,7 @@ def test_train_evaluate_predict_round_trip(csv_workspace) -> None:
     code, out = invoke("predict", str(run), str(subset), "--out", str(tmp / "preds.csv"))
     assert code == 0, out
     predicted = list(csv.DictReader(open(tmp / "preds.csv")))
-    assert predicted == [{k: v for k, v in r.items() if k != "row"} for r in scored]
+    assert predicted == [{k: v for k, v in r.items() if k not in ("row", "true")} for r in scored]
 
 
 def test_summary_and_info(tmp_path: Path) -> None:

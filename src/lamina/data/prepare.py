@@ -18,7 +18,7 @@ from lamina.data.readers import Table, parse_float, read_csv, read_npz, read_tab
 from lamina.data.columns import (arrow_column, as_strings, cardinality, first_non_number, missing_mask,
                                   parse_numbers)
 from lamina.data.schema import ColumnKind
-from lamina.data.splits import split_indices
+from lamina.data.splits import planned_split, split_indices
 from lamina.errors import ConfigError, DataError
 from lamina.registry import DATASETS
 
@@ -112,7 +112,24 @@ def split_rows(source: Source, spec: DataSpec) -> tuple[np.ndarray, np.ndarray, 
     """The (train, val, test) row indices of ``source`` under the spec's split, stratified by class when asked."""
     labels = (source.y if source.codes is None else source.codes) \
         if source.task != "regression" and spec.split.stratify else None
+    split = spec.split
+    if split.order is not None or split.group is not None or split.folds is not None:
+        order = _split_column(source, split.order, "data.split.order", sortable=True) if split.order else None
+        groups = _split_column(source, split.group, "data.split.group") if split.group else None
+        return planned_split(source.rows, labels, split.val, split.test, split.seed, order, groups, split.folds, split.fold)
     return split_indices(source.rows, labels, spec.split.val, spec.split.test, spec.split.seed)
+
+
+def _split_column(source: Source, name: str, field: str, sortable: bool = False) -> np.ndarray:
+    """The table column a split field names (numbers sort as numbers, other text as written: ISO dates in time order)."""
+    if source.table is None:
+        raise ConfigError(f"{field} names a column ('{name}'), but {source.name} is not a table")
+    column = arrow_column(source.table.column(name, f"{field} column"), None)
+    if sortable:
+        numbers, _ = parse_numbers(column)
+        if numbers is not None and not np.isnan(numbers).any():
+            return numbers
+    return np.asarray(as_strings(column).fill_null("").to_pylist())
 
 
 @dataclass

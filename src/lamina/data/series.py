@@ -5,7 +5,9 @@ Each series column is cut into windows: ``window`` steps of input, shaped (windo
 window belonging to the span its forecast falls in; windows whose forecast straddles two spans are
 dropped so no target is seen in two splits. Every series is standardized by the mean and standard
 deviation of its own training span, so one model serves series of different levels and scales,
-and errors are reported in those standardized units (comparable across series).
+and the loss works in those standardized units. Test errors are also reported in each series' own
+units beside two baselines scored on the same windows: persistence (the last value repeated) and
+seasonal-naive (the last season repeated), see :func:`forecast_errors`.
 """
 
 from __future__ import annotations
@@ -124,3 +126,28 @@ def seasonal_naive(x: torch.Tensor, horizon: int, season: int) -> torch.Tensor:
     window = x.shape[1]
     steps = [window - season * (h // season + 1) + h for h in range(horizon)]  # the same phase, last season
     return x[:, steps, 0]  # (N, H)
+
+
+def persistence(x: torch.Tensor, horizon: int) -> torch.Tensor:
+    """The persistence forecast: every future step repeats the window's last value, (N, W, 1) -> (N, H)."""
+    return x[:, -1, 0:1].expand(-1, horizon)
+
+
+def forecast_errors(x: torch.Tensor, y: torch.Tensor, outputs: torch.Tensor, inputs: InputPrep,
+                    season: int | None) -> dict[str, float]:
+    """Mean absolute error of the model and of the baselines in the series' own units (not standardized).
+
+    Windows come series by series in equal numbers (see :func:`windows`), which tells each window's
+    series and so its scale. Seasonal-naive needs ``season`` (data.series.season).
+    """
+    series = len(inputs.feature_names)
+    scale = torch.tensor(inputs.divisor, dtype=torch.float64).repeat_interleave(len(y) // series)[:, None]  # (N, 1)
+    truth = y.double()
+
+    def mae(forecast: torch.Tensor) -> float:
+        return float(((forecast.double() - truth).abs() * scale).mean())
+
+    errors = {"model_mae": mae(outputs), "persistence_mae": mae(persistence(x, y.shape[1]))}
+    if season is not None:
+        errors["seasonal_naive_mae"] = mae(seasonal_naive(x, y.shape[1], season))
+    return errors

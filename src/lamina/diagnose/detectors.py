@@ -304,5 +304,24 @@ def class_imbalance(monitor: dict[str, Any], history: list[dict[str, Any]]) -> F
         return None
     return Finding("class_imbalance", f"class imbalance: the largest class has {ratio:.1f}x the samples of the smallest",
                    {"class_counts": counts, "ratio": ratio, "threshold": IMBALANCE_RATIO},
-                   "weight the loss by inverse class frequency or oversample the rare classes; "
-                   "judge the run by balanced metrics (f1, per-class recall)")
+                   "weight the loss by inverse class frequency (train.class_weight: balanced) or draw the classes "
+                   "equally often (data.sampler: balanced); judge the run by balanced metrics (balanced_accuracy, f1)",
+                   {"class_weight": "balanced"})
+
+
+@detector("forecast_beaten_by_baseline")
+def forecast_beaten_by_baseline(monitor: dict[str, Any], history: list[dict[str, Any]]) -> Finding | None:
+    """The forecaster's test error is no better than the best naive baseline's (persistence or seasonal-naive)."""
+    errors = monitor.get("forecast") or {}
+    baselines = {k.removesuffix("_mae"): v for k, v in errors.items() if k.endswith("_mae") and k != "model_mae"}
+    if "model_mae" not in errors or not baselines:
+        return None
+    best = min(baselines, key=baselines.get)
+    if errors["model_mae"] < baselines[best]:
+        return None
+    return Finding("forecast_beaten_by_baseline",
+                   f"the forecaster does not beat the {best.replace('_', '-')} baseline: test MAE "
+                   f"{errors['model_mae']:.4g} vs {baselines[best]:.4g} (in the series' units)",
+                   {"model_mae": errors["model_mae"], f"{best}_mae": baselines[best]},
+                   "use the baseline, or try model.arch: linear_forecaster (autoregressive, ridge-style) "
+                   "and a longer window; check data.series.season")

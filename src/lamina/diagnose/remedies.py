@@ -4,7 +4,8 @@ Each finding names its changes (see :mod:`lamina.diagnose.detectors`); this
 module maps them onto a run config: clipping and a lower rate for explosions,
 dropout, weight decay and early stopping for overfitting, more capacity and
 epochs for underfitting, ReLU, batch normalization and He init for vanishing
-gradients. Changes a config cannot take (dropout in a hand-written layer chain)
+gradients, balanced class weights (or, when the loss is weighted already, a
+balanced sampler) for class imbalance. Changes a config cannot take (dropout in a hand-written layer chain)
 are reported as skipped, never silently dropped.
 """
 
@@ -96,6 +97,14 @@ def apply_remedies(raw: dict[str, Any], findings: list[dict[str, Any]]) -> tuple
     if "clip_norm" in changes:
         current = train.get("clip_norm")
         put(train, "clip_norm", min(current, changes["clip_norm"]) if current else changes["clip_norm"], "train.clip_norm")
+    if "class_weight" in changes:
+        data = out.setdefault("data", {})
+        if not train.get("class_weight"):
+            put(train, "class_weight", changes["class_weight"], "train.class_weight")
+        elif data.get("sampler", "shuffle") != "balanced":
+            put(data, "sampler", "balanced", "data.sampler")
+        else:
+            notes.append("skipped class imbalance: the loss is weighted and the sampler balanced already")
     if "lr_factor" in changes:
         lr = float(optimizer.get("lr", 1e-3))
         put(optimizer, "lr", float(f"{lr * changes['lr_factor']:.3g}"), "train.optimizer.lr")
@@ -125,17 +134,32 @@ def train_with_remedies(spec: RunSpec, progress: str = "auto", extra_callbacks: 
     is written to the remedied run's remedy.json and returned. ``extra_callbacks``
     join the first run only.
     """
-    from lamina.runs import RunFolder
     from lamina.train.loop import TrainingDiverged
     from lamina.trainer import train
 
     spec = spec.model_copy(deep=True)
     spec.train.diagnose = True  # the before/after comparison needs both diagnoses
-    raw = spec.to_dict()
     try:
         before_root = train(spec, progress=progress, extra_callbacks=extra_callbacks).folder.root
     except TrainingDiverged:
         before_root = latest_run(Path(spec.runs_dir), spec.name)
+    return remedy_run(before_root, spec.to_dict(), progress)
+
+
+def remedy_run(before_root: Path, raw: dict[str, Any] | None = None, progress: str = "auto") -> dict[str, Any]:
+    """Apply the remedies of a trained run's diagnosis.json to its config, retrain as ``<name>-remedied``, compare.
+
+    ``raw`` is the run's config (default: its config.yaml). This is ``lamina diagnose RUN --remedy``
+    and the second half of :func:`train_with_remedies`.
+    """
+    from lamina.config import load_config
+    from lamina.runs import RunFolder
+    from lamina.trainer import train
+
+    before_root = Path(before_root)
+    if raw is None:
+        raw = load_config(RunFolder(before_root).config).to_dict()
+        raw.setdefault("train", {})["diagnose"] = True
     before = read_json(before_root / "diagnosis.json")
     report: dict[str, Any] = {"before": {"run": str(before_root), "findings": [f["name"] for f in before["findings"]],
                                          "diverged": before.get("diverged"), "val": saved_val(before_root)}}
@@ -143,7 +167,7 @@ def train_with_remedies(spec: RunSpec, progress: str = "auto", extra_callbacks: 
         report["changes"] = []
         return report
     fixed, notes = apply_remedies(raw, before["findings"])
-    fixed["name"] = f"{spec.name}-remedied"
+    fixed["name"] = f"{raw['name']}-remedied"
     start = rollback_point(before_root) if before.get("diverged") else None
     extra: list[Any] = []
     if start is not None and fixed["model"] != raw["model"]:

@@ -16,10 +16,13 @@ def read_history(path: Path) -> list[dict[str, Any]]:
 
 
 def write_diagnosis(root: Path, monitor: dict[str, Any], diverged: str | None = None) -> dict[str, Any]:
-    """Save the monitor record, run the detectors on it and the epoch logs, and write diagnosis.json."""
+    """Save the monitor record, run the detectors on it, the epoch logs and the test forecast errors
+    (evaluation.json, when the run forecasts), and write diagnosis.json."""
     write_json(root / "monitor.json", monitor)
     history = read_history(root / "metrics.jsonl")
-    findings = [f.to_json() for f in detect({**monitor, "diverged": diverged}, history)]
+    evaluation = read_json(root / "evaluation.json") if (root / "evaluation.json").is_file() else {}
+    findings = [f.to_json() for f in detect({**monitor, "diverged": diverged, "forecast": evaluation.get("forecast")},
+                                            history)]
     diagnosis = {"healthy": not findings, "findings": findings, "diverged": diverged,
                  "samples": len(monitor.get("samples", [])), "epochs": len(history)}
     write_json(root / "diagnosis.json", diagnosis)

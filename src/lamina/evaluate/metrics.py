@@ -68,6 +68,16 @@ def recall(p: torch.Tensor, t: torch.Tensor, k: int, task: str) -> float:
     return float(tm_recall(p, t, average="macro", **_cls_args(task, k)))
 
 
+@metric("balanced_accuracy", CLASSIFICATION, True)
+def balanced_accuracy(p: torch.Tensor, t: torch.Tensor, k: int, task: str) -> float:
+    """Mean of the per-class recalls: each class counts the same, however few its samples."""
+    from torchmetrics.functional import recall as tm_recall
+
+    if task == "binary":
+        return float(tm_recall((p >= 0.5).long(), t.long(), task="multiclass", num_classes=2, average="macro"))
+    return float(tm_recall(p, t.long(), task="multiclass", num_classes=k, average="macro"))
+
+
 @metric("f1", CLASSIFICATION, True)
 def f1(p: torch.Tensor, t: torch.Tensor, k: int, task: str) -> float:
     """Macro-averaged F1 score (binary: of the positive class)."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from lamina.data.prepare import Prepared, prepare_data
 from lamina.data.preprocess import Preprocessor
-from lamina.data.series import seasonal_naive
+from lamina.data.series import forecast_errors, seasonal_naive
 from lamina.evaluate.metrics import resolve_metrics
 from lamina.evaluate.scoring import score
 from lamina.files import write_json
@@ -16,7 +16,8 @@ from lamina.runs import PREDICT_BATCH, Run, load_run, prediction_rows, write_row
 
 
 def evaluate_run(run: Run | str | Path, split: str = "test", data: Prepared | None = None) -> dict[str, Any]:
-    """Score the run on ``split`` (test by default); writes evaluation.json and predictions/<split>.csv.
+    """Score the run on ``split`` (test by default); writes evaluation.json and predictions/<split>.csv
+    (predictions/val.csv too when scoring the test split).
 
     A seq2seq run generates each target from its source (greedy or beam search, per eval.decoding).
 
@@ -35,17 +36,36 @@ def evaluate_run(run: Run | str | Path, split: str = "test", data: Prepared | No
         outputs = model_outputs(run.model, part.x, PREDICT_BATCH, run.device)
     names = resolve_metrics(run.spec.eval.metrics, run.task)
     metrics = score(outputs, part.y, run.preprocessor.target, names)
-    rows = [{"row": int(r), **p} for r, p in zip(part.rows, prediction_rows(outputs, run.preprocessor))]
-    predictions = run.folder.predictions / f"{split}.csv"
-    write_rows_csv(predictions, rows)
+    predictions = write_predictions(run, part, outputs, split)
+    if split == "test" and len(data.val) and run.task != "seq2seq":
+        write_predictions(run, data.val, model_outputs(run.model, data.val.x, PREDICT_BATCH, run.device), "val")
     report = {"split": split, "samples": len(part), "task": run.task, "metrics": metrics,
               "classes": run.preprocessor.target.classes, "predictions": str(predictions)}
     series = run.spec.data.series
+    if series is not None and len(part):
+        report["forecast"] = {"units": "target", **forecast_errors(part.x, part.y, outputs, run.preprocessor.inputs,
+                                                                     series.season)}
     if series is not None and series.season is not None and len(part):
         report["baseline"] = {f"seasonal_naive_{name}": value for name, value in
                               seasonal_naive_scores(part.x, part.y, run.preprocessor, series.season).items()}
     write_json(run.folder.evaluation, report)
     return report
+
+
+def write_predictions(run: Run, part: Any, outputs: Any, split: str) -> Path:
+    """predictions/<split>.csv: each row's index in the data, its true value and the prediction beside it."""
+    target = run.preprocessor.target
+    if target.task in ("binary", "multiclass"):
+        truth = [{"true": target.classes[int(v)]} for v in part.y.reshape(len(part), -1)[:, 0].tolist()]
+    elif target.task == "regression":
+        values = target.decode_values(part.y.reshape(len(part), -1).numpy())
+        truth = [{f"true_{n}": float(v) for n, v in zip(target.names, row)} for row in values]
+    else:
+        truth = [{} for _ in range(len(part))]
+    rows = [{"row": int(r), **t, **p} for r, t, p in zip(part.rows, truth, prediction_rows(outputs, run.preprocessor))]
+    path = run.folder.predictions / f"{split}.csv"
+    write_rows_csv(path, rows)
+    return path
 
 
 def seasonal_naive_scores(x, y, prep: Preprocessor, season: int) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 It gathers what the run folder holds: summary.json (settings, timings),
 evaluation.json (test metrics, confusion matrix), metrics.jsonl (learning
 curves), monitor.json (gradient flow), diagnosis.json (findings and remedies),
-remedy.json (before and after, for a run that ``--remedy`` retrained) and any attribution images under explanations/ (written by ``lamina explain``).
+remedy.json (before and after, for a run that ``--remedy`` retrained), quality.json (the data-quality report) and any attribution images under explanations/ (written by ``lamina explain``).
 """
 
 from __future__ import annotations
@@ -100,6 +100,11 @@ def report_page(root: Path) -> tuple[str, list[Figure]]:
         shown.append(Figure("confusion_matrix.png", figures.confusion_matrix, (matrix, classes)))
         parts += ["<h2>Confusion matrix</h2>", _image("figures/confusion_matrix.png", "confusion matrix")]
 
+    quality = _read(root / "quality.json")
+    if quality is not None:
+        from lamina.report.quality import quality_section
+
+        parts += ["<h2>Data quality (before training)</h2>", quality_section(quality)]
     parts.append("<h2>Diagnosis</h2>")
     parts.append(_diagnosis(diagnosis))
     if monitor and monitor.get("samples"):

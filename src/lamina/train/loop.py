@@ -123,7 +123,8 @@ class State:
 
 def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callback], device: torch.device,
         seed: int = 0, batch_path: str = "auto", workers: int = 0, resume: Any = None,
-        groups: list[dict[str, Any]] | None = None, step: Step | None = None) -> State:
+        groups: list[dict[str, Any]] | None = None, step: Step | None = None,
+        sampler: str = "shuffle") -> State:
     """Train ``model`` on ``data.train`` batch by batch as ``step`` says, validating after every epoch.
 
     ``step`` is the model family's :class:`lamina.train.steps.Step` (None: supervised, ``data.train.y`` the targets).
@@ -131,6 +132,7 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
     None trains every parameter at ``spec.optimizer.lr``.
     ``batch_path`` picks the in-memory fast path or the DataLoader path ('auto' decides by size).
     ``resume`` (a loaded :class:`lamina.train.checkpoint.Checkpoint`) continues where it was saved.
+    ``sampler`` 'balanced' draws training classes equally often (``data.sampler``).
     """
     if step is None:
         from lamina.train.supervised import Supervised
@@ -139,7 +141,8 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
     model.to(device)
     world = current_world()
     batches = make_batches(data.train.x, data.train.y, spec.batch_size, True, device,
-                           path=batch_path, seed=seed, workers=workers, rank=world.rank, world=world.size)
+                           path=batch_path, seed=seed, workers=workers, rank=world.rank, world=world.size,
+                           sampler=sampler)
     per_epoch = -(-len(batches) // spec.accumulate_steps)
     optimizers = {name: make_optimizer(params, spec.optimizer)
                   for name, params in step.parameters(model, groups).items()}

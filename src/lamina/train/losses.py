@@ -1,4 +1,10 @@
-"""Loss functions by name; ``auto`` picks the one that fits the task."""
+"""Loss functions by name; ``auto`` picks the one that fits the task.
+
+``train.class_weight`` weights the classification losses per class: ``balanced``
+gives each class n / (classes x its rows) of the training split (scikit-learn's
+definition), so every class carries the same total weight; a mapping gives
+chosen classes their own weight (the others keep 1).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from lamina.config import TrainSpec
-from lamina.errors import ConfigError
+from lamina.errors import ConfigError, did_you_mean
 from lamina.registry import LOSSES
 
 AUTO = {"multiclass": "cross_entropy", "binary": "bce", "regression": "mse", "seq2seq": "token_cross_entropy"}
@@ -21,9 +27,10 @@ FITS = {
 
 
 @LOSSES.register("cross_entropy")
-def cross_entropy(logits: torch.Tensor, target: torch.Tensor, spec: TrainSpec) -> torch.Tensor:
-    """Softmax cross-entropy over class logits, with optional label smoothing."""
-    return F.cross_entropy(logits, target, label_smoothing=spec.label_smoothing)
+def cross_entropy(logits: torch.Tensor, target: torch.Tensor, spec: TrainSpec,
+                  weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Softmax cross-entropy over class logits, with optional label smoothing and class weights."""
+    return F.cross_entropy(logits, target, weight=weight, label_smoothing=spec.label_smoothing)
 
 
 @LOSSES.register("token_cross_entropy")
@@ -34,11 +41,18 @@ def token_cross_entropy(logits: torch.Tensor, target: torch.Tensor, spec: TrainS
 
 
 @LOSSES.register("bce")
-def bce(logits: torch.Tensor, target: torch.Tensor, spec: TrainSpec) -> torch.Tensor:
-    """Binary cross-entropy on one logit per sample (sigmoid inside, numerically stable)."""
+def bce(logits: torch.Tensor, target: torch.Tensor, spec: TrainSpec, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Binary cross-entropy on one logit per sample (sigmoid inside, numerically stable).
+
+    With class weights (negative, positive) each sample's loss is weighted by its class
+    and the mean taken over the weights, as cross-entropy does.
+    """
+    rows = weight[target.round().long()] if weight is not None else None
     if spec.label_smoothing:
         target = target * (1 - spec.label_smoothing) + 0.5 * spec.label_smoothing
-    return F.binary_cross_entropy_with_logits(logits, target)
+    if rows is None:
+        return F.binary_cross_entropy_with_logits(logits, target)
+    return (F.binary_cross_entropy_with_logits(logits, target, reduction="none") * rows).sum() / rows.sum()
 
 
 @LOSSES.register("mse")
@@ -59,8 +73,12 @@ def huber(pred: torch.Tensor, target: torch.Tensor, spec: TrainSpec) -> torch.Te
     return F.huber_loss(pred, target, delta=spec.huber_delta)
 
 
-def loss_for(spec: TrainSpec, task: str):
-    """The loss function for ``spec.loss`` (or the task's default), checked against the task."""
+def loss_for(spec: TrainSpec, task: str, labels: torch.Tensor | None = None, classes: list[str] | None = None):
+    """The loss function for ``spec.loss`` (or the task's default), checked against the task.
+
+    ``labels`` (the training split's encoded targets) and ``classes`` (their names) size
+    ``train.class_weight``; without them the loss is unweighted.
+    """
     name = AUTO[task] if spec.loss == "auto" else spec.loss
     fn = LOSSES.get(name, "train.loss")
     if name in FITS and task not in FITS[name]:
@@ -68,4 +86,26 @@ def loss_for(spec: TrainSpec, task: str):
             f"train.loss '{name}' does not fit a {task} task; use one of "
             + ", ".join(n for n, tasks in FITS.items() if task in tasks)
         )
+    weight = class_weights(spec, task, labels, classes) if labels is not None else None
+    if weight is not None:
+        return lambda output, target: fn(output, target, spec, weight.to(output.device))
     return lambda output, target: fn(output, target, spec)
+
+
+def class_weights(spec: TrainSpec, task: str, labels: torch.Tensor, classes: list[str] | None) -> torch.Tensor | None:
+    """One weight per class for ``train.class_weight`` (None when unset); see the module docstring."""
+    if spec.class_weight is None:
+        return None
+    if task not in ("binary", "multiclass"):
+        raise ConfigError(f"train.class_weight needs a classification task (binary or multiclass); got {task}")
+    names = list(classes or [])
+    counts = torch.bincount(labels.reshape(-1).round().long(), minlength=len(names)).double()
+    if spec.class_weight == "balanced":
+        return (counts.sum() / (len(names) * counts.clamp(min=1))).float()
+    weight = torch.ones(len(names))
+    for name, value in spec.class_weight.items():
+        if str(name) not in names:
+            raise ConfigError(f"train.class_weight names class {name!r}, which the target does not have."
+                              f"{did_you_mean(str(name), names)} Classes: {', '.join(names)}")
+        weight[names.index(str(name))] = value
+    return weight

@@ -25,7 +25,8 @@ class Supervised(Step):
     """One forward pass, the configured loss (``train.loss``) against ``yb``, one update."""
 
     def start(self, state: State) -> None:
-        state.loss_fn = loss_for(state.spec, state.data.task)
+        state.loss_fn = loss_for(state.spec, state.data.task, state.data.train.y,
+                                  state.data.preprocessor.target.classes)
         self.metric_names = resolve_epoch_metrics(state.spec.epoch_metrics, state.data.task)
 
     def train_step(self, state: State, batch: tuple[Any, Any]) -> torch.Tensor:

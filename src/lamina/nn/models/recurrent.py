@@ -1,4 +1,5 @@
-"""Sequence presets: a classifier/regressor over rnn | lstm | gru | transformer, and a forecaster.
+"""Sequence presets: a classifier/regressor over rnn | lstm | gru | transformer, a forecaster, and a linear
+(autoregressive) forecaster, the strong simple baseline to beat.
 
 Token inputs (length,) start with an embedding (its vocabulary comes from the data); numeric
 sequences (length, features) enter the recurrent layer directly, or a dense projection to the
@@ -77,3 +78,18 @@ def forecaster(o: ForecasterOptions, input_shape: tuple[int, ...], n_outputs: in
         raise ShapeError(f"model.arch 'forecaster' needs windows shaped (steps, features); got {input_shape}. "
                          "Set data.series (window, horizon) to cut a CSV's series into windows")
     return sequence_chain(o, input_shape, n_outputs, "forecaster")
+
+
+class LinearForecasterOptions(Options):
+    pass
+
+
+@preset("linear_forecaster", LinearForecasterOptions,
+        {"data": {"dataset": "seasonal"}, "model": {"arch": "linear_forecaster"},
+         "train": {"epochs": 20, "l2": 0.001, "optimizer": {"lr": 0.01}}})
+def linear_forecaster(o: LinearForecasterOptions, input_shape: tuple[int, ...], n_outputs: int) -> Chain:
+    """Linear autoregressive forecaster: each future step a weighted sum of the window (ridge with train.l2)."""
+    if len(input_shape) != 2:
+        raise ShapeError(f"model.arch 'linear_forecaster' needs windows shaped (steps, features); got {input_shape}. "
+                         "Set data.series (window, horizon) to cut a CSV's series into windows")
+    return ["flatten", {"dense": n_outputs}]

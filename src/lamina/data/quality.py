@@ -1,0 +1,330 @@
+"""The data-quality report: what is wrong with a table before anything trains on it.
+
+It counts rows and columns, missing cells per column, constant, empty and
+id-like columns, exact duplicate rows and the rows whose inputs appear on both
+sides of a train/validation/test split (leakage), the class balance, and
+classes with very few rows (a misspelled label is usually a class of one).
+``lamina inspect`` prints it and writes it as quality.json and quality.html;
+every table or array run writes it to its folder before training, and a run
+whose test rows repeat training rows, or that has a class of one row, prints
+a warning line first. Likely label errors (:mod:`lamina.data.label_errors`)
+join the report under ``lamina inspect``.
+
+Columns are pyarrow arrays (typed; nulls for missing cells), so the same code
+serves a CSV, Parquet, Feather or JSON Lines file or a builtin array set, and
+rows compare as 64-bit hashes of their cells' value codes (fast at a million rows).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lamina.errors import DataError
+
+MISSING = {"", "na", "nan", "null"}
+ID_SHARE = 0.9  # a text or integer column with a distinct value in at least this share of its rows is id-like
+ID_MIN_ROWS = 20
+RARE_ROWS = 5  # a class with fewer rows than this is reported as very small
+MAX_CLASSES = 20  # an integer target with at most this many distinct values is read as class labels
+TABLE_FORMATS = {"csv", "parquet", "pq", "feather", "arrow", "ipc", "jsonl", "ndjson"}
+
+
+def read_columns(path: str | Path) -> dict[str, Any]:
+    """A table file (CSV, Parquet, Feather/Arrow IPC, JSON Lines) as typed pyarrow columns.
+
+    Cells spelled as missing (empty, NA, NaN, null) are nulls. This is the one place the quality
+    report reads a file, so it can follow lamina's table reader when that reads these formats itself.
+    """
+    import pyarrow as pa
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"data file {path} does not exist")
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in TABLE_FORMATS:
+        raise DataError(f"{path} is not a table file; use .csv, .parquet, .feather/.arrow or .jsonl")
+    try:
+        table = _read_arrow(path, fmt)
+    except (pa.ArrowInvalid, pa.ArrowException, OSError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{path} cannot be read as {fmt}: {first}") from None
+    if table.num_rows == 0 or table.num_columns == 0:
+        raise DataError(f"{path} has no data rows")
+    return {str(name): column.combine_chunks() for name, column in zip(table.column_names, table.columns)}
+
+
+def _read_arrow(path: Path, fmt: str):
+    """The file as a pyarrow Table."""
+    if fmt == "csv":
+        import pyarrow.csv as pcsv
+
+        spellings = sorted({v for m in MISSING for v in (m, m.upper(), m.capitalize())} | {"NaN"})
+        return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(null_values=spellings, strings_can_be_null=True))
+    if fmt in ("parquet", "pq"):
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path)
+    if fmt in ("feather", "arrow", "ipc"):
+        import pyarrow.feather as feather
+
+        return feather.read_table(path)
+    import pyarrow.json as pjson
+
+    return pjson.read_json(path)
+
+
+def array_columns(x: np.ndarray, names: list[str] | None = None) -> dict[str, Any]:
+    """An array set's samples (flattened) as columns, so arrays get the same report as tables."""
+    import pyarrow as pa
+
+    flat = np.asarray(x).reshape(len(x), -1)
+    names = names if names is not None and len(names) == flat.shape[1] else [f"x{i}" for i in range(flat.shape[1])]
+    return {name: pa.array(flat[:, j]) for j, name in enumerate(names)}
+
+
+def labels_of(column: Any) -> np.ndarray:
+    """A column as text labels ('' where missing)."""
+    import pyarrow as pa
+
+    return np.asarray(column.cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False)).astype(str)
+
+
+def quality_report(columns: dict[str, Any], target: str | None = None,
+                   splits: dict[str, np.ndarray] | None = None, source: str = "") -> dict[str, Any]:
+    """The quality report of pyarrow ``columns`` (see the module docstring) as plain JSON-ready data.
+
+    ``target`` names the label column (class balance and very small classes);
+    ``splits`` maps split names (train, val, test) to row indices, for the leakage counts.
+    """
+    check_target(columns, target, source)
+    n = len(next(iter(columns.values()))) if columns else 0
+    stats = {name: _stats(column) for name, column in columns.items()}
+    empty = [name for name, s in stats.items() if s["missing"] == n]
+    constant = [name for name, s in stats.items() if name not in empty and s["distinct"] == 1]
+    id_like = [name for name, s in stats.items() if name != target and name not in empty and s["id_like"]]
+    inputs = [name for name in columns if name != target and name not in id_like]
+    codes = {name: s["codes"] for name, s in stats.items()}
+    report: dict[str, Any] = {
+        "source": source,
+        "rows": n,
+        "columns": len(columns),
+        "target": target,
+        "missing": {name: s["missing"] for name, s in stats.items() if s["missing"]},
+        "missing_cells": int(sum(s["missing"] for s in stats.values())),
+        "empty_columns": empty,
+        "constant_columns": constant,
+        "id_like_columns": id_like,
+        "duplicates": _duplicates(_row_keys(codes, list(columns))),
+    }
+    if splits is not None:
+        report["leakage"] = leakage(_row_keys(codes, inputs) if inputs else np.arange(n, dtype=np.uint64), splits)
+    if target is not None:
+        report["classes"] = class_balance(labels_of(columns[target]))
+    report["warnings"] = quality_warnings(report)
+    return report
+
+
+def check_target(columns: dict[str, Any], target: str | None, source: str) -> None:
+    """A DataError naming the columns when ``target`` is not one of them."""
+    if target is not None and target not in columns:
+        from lamina.errors import did_you_mean
+
+        raise DataError(f"{source or 'the data'} has no target column '{target}'.{did_you_mean(target, columns)} "
+                        f"Columns: {', '.join(columns)}")
+
+
+def _stats(column: Any) -> dict[str, Any]:
+    """Missing cells (nulls and NaN), distinct present values, each cell's value code, and whether id-like."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    floating = pa.types.is_floating(column.type)
+    missing = column.null_count + (int(pc.sum(pc.is_nan(column)).as_py() or 0) if floating else 0)
+    present = column.drop_null()
+    if floating:
+        present = present.filter(pc.invert(pc.is_nan(present)))
+    distinct = int(pc.count_distinct(present).as_py())
+    encoded = pc.dictionary_encode(column, null_encoding="encode")
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.uint64)
+    whole = (pa.types.is_string(column.type) or pa.types.is_large_string(column.type) or pa.types.is_integer(column.type)
+             or (floating and len(present) > 0 and bool(pc.all(pc.equal(pc.floor(present), present)).as_py())))
+    id_like = len(present) >= ID_MIN_ROWS and distinct >= ID_SHARE * len(present) and whole
+    return {"missing": int(missing), "distinct": distinct, "codes": codes, "id_like": bool(id_like)}
+
+
+def _row_keys(codes: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
+    """One 64-bit hash per row of the value codes over ``names``; equal rows get equal keys."""
+    keys = np.zeros(len(next(iter(codes.values()))), dtype=np.uint64)
+    for name in names:
+        keys = (keys * np.uint64(0x100000001B3)) ^ (codes[name] + np.uint64(1))  # FNV-style mixing, wrapping
+    return keys
+
+
+def _duplicates(keys: np.ndarray) -> dict[str, int]:
+    _, counts = np.unique(keys, return_counts=True)
+    return {"rows": int((counts - 1).sum()), "groups": int((counts > 1).sum())}
+
+
+def leakage(keys: np.ndarray, splits: dict[str, np.ndarray]) -> dict[str, int]:
+    """Rows of a later split whose inputs (every column but the target and id-like ones) also occur in an earlier split."""
+    out = {}
+    order = [name for name in ("train", "val", "test") if name in splits]
+    for i, later in enumerate(order):
+        for earlier in order[:i]:
+            out[f"{later}_in_{earlier}"] = int(np.isin(keys[splits[later]], keys[splits[earlier]]).sum())
+    return out
+
+
+def class_balance(labels: np.ndarray) -> dict[str, Any]:
+    """Rows per class, the largest-to-smallest ratio, and the classes with very few rows (with the class a
+    misspelled one most resembles)."""
+    present = labels[labels != ""]
+    names, counts = np.unique(present, return_counts=True)
+    if _is_regression(present, len(names)):
+        return {"task": "regression", "distinct": int(len(names))}
+    big = [str(c) for c, k in zip(names, counts) if k >= RARE_ROWS]
+    rare = []
+    for name, count in zip(names, counts):
+        if count < RARE_ROWS:
+            close = difflib.get_close_matches(str(name), big, n=1, cutoff=0.6)
+            rare.append({"class": str(name), "rows": int(count), **({"resembles": close[0]} if close else {})})
+    return {"task": "classification", "counts": {str(c): int(k) for c, k in zip(names, counts)},
+            "ratio": float(counts.max() / counts.min()), "rare": rare, "missing_labels": int(len(labels) - len(present))}
+
+
+def _is_regression(values: np.ndarray, distinct: int) -> bool:
+    try:
+        numbers = values.astype(np.float64)
+    except ValueError:
+        return False
+    return not (np.all(np.mod(numbers, 1) == 0) and distinct <= MAX_CLASSES)
+
+
+def quality_warnings(report: dict[str, Any]) -> list[str]:
+    """The problems that should stop a user before training: test rows seen in training, classes of one row."""
+    lines = []
+    leak = report.get("leakage", {})
+    if leak.get("test_in_train"):
+        lines.append(f"{leak['test_in_train']} test rows have an exact copy of their inputs in the training split; "
+                     f"test metrics will read too high (remove duplicate rows)")
+    for rare in report.get("classes", {}).get("rare", []):
+        if rare["rows"] == 1:
+            hint = f" (a typo of '{rare['resembles']}'?)" if "resembles" in rare else ""
+            lines.append(f"class '{rare['class']}' has a single row{hint}; fix or drop it")
+    return lines
+
+
+def format_quality(report: dict[str, Any]) -> str:
+    """The report as plain lines for a terminal."""
+    lines = [f"data quality: {report['source']}",
+             f"  rows {report['rows']}, columns {report['columns']}, missing cells {report['missing_cells']}"]
+    for name, count in report["missing"].items():
+        lines.append(f"  missing in '{name}': {count} ({count / max(report['rows'], 1):.1%})")
+    for key, label in (("empty_columns", "empty columns"), ("constant_columns", "constant columns"),
+                       ("id_like_columns", "id-like columns")):
+        if report[key]:
+            lines.append(f"  {label}: {', '.join(report[key])}")
+    dup = report["duplicates"]
+    lines.append(f"  exact duplicate rows: {dup['rows']} (in {dup['groups']} groups)")
+    for key, count in report.get("leakage", {}).items():
+        later, earlier = key.split("_in_")
+        lines.append(f"  {later} rows whose inputs also occur in {earlier}: {count}")
+    classes = report.get("classes")
+    if classes and classes["task"] == "classification":
+        shown = ", ".join(f"{c}: {k}" for c, k in classes["counts"].items())
+        lines.append(f"  classes ({len(classes['counts'])}, largest/smallest {classes['ratio']:.1f}x): {shown}")
+        for rare in classes["rare"]:
+            hint = f", resembles '{rare['resembles']}'" if "resembles" in rare else ""
+            lines.append(f"  very small class '{rare['class']}': {rare['rows']} rows{hint}")
+    errors = report.get("label_errors")
+    if errors:
+        lines.append(f"  likely label errors: {errors['flagged']} rows ({errors['method']}); first data rows (from 0): "
+                     + ", ".join(str(r["row"]) for r in errors["rows"][:10]))
+    lines += [f"warning: {line}" for line in report["warnings"]]
+    return "\n".join(lines)
+
+
+def inspect_data(data: str | Path, target: str | None = None, seed: int = 0, val: float = 0.15,
+                 test: float = 0.15) -> dict[str, Any]:
+    """The full quality report of a table file or builtin set, as ``lamina inspect`` shows it.
+
+    Leakage is counted over the split a run with these fractions and ``seed`` would make
+    (stratified by class), and likely label errors are added for a class target
+    (:mod:`lamina.data.label_errors`). A builtin set's label column is named ``target``.
+    """
+    import pyarrow as pa
+
+    from lamina.data.splits import split_indices
+    from lamina.registry import DATASETS
+
+    path = Path(data)
+    if path.is_file() or path.suffix:
+        columns, source = read_columns(path), str(path)
+    elif str(data) in DATASETS.names():
+        loaded = DATASETS.get(str(data))()
+        columns, source = array_columns(loaded.x, loaded.feature_names), f"dataset '{data}'"
+        columns["target"] = pa.array(np.asarray(loaded.y).astype(str).reshape(len(loaded.x), -1)[:, 0])
+        target = target or "target"
+    else:
+        raise DataError(f"{data} is neither a table file nor a builtin dataset ({', '.join(DATASETS.names())})")
+    check_target(columns, target, source)
+    labels = labels_of(columns[target]) if target is not None else None
+    labels = labels if labels is not None and class_balance(labels)["task"] == "classification" else None
+    train, val_rows, test_rows = split_indices(len(next(iter(columns.values()))), labels, val, test, seed)
+    report = quality_report(columns, target, {"train": train, "val": val_rows, "test": test_rows}, source)
+    if labels is not None:
+        from lamina.data.label_errors import label_error_report
+
+        leave_out = report["id_like_columns"] + report["constant_columns"] + report["empty_columns"]
+        report["label_errors"] = label_error_report(columns, target, leave_out, seed)
+    return report
+
+
+MAX_ARRAY_FEATURES = 256  # array sets with wider samples (images) get no report: per-pixel columns say little
+
+
+def run_quality(spec: Any, data: Any, root: Path) -> dict[str, Any] | None:
+    """Write a run's quality.json (before training) and print its warnings; None where it does not apply.
+
+    ``spec`` is the run's DataSpec and ``data`` its Prepared splits, whose rows give the leakage
+    counts. Time series and text pairs are skipped (windows overlap by design); so are array sets
+    with more than MAX_ARRAY_FEATURES values per sample.
+    """
+    import sys
+
+    import pyarrow as pa
+
+    from lamina.files import write_json
+
+    from lamina.data.pairs import is_pairs
+
+    if spec.series is not None or is_pairs(spec):
+        return None
+    fmt = spec.format if spec.format != "auto" else Path(spec.path or "").suffix.lower().lstrip(".")
+    if spec.path is not None and fmt in TABLE_FORMATS:
+        try:
+            columns, source = read_columns(spec.path), spec.path
+        except DataError as exc:  # the run's own reader took the file: the report must not stop it
+            print(f"warning: no data-quality report: {exc}", file=sys.stderr)
+            return None
+        target = spec.target if isinstance(spec.target, str) else None
+        if target is None or target not in columns:
+            return None
+    else:
+        from lamina.data.prepare import load_source
+
+        loaded = load_source(spec)
+        if loaded.x is None or np.prod(loaded.x.shape[1:]) > MAX_ARRAY_FEATURES:
+            return None
+        columns, source, target = array_columns(loaded.x, loaded.features), loaded.name, "target"
+        columns[target] = pa.array(np.asarray(loaded.y).astype(str).reshape(len(loaded.x), -1)[:, 0])
+    splits = {"train": data.train.rows, "val": data.val.rows, "test": data.test.rows}
+    report = quality_report(columns, target, splits, source)
+    write_json(root / "quality.json", report)
+    for line in report["warnings"]:
+        print(f"warning: {line} (data quality: {root / 'quality.json'})", file=sys.stderr)
+    return report
