@@ -68,7 +68,7 @@ def test_inspect_bad_input_is_one_error_line(tmp_path: Path, args: list[str], wo
     if words is None:  # a file that is not a table
         data = tmp_path / "broken.parquet"
         data.write_bytes(b"not parquet")
-        words = "cannot be read as parquet"
+        words = "is not a readable parquet file"
     result = runner.invoke(app, ["inspect", str(data), *[a.replace("{tmp}", str(tmp_path)) for a in args]])
     assert result.exit_code == 2
     assert result.output.count("error:") == 1 and words in result.output and "Traceback" not in result.output

@@ -25,56 +25,19 @@ import numpy as np
 
 from lamina.errors import DataError
 
-MISSING = {"", "na", "nan", "null"}
 ID_SHARE = 0.9  # a text or integer column with a distinct value in at least this share of its rows is id-like
 ID_MIN_ROWS = 20
 RARE_ROWS = 5  # a class with fewer rows than this is reported as very small
 MAX_CLASSES = 20  # an integer target with at most this many distinct values is read as class labels
-TABLE_FORMATS = {"csv", "parquet", "pq", "feather", "arrow", "ipc", "jsonl", "ndjson"}
 
 
-def read_columns(path: str | Path) -> dict[str, Any]:
-    """A table file (CSV, Parquet, Feather/Arrow IPC, JSON Lines) as typed pyarrow columns.
+def read_columns(path: str | Path, fmt: str = "auto", na_values: list[str] | None = None) -> dict[str, Any]:
+    """A table file (CSV, Parquet, Feather/Arrow IPC, JSON Lines) as typed pyarrow columns, read by
+    lamina's table reader (:func:`lamina.data.readers.read_table`) with the run's missing-cell spellings."""
+    from lamina.data.readers import NA_VALUES, read_table
 
-    Cells spelled as missing (empty, NA, NaN, null) are nulls. This is the one place the quality
-    report reads a file, so it can follow lamina's table reader when that reads these formats itself.
-    """
-    import pyarrow as pa
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"data file {path} does not exist")
-    fmt = path.suffix.lower().lstrip(".")
-    if fmt not in TABLE_FORMATS:
-        raise DataError(f"{path} is not a table file; use .csv, .parquet, .feather/.arrow or .jsonl")
-    try:
-        table = _read_arrow(path, fmt)
-    except (pa.ArrowInvalid, pa.ArrowException, OSError, ValueError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"{path} cannot be read as {fmt}: {first}") from None
-    if table.num_rows == 0 or table.num_columns == 0:
-        raise DataError(f"{path} has no data rows")
+    table = read_table(path, fmt, NA_VALUES if na_values is None else na_values)
     return {str(name): column.combine_chunks() for name, column in zip(table.column_names, table.columns)}
-
-
-def _read_arrow(path: Path, fmt: str):
-    """The file as a pyarrow Table."""
-    if fmt == "csv":
-        import pyarrow.csv as pcsv
-
-        spellings = sorted({v for m in MISSING for v in (m, m.upper(), m.capitalize())} | {"NaN"})
-        return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(null_values=spellings, strings_can_be_null=True))
-    if fmt in ("parquet", "pq"):
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path)
-    if fmt in ("feather", "arrow", "ipc"):
-        import pyarrow.feather as feather
-
-        return feather.read_table(path)
-    import pyarrow.json as pjson
-
-    return pjson.read_json(path)
 
 
 def array_columns(x: np.ndarray, names: list[str] | None = None) -> dict[str, Any]:
@@ -304,10 +267,11 @@ def run_quality(spec: Any, data: Any, root: Path) -> dict[str, Any] | None:
 
     if spec.series is not None or is_pairs(spec):
         return None
-    fmt = spec.format if spec.format != "auto" else Path(spec.path or "").suffix.lower().lstrip(".")
-    if spec.path is not None and fmt in TABLE_FORMATS:
+    from lamina.data.readers import table_format
+
+    if spec.path is not None and table_format(spec.path, spec.format) is not None:
         try:
-            columns, source = read_columns(spec.path), spec.path
+            columns, source = read_columns(spec.path, spec.format, spec.na_values), spec.path
         except DataError as exc:  # the run's own reader took the file: the report must not stop it
             print(f"warning: no data-quality report: {exc}", file=sys.stderr)
             return None
