@@ -102,7 +102,10 @@ class Run:
         return prediction_rows(self.outputs(x), self.preprocessor)
 
     def predict_file(self, path: str | Path) -> list[dict[str, Any]]:
-        """Predictions for a CSV (columns named like the training features) or an NPZ (array ``x``)."""
+        """Predictions for a CSV (columns named like the training features), an NPZ (array ``x``),
+        or an image file or folder of images (each row then starts with its ``file``)."""
+        if is_image_input(path):
+            return self.predict_images(path)
         x = self.read_inputs(path)
         rows = prediction_rows(self.decode(x) if self.task == "seq2seq" else self.outputs(x), self.preprocessor)
         if self.preprocessor.inputs.kind == "series":
@@ -110,6 +113,22 @@ class Run:
 
             return forecast_rows(rows, self.preprocessor.inputs)
         return rows
+
+    def predict_images(self, path: str | Path) -> list[dict[str, Any]]:
+        """Predictions for an image file or a folder of images, decoded as the run's training images were."""
+        from lamina.data.images import check_image_shape, image_files, read_image_inputs
+
+        shape = self.preprocessor.inputs.shape
+        check_image_shape(shape, str(self.folder.root))
+        files = image_files(Path(path))
+        x = read_image_inputs(files, shape, self.image_resize)
+        rows = prediction_rows(self.outputs(x), self.preprocessor)
+        return [{"file": str(f), **row} for f, row in zip(files, rows)]
+
+    @property
+    def image_resize(self) -> str:
+        """How this run's images were brought to its input size (data.image.resize; fit by default)."""
+        return self.spec.data.image.resize if self.spec.data.image is not None else "fit"
 
     def read_inputs(self, path: str | Path) -> np.ndarray:
         """Model inputs from a CSV or NPZ of raw samples, through the run's saved preprocessing.
@@ -131,6 +150,14 @@ class Run:
         else:
             raise DataError(f"input file {path} must be a .csv or .npz file; got '{suffix or 'no extension'}'")
         return x
+
+
+def is_image_input(path: str | Path) -> bool:
+    """True for a folder or a file with an image suffix (PNG, JPEG, BMP, WebP, GIF, TIFF)."""
+    from lamina.data.images import IMAGE_SUFFIXES
+
+    path = Path(path)
+    return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def prediction_rows(outputs: torch.Tensor, prep: Preprocessor) -> list[dict[str, Any]]:
