@@ -98,12 +98,10 @@ def prepare_images(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepar
     prep = fitted or Preprocessor(image_prep(list(decoded.pixels.shape[1:])), target)
     train, val, test = split_indices(len(labels), labels if spec.split.stratify else None,
                                      spec.split.val, spec.split.test, spec.split.seed)
-    x = torch.from_numpy(scale_pixels(decoded.pixels))
     y = torch.from_numpy(prep.target.encode(labels, str(spec.path)))
 
-    def take(rows: np.ndarray) -> Split:
-        index = torch.from_numpy(rows.astype(np.int64))
-        return Split(x[index], y[index], rows)
+    def take(rows: np.ndarray) -> Split:  # each split scaled straight from the uint8 pixels: one float copy in all
+        return Split(torch.from_numpy(scale_pixels(decoded.pixels[rows])), y[torch.from_numpy(rows.astype(np.int64))], rows)
 
     return Prepared(take(train), take(val), take(test), prep, str(spec.path))
 
