@@ -190,7 +190,8 @@ def evaluate(run: Path = typer.Argument(..., help="A run folder.")) -> None:
 @friendly
 def predict(
     run: Path = typer.Argument(..., help="A run folder."),
-    inputs: Path = typer.Argument(..., help="A CSV (columns named like the training features) or NPZ (array x)."),
+    inputs: Path = typer.Argument(..., help="A CSV (columns named like the training features), NPZ (array x), "
+                                            "or an image file or folder (image runs)."),
     out: Path = typer.Option(None, "--out", help="Write predictions to this CSV instead of printing them."),
 ) -> None:
     """Predict with a trained run; the run's saved preprocessing is applied to the inputs.

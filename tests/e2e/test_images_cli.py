@@ -138,3 +138,16 @@ def test_bad_folders_give_one_error_line_and_exit_2(tmp_path: Path, case: str) -
     expected = {"corrupt": "1.png is not a readable image", "not_image": "notes.txt is not a readable image",
                 "empty_class": "is empty", "one_class": "one class folder"}[case]
     assert code == 2 and len(errors) == 1 and expected in errors[0], out
+
+
+@pytest.mark.slow
+def test_explain_and_attack_work_on_an_image_folder_run(folder_run) -> None:
+    run = folder_run[0]
+    code, out = invoke("explain", str(run), "--method", "gradcam", "--count", "2")
+    written = [Path(line.split("wrote ", 1)[1]) for line in out.splitlines() if line.startswith("wrote ")]
+    assert code == 0 and written and all(p.read_bytes().startswith(b"\x89PNG") for p in written if p.suffix == ".png"), out
+    code, out = invoke("attack", str(run), "--method", "pgd", "--eps", "0.1", "--steps", "5", "--examples", "0")
+    assert code == 0, out
+    report = json.loads((run / "attack-pgd-linf.json").read_text())
+    clean, attacked = report["clean_accuracy"], report["results"][0]["accuracy"]
+    assert clean > 0.9 and attacked < clean - 0.2, (clean, attacked)
