@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from tests.data.image_folders import save_image, write_digit_arrays, write_digit_folder
 from tests.e2e.test_cli import invoke, write_config
@@ -70,8 +71,7 @@ def test_predict_and_serve_give_exactly_what_evaluate_scored(digits: Path, folde
     code, out = invoke("evaluate", str(run))
     assert code == 0, out
     scored = list(csv.DictReader((run / "predictions" / "test.csv").open()))
-    config = json.loads(json.dumps(__import__("yaml").safe_load((run / "config.yaml").read_text())))
-    assert config["data"]["image"]["resize"] == "fit"
+    assert yaml.safe_load((run / "config.yaml").read_text())["data"]["image"]["resize"] == "fit"
     files = _test_files(digits, [int(r["row"]) for r in scored])
     picked = digits / "picked"
     picked.mkdir()

@@ -37,6 +37,7 @@ from lamina.files import atomic_write_text, read_json
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 CACHE_FORMAT = "lamina-image-cache-1"
 PIXEL_MAX = np.float32(255.0)
+GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 
 @dataclass
@@ -184,9 +185,6 @@ def _settle_shape(files: list[Path], channels: int | None, size: list[int] | Non
             raise DataError("none of the files could be read as an image")
         size = list(next(iter(sizes)))
     return channels or (1 if grey else 3), size
-
-
-GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 
 def _reason(exc: BaseException) -> str:
