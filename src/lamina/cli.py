@@ -162,10 +162,14 @@ def train(
 
     from lamina.config import load_config
     from lamina.lm.config import is_language_config, read_raw_config
+    from lamina.segment.folder import is_segmentation_config
     from lamina.trainer import train as train_run
 
     if is_language_config(read_raw_config(config, set_ or [])):
         _train_language_model(config, set_ or [], progress, resume_ or nproc != 1)
+        return
+    if is_segmentation_config(read_raw_config(config, set_ or [])):  # data.masks: the U-Net on the user's images
+        _train_segmentation_folder(config, set_ or [], progress)
         return
     spec = load_config(config, set_ or [])  # a bad config fails here, before any process starts
     if spec.generative is not None:
@@ -237,7 +241,8 @@ def evaluate(run: Path = typer.Argument(..., help="A run folder.")) -> None:
 @friendly
 def predict(
     run: Path = typer.Argument(..., help="A run folder."),
-    inputs: Path = typer.Argument(..., help="A CSV (columns named like the training features) or NPZ (array x)."),
+    inputs: Path = typer.Argument(..., help="A CSV (columns named like the training features), NPZ (array x), "
+                                            "or an image file or folder (image runs)."),
     out: Path = typer.Option(None, "--out", help="Write predictions to this CSV instead of printing them."),
 ) -> None:
     """Predict with a trained run; the run's saved preprocessing is applied to the inputs.
@@ -811,6 +816,19 @@ def segment(runs_dir: str = typer.Option("runs", help="Where the run folder goes
     per_class = "  ".join(f"{k} {v:.3f}" for k, v in test["iou"].items())
     _console().print(f"test pixel accuracy {test['pixel_accuracy']:.4f}  mean IoU {test['mean_iou']:.4f}\n"
                      f"IoU: {per_class}\nrun folder: {result['folder']} (report.html inside)", markup=False)
+
+
+def _train_segmentation_folder(config: Path, overrides: list[str], progress: str) -> None:
+    """Train the U-Net on an image folder and its mask folder; print pixel accuracy and IoU per class."""
+    from lamina.lm.config import read_raw_config
+    from lamina.segment.folder import parse_segmentation_run, train_segmentation_folder
+
+    spec = parse_segmentation_run(read_raw_config(config, overrides), str(config))
+    result = train_segmentation_folder(spec, progress)
+    test = result["test"]
+    per_class = "  ".join(f"{k} {v:.3f}" for k, v in test["iou"].items())
+    _console().print(f"test pixel accuracy {test['pixel_accuracy']:.4f}  mean IoU {test['mean_iou']:.4f}\n"
+                     f"IoU per class: {per_class}\nrun folder: {result['folder']} (report.html inside)", markup=False)
 
 
 lab_app = typer.Typer(help="Labs: claims of deep learning reproduced on this machine, each with a table, a figure and a verdict.",

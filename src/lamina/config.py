@@ -118,6 +118,29 @@ class SyntheticSpec(Spec):
     seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
+class ImageSpec(Spec):
+    """How image files become model inputs (an image folder run): decoded once, cached as uint8.
+
+    ``size`` [H, W]: every image is brought to it (left out: all images must share one size).
+    ``channels``: 1 (grey) or 3 (RGB); left out, 1 when every file is greyscale, else 3.
+    ``resize``: fit (stretch to the size), crop (scale to cover, centre crop) or pad (scale to fit, pad with black).
+    ``workers``: decoding processes. ``cache``: folder of decoded sets (default $LAMINA_CACHE or ~/.cache/lamina).
+    """
+
+    size: list[int] | None = Field(None, min_length=2, max_length=2)
+    channels: Literal[1, 3] | None = None
+    resize: Literal["fit", "crop", "pad"] = "fit"
+    workers: int = Field(2, ge=0)
+    cache: str | None = None
+
+    @field_validator("size")
+    @classmethod
+    def _positive_size(cls, size: list[int] | None) -> list[int] | None:
+        if size is not None and min(size) < 1:
+            raise ValueError(f"data.image.size must be two positive integers [height, width]; got {size}")
+        return size
+
+
 class DataSpec(Spec):
     """Where the data comes from and how it is prepared (fitted on the training split only)."""
 
@@ -148,6 +171,9 @@ class DataSpec(Spec):
     nonfinite: Literal["error", "missing"] = "error"
     missing_target: Literal["drop", "reject"] = "drop"
     max_categories: int = Field(50, ge=1, le=10_000)
+    image: ImageSpec | None = None
+    masks: str | None = None
+    on_bad_file: Literal["error", "skip"] = "error"
 
     @field_validator("dataset")
     @classmethod

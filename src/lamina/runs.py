@@ -127,7 +127,10 @@ class Run:
 
     def predict_file(self, path: str | Path) -> Predictions:
         """Predictions for a table (CSV, Parquet, Feather/Arrow, JSON Lines; columns named like the training
-        features) or an NPZ (array ``x``); a table run's result also counts unseen and out-of-range values."""
+        features), an NPZ (array ``x``), or an image file or folder of images (each row then starts with its
+        ``file``); a table run's result also counts unseen and out-of-range values."""
+        if is_image_input(path):
+            return Predictions(self.predict_images(path))
         inputs = self.preprocessor.inputs
         if inputs.kind == "table" and table_format(path) is not None:
             x, report = inputs.table_inputs(self._table(path))
@@ -149,6 +152,22 @@ class Run:
         na_values = self.preprocessor.inputs.na_values
         data = read_table(path, na_values=NA_VALUES if na_values is None else na_values)
         return Table(str(path), {name: data.column(name) for name in data.column_names})
+
+    def predict_images(self, path: str | Path) -> list[dict[str, Any]]:
+        """Predictions for an image file or a folder of images, decoded as the run's training images were."""
+        from lamina.data.images import check_image_shape, image_files, read_image_inputs
+
+        shape = self.preprocessor.inputs.shape
+        check_image_shape(shape, str(self.folder.root))
+        files = image_files(Path(path))
+        x = read_image_inputs(files, shape, self.image_resize)
+        rows = prediction_rows(self.outputs(x), self.preprocessor)
+        return [{"file": str(f), **row} for f, row in zip(files, rows)]
+
+    @property
+    def image_resize(self) -> str:
+        """How this run's images were brought to its input size (data.image.resize; fit by default)."""
+        return self.spec.data.image.resize if self.spec.data.image is not None else "fit"
 
     def read_inputs(self, path: str | Path) -> np.ndarray:
         """Model inputs from a table or NPZ of raw samples, through the run's saved preprocessing.
@@ -190,6 +209,14 @@ class Predictions(list):
     def __init__(self, rows: list[dict[str, Any]], report: InputReport | None = None) -> None:
         super().__init__(rows)
         self.report = report
+
+
+def is_image_input(path: str | Path) -> bool:
+    """True for a folder or a file with an image suffix (PNG, JPEG, BMP, WebP, GIF, TIFF)."""
+    from lamina.data.images import IMAGE_SUFFIXES
+
+    path = Path(path)
+    return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def prediction_rows(outputs: torch.Tensor, prep: Preprocessor) -> list[dict[str, Any]]:

@@ -93,6 +93,10 @@ def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared
         return prepare_series(spec, fitted)
     if is_pairs(spec):
         return prepare_pairs(spec, fitted)
+    if spec.path is not None and Path(spec.path).is_dir():  # an image folder, one sub-folder per class
+        from lamina.data.images import prepare_images
+
+        return prepare_images(spec, fitted)
     started = time.perf_counter()
     source = load_source(spec)
     read = time.perf_counter() - started

@@ -136,10 +136,17 @@ def train_segmentation(settings: SegmentationSettings | None = None, runs_dir: s
     write_json(folder.root / "segmentation.json", asdict(settings))
     started = time.perf_counter()
     state = fit_unet(model, *parts["train"], *parts["val"], settings, progress)
-    seconds = time.perf_counter() - started
-    test_x, test_masks = parts["test"]
+    return finish_segmentation_run(folder, model, state, parts["test"], classes,
+                                   {"name": settings.name}, time.perf_counter() - started)
+
+
+def finish_segmentation_run(folder: RunFolder, model: UNet, state: LoopState, test: tuple[torch.Tensor, torch.Tensor],
+                            classes: list[str], head: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """Score the test images, then write weights, metrics.jsonl, summary.json (``head`` first), the figure and
+    report.html into ``folder``; returns the summary with the folder's path."""
+    test_x, test_masks = test
     predicted = predict_masks(model, test_x)
-    summary = {"name": settings.name, "model": "unet", "classes": classes,
+    summary = {**head, "model": "unet", "classes": classes,
                "params": sum(p.numel() for p in model.parameters()), "train_seconds": round(seconds, 3),
                "epochs_run": len(state.history), "final_epoch": state.history[-1],
                "test": segmentation_metrics(predicted, test_masks, classes)}

@@ -313,6 +313,16 @@ def create_app(run: Run | str | Path, backend: str = "torch", max_bytes: int = M
             pool.release()
         return Response(content, status_code=status, media_type="application/json")
 
+    @app.post("/predict/image", responses={413: {"description": "Body too large"},
+                                           415: {"description": "Body is not multipart/form-data"},
+                                           422: {"description": "No file, or a file that is not an image"}})
+    async def predict_image(request: Request) -> Any:
+        """Predict for uploaded image files (multipart/form-data), decoded as the run's training images were."""
+        from lamina.serve.images import image_answer
+
+        status, content = await image_answer(predictor, request, max_bytes)
+        return JSONResponse(content, status_code=status)
+
     return app
 
 
