@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lamina import registry
 from lamina.errors import ConfigError, did_you_mean
+from lamina.example_files import resolve_data_path
+from lamina.inherit import resolve_extends
 
 
 def _checked(lookup: Any, *args: Any) -> Any:
@@ -596,7 +598,7 @@ def load_config(config: str | Path | dict[str, Any], overrides: list[str] | None
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must be a mapping of sections (data, model, train, ...); "
                           f"got {type(raw).__name__}")
-    raw = apply_overrides(raw, overrides or [])
+    raw = resolve_data_path(apply_overrides(resolve_extends(raw, path), overrides or []))
     return parse_run_spec(raw, str(path))
 
 

@@ -27,6 +27,20 @@ from lamina.tune.objective import DataCache, resolve_metric, run_trial
 from lamina.tune.space import apply_params, grid_space
 
 
+def _counted_grid(optuna: Any) -> type:
+    """optuna's grid sampler without its stop at the grid's end, which works only inside ``Study.optimize``.
+
+    lamina's workers ask and tell, and stop by counting trials (the grid's size caps the total), so
+    the stop is not needed; optuna's raises RuntimeError outside ``optimize`` (seen on the last cell).
+    """
+
+    class CountedGridSampler(optuna.samplers.GridSampler):
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            """Nothing to do: the worker loop stops when the study holds the grid's count of trials."""
+
+    return CountedGridSampler
+
+
 def make_sampler(tune: TuneSpec, seed: int, parallel: bool = False) -> Any:
     """The optuna sampler ``tune.sampler`` names, seeded (each worker gets its own seed)."""
     import optuna
@@ -35,7 +49,7 @@ def make_sampler(tune: TuneSpec, seed: int, parallel: bool = False) -> Any:
     if tune.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if tune.sampler == "grid":
-        return optuna.samplers.GridSampler(grid_space(tune), seed=seed)
+        return _counted_grid(optuna)(grid_space(tune), seed=seed)
     if tune.sampler == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed, n_startup_trials=tune.startup_trials,
                                             warn_independent_sampling=False)
