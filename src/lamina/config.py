@@ -480,7 +480,8 @@ class TuneSpec(Spec):
 
     ``params`` maps dotted config paths (``train.optimizer.lr``) to search ranges;
     ``nas`` searches a layer chain; ``objectives`` adds model size or latency to the
-    monitored ``metric`` (multi-objective, Pareto front).
+    monitored ``metric`` (multi-objective, Pareto front). ``heartbeat`` (seconds) is how often a
+    running trial says it is alive; one silent for four beats is re-run by another worker.
     """
 
     metric: str = "auto"
@@ -492,6 +493,7 @@ class TuneSpec(Spec):
     seed: int = 0
     startup_trials: int = Field(5, ge=0)
     warmup_epochs: int = Field(2, ge=0)
+    heartbeat: int = Field(30, ge=1, le=3600)
     params: dict[str, ParamSpec] = Field(default_factory=dict)
     nas: NasSpec | None = None
 
