@@ -358,6 +358,7 @@ class TrainSpec(Spec):
     compile: bool = False  # torch.compile the training forward; falls back to eager with a message
     threads: int | None = Field(None, gt=0)  # torch intra-op threads for this run (None: torch's default)
     tensorboard: bool = True
+    log: list[Literal["tensorboard", "mlflow"]] | None = None  # experiment trackers; None: [tensorboard] if tensorboard
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
     adversarial: AdversarialSpec | None = None
     lr_groups: list[LrGroupSpec] = Field(default_factory=list)  # earlier entries win where layers overlap
@@ -370,6 +371,18 @@ class TrainSpec(Spec):
     @classmethod
     def _known_epoch_metrics(cls, names: list[str] | str) -> list[str] | str:
         return _known_metric_names(names, "train.epoch_metrics")
+
+    @model_validator(mode="after")
+    def _one_tensorboard_switch(self) -> TrainSpec:
+        if self.log is not None and not self.tensorboard and "tensorboard" in self.log:
+            raise ValueError("train.tensorboard is false but train.log lists tensorboard; keep one of the two")
+        return self
+
+    def loggers(self) -> list[str]:
+        """The experiment trackers this run writes to: ``log`` when given, else TensorBoard unless switched off."""
+        if self.log is not None:
+            return list(dict.fromkeys(self.log))
+        return ["tensorboard"] if self.tensorboard else []
 
     @field_validator("augment")
     @classmethod
