@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: demo test install clean browser
+.PHONY: demo test install clean browser postgres
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,13 @@ browser:
 		apt-get install -y -qq --no-install-recommends chromium) >/dev/null 2>&1 || \
 		echo "note: chromium could not be installed; the report's browser test will be skipped"
 
-test: $(VENV)/.installed-dev browser
+# PostgreSQL, for the test of tuning workers on several hosts; skipped (with its reason) when absent.
+postgres:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		postgresql) >/dev/null 2>&1 || echo "note: postgresql could not be installed; the cross-host tune test will be skipped"
+
+test: $(VENV)/.installed-dev browser postgres
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -51,7 +51,6 @@ app = typer.Typer(
     name="lamina",
     help="lamina: describe a model by chaining layers, train it with sound defaults, evaluate and predict.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 
@@ -151,12 +150,14 @@ def train(
     nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes on this machine (torchrun; gloo on CPU, nccl on GPU)."),
     remedy: bool = typer.Option(False, "--remedy", help="Diagnose the run, apply the named remedies, retrain, report before and after."),
     cv: int | None = typer.Option(None, "--cv", help="K-fold cross-validation: K runs, mean and std per metric, cv.json."),
+    sweep: list[str] = typer.Option(None, "--sweep", help="Train every combination: key.path=v1,v2,... (repeatable; a grid through the tuner)."),
 ) -> None:
     """Train the run a config describes; prints test metrics and the run folder.
 
     Example: lamina train examples/digits_cnn.yaml --set train.epochs=5 --nproc 2
     With --remedy: lamina train examples/digits_mlp.yaml --remedy
     With --cv: lamina train examples/breast_cancer_mlp.yaml --cv 5
+    With --sweep: lamina train examples/digits_mlp.yaml --sweep train.optimizer.lr=1e-3,1e-2 --sweep model.hidden=[32],[64]
     """
     import os
 
@@ -165,6 +166,12 @@ def train(
     from lamina.segment.folder import is_segmentation_config
     from lamina.trainer import train as train_run
 
+    if sweep:
+        if resume_ or remedy or nproc != 1:
+            raise LaminaError("--sweep trains each combination as a new run in one process; "
+                              "drop --resume, --remedy and --nproc (rerunning the same sweep resumes it)")
+        _sweep(config, sweep, set_ or [])
+        return
     if is_language_config(read_raw_config(config, set_ or [])):
         _train_language_model(config, set_ or [], progress, resume_ or nproc != 1)
         return
@@ -526,6 +533,34 @@ def pretrain(
     _console().print(f"run folder: {folder.root} (use it as model.backbone.run)", markup=False)
 
 
+def _sweep(config: Path, items: list[str], overrides: list[str]) -> None:
+    """Run a --sweep grid through the tuner and print every combination side by side."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from lamina.config import parse_run_spec
+    from lamina.lm.config import is_language_config, read_raw_config
+    from lamina.tune import tune as run_tune
+    from lamina.tune.sweep import parse_sweeps, sweep_config, sweep_rows
+
+    raw = read_raw_config(config, overrides)
+    if is_language_config(raw):
+        raise LaminaError(f"--sweep runs through the tuner, which trains supervised runs; {config} is a language model")
+    spec = parse_run_spec(sweep_config(raw, parse_sweeps(items)), str(config))
+    report = run_tune(spec, out=Path(spec.runs_dir) / f"{spec.name}-sweep")
+    table = Table(title=f"sweep of {spec.name} ({report['objectives'][0]} on validation)", title_justify="left")
+    for column in ("trial", *spec.tune.params, report["objectives"][0], "test"):
+        table.add_column(escape(column))
+    for row in sweep_rows(report):
+        value = "" if row["value"] is None else f"{row['value']:.4g}"
+        test = ", ".join(f"{k} {v:.4f}" for k, v in row["test"].items()) or row["state"]
+        table.add_row(str(row["trial"]), *(escape(str(row["params"].get(k, ""))) for k in spec.tune.params),
+                      value, escape(test))
+    _console().print(table)
+    _console().print(f"best config: {report['best_config']}  (report: {Path(spec.runs_dir) / f'{spec.name}-sweep'})",
+                     markup=False)
+
+
 def _tune_results(report: dict[str, Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -843,16 +878,9 @@ def lab_list() -> None:
 
     Example: lamina lab list
     """
-    from rich.table import Table
-
     from lamina.labs.catalog import list_labs
 
-    table = Table(title="labs (lamina lab run NAME --quick)", title_justify="left")
-    table.add_column("name", style="bold")
-    table.add_column("claim")
-    for lab in list_labs():
-        table.add_row(lab.name, lab.claim)
-    _console().print(table)
+    _listing("labs (lamina lab run NAME --quick)", "claim", [(lab.name, lab.claim) for lab in list_labs()])
 
 
 @lab_app.command("run")
@@ -943,9 +971,75 @@ def _metrics_table(metrics: dict[str, Any], classes: list[str], title: str) -> N
         console.print(grid)
 
 
+def _show_version(value: bool) -> None:
+    """Print lamina's version (and torch's, which decides what the machine can do) and stop."""
+    if value:
+        from importlib.metadata import version
+
+        import torch
+
+        typer.echo(f"lamina {version('lamina')} (torch {torch.__version__})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", help="Print lamina's version and exit.",
+                                          callback=_show_version, is_eager=True)) -> None:
+    """lamina: describe a model by chaining layers, train it with sound defaults, evaluate and predict."""
+
+
+examples_app = typer.Typer(help="The example configs and data shipped with lamina: list them, copy one here to edit.",
+                           no_args_is_help=True)
+app.add_typer(examples_app, name="examples")
+
+
+@examples_app.command("list")
+@friendly
+def examples_list() -> None:
+    """List the example configs; any `lamina ... examples/NAME.yaml` runs them even without a copy here.
+
+    Example: lamina examples list
+    """
+    from lamina.example_files import catalog
+
+    _listing("examples (lamina examples copy NAME)", "what it shows", catalog())
+
+
+def _listing(title: str, about: str, rows: list[tuple[str, str]]) -> None:
+    """Print a two-column table of names (bold) and what each is."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("name", style="bold")
+    table.add_column(about)
+    for name, text in rows:
+        table.add_row(name, text)
+    _console().print(table)
+
+
+@examples_app.command("copy")
+@friendly
+def examples_copy(
+    names: list[str] = typer.Argument(..., help="Example names (see lamina examples list)."),
+    to: Path = typer.Option(Path("."), "--to", help="Folder that receives examples/NAME.yaml and its data."),
+    force: bool = typer.Option(False, "--force", help="Replace files already there."),
+) -> None:
+    """Copy example configs and the data they name into ./examples/, the paths the configs expect.
+
+    Example: lamina examples copy tabular_csv
+    """
+    from lamina.example_files import copy_example
+
+    for name in names:
+        for written in copy_example(name, to, overwrite=force):
+            typer.echo(f"wrote {written}")
+
+
 def main() -> None:
-    """Entry point of the ``lamina`` script."""
-    app(prog_name="lamina")
+    """Entry point of the ``lamina`` script; paths under examples/ fall back to the packaged examples."""
+    from lamina.example_files import locate
+
+    app(args=[str(locate(arg)) if arg.startswith("examples/") else arg for arg in sys.argv[1:]], prog_name="lamina")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lamina import registry
 from lamina.errors import SHOWN_CHARS, ConfigError, did_you_mean, shown
+from lamina.example_files import resolve_data_path
+from lamina.inherit import resolve_extends
 
 
 MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's seeds are 32-bit; a larger one would fail deep inside them
@@ -400,6 +402,7 @@ class TrainSpec(Spec):
     compile: bool = False  # torch.compile the training forward; falls back to eager with a message
     threads: int | None = Field(None, gt=0)  # torch intra-op threads for this run (None: torch's default)
     tensorboard: bool = True
+    log: list[Literal["tensorboard", "mlflow"]] | None = None  # experiment trackers; None: [tensorboard] if tensorboard
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
     adversarial: AdversarialSpec | None = None
     lr_groups: list[LrGroupSpec] = Field(default_factory=list)  # earlier entries win where layers overlap
@@ -413,6 +416,18 @@ class TrainSpec(Spec):
     @classmethod
     def _known_epoch_metrics(cls, names: list[str] | str) -> list[str] | str:
         return _known_metric_names(names, "train.epoch_metrics")
+
+    @model_validator(mode="after")
+    def _one_tensorboard_switch(self) -> TrainSpec:
+        if self.log is not None and not self.tensorboard and "tensorboard" in self.log:
+            raise ValueError("train.tensorboard is false but train.log lists tensorboard; keep one of the two")
+        return self
+
+    def loggers(self) -> list[str]:
+        """The experiment trackers this run writes to: ``log`` when given, else TensorBoard unless switched off."""
+        if self.log is not None:
+            return list(dict.fromkeys(self.log))
+        return ["tensorboard"] if self.tensorboard else []
 
     @field_validator("augment")
     @classmethod
@@ -523,7 +538,8 @@ class TuneSpec(Spec):
 
     ``params`` maps dotted config paths (``train.optimizer.lr``) to search ranges;
     ``nas`` searches a layer chain; ``objectives`` adds model size or latency to the
-    monitored ``metric`` (multi-objective, Pareto front).
+    monitored ``metric`` (multi-objective, Pareto front). ``heartbeat`` (seconds) is how often a
+    running trial says it is alive; one silent for four beats is re-run by another worker.
     """
 
     metric: str = "auto"
@@ -535,6 +551,7 @@ class TuneSpec(Spec):
     seed: int = Field(0, ge=0, le=MAX_SEED)
     startup_trials: int = Field(5, ge=0)
     warmup_epochs: int = Field(2, ge=0)
+    heartbeat: int = Field(30, ge=1, le=3600)
     params: dict[str, ParamSpec] = Field(default_factory=dict)
     nas: NasSpec | None = None
 
@@ -641,7 +658,7 @@ def load_config(config: str | Path | dict[str, Any], overrides: list[str] | None
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must be a mapping of sections (data, model, train, ...); "
                           f"got {type(raw).__name__}")
-    raw = apply_overrides(raw, overrides or [])
+    raw = resolve_data_path(apply_overrides(resolve_extends(raw, path), overrides or []))
     return check_fits_machine(parse_run_spec(raw, str(path)), str(path))
 
 

@@ -214,12 +214,18 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
 
     callbacks: list[Callback] = []
     checkpoints = None
+    tracker = None  # the MLflow logger, which also takes the finished run folder
     if world.main:
         mode = "max" if higher_is_better(monitor) else "min"
         checkpoints = Checkpoints(folder.checkpoints, spec.train.checkpoint, monitor, mode, spec.to_dict())
         callbacks += [Progress(progress), MetricsLog(folder.metrics), LossLog(folder.losses)]
-        if spec.train.tensorboard:
+        if "tensorboard" in spec.train.loggers():
             callbacks.append(TensorBoardLog(folder.tensorboard))
+        if "mlflow" in spec.train.loggers():
+            from lamina.train.mlflow_log import MlflowLog
+
+            tracker = MlflowLog(spec.to_dict(), folder.root.name)
+            callbacks.append(tracker)
     if spec.train.early_stopping is not None:
         es = spec.train.early_stopping
         es_mode = es.mode if es.mode != "auto" else ("max" if higher_is_better(es.monitor) else "min")
@@ -263,6 +269,8 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     write_json(folder.summary, record)
     setup.finish(folder.root, progress)
     write_run_report(folder.root, progress)
+    if tracker is not None:
+        tracker.finish(folder.root, read_json(folder.summary))
     return run
 
 

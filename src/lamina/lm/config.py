@@ -9,6 +9,8 @@ from pydantic import Field, model_validator
 
 from lamina.config import OptimizerSpec, ScheduleSpec, Spec, apply_overrides, format_validation_error, parse_yaml
 from lamina.errors import ConfigError
+from lamina.example_files import resolve_data_path
+from lamina.inherit import resolve_extends
 from lamina.nn.models.language import GPTOptions
 
 TASK = "language_model"
@@ -95,4 +97,6 @@ def read_raw_config(path: str | Path, overrides: list[str] | None = None) -> Any
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     raw = parse_yaml(path.read_text(encoding="utf-8", errors="replace"), f"config file {path}")
-    return apply_overrides(raw, overrides or []) if isinstance(raw, dict) else raw
+    if not isinstance(raw, dict):
+        return raw
+    return resolve_data_path(apply_overrides(resolve_extends(raw, path), overrides or []))

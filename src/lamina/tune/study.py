@@ -1,31 +1,43 @@
 """The optuna study: samplers, pruners, shared storage and the worker loop.
 
 Workers (processes on one machine, or on many with a shared database URL) share
-one study through optuna's RDB storage. Each worker takes the next trial under a
-file lock beside the storage, so together they run exactly the requested number
-of trials (finished or pruned). A trial left RUNNING by a worker that died on
-this machine is marked failed and queued again with the same parameters, so a
-restarted study carries on with nothing lost and nothing counted twice.
+one study through optuna's RDB storage. Each worker takes the next trial under the
+study's lock (``coordination.study_lock``), so together they run exactly the
+requested number of trials (finished or pruned). A trial left RUNNING by a worker
+that died (on this machine: its PID is gone; on any machine: its heartbeats
+stopped) is marked failed and queued again with the same parameters, so the study
+carries on with nothing lost and nothing counted twice.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import socket
 import sys
-import tempfile
+import time
 import warnings
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from lamina.config import RunSpec, TuneSpec, parse_run_spec
 from lamina.errors import ConfigError, LaminaError
-from lamina.train.lock import alive
+from lamina.tune.coordination import GRACE_BEATS, counted, heartbeat, make_storage, recover_stale, study_lock
 from lamina.tune.objective import DataCache, resolve_metric, run_trial
 from lamina.tune.space import apply_params, grid_space
+
+
+def _counted_grid(optuna: Any) -> type:
+    """optuna's grid sampler without its stop at the grid's end, which works only inside ``Study.optimize``.
+
+    lamina's workers ask and tell, and stop by counting trials (the grid's size caps the total), so
+    the stop is not needed; optuna's raises RuntimeError outside ``optimize`` (seen on the last cell).
+    """
+
+    class CountedGridSampler(optuna.samplers.GridSampler):
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            """Nothing to do: the worker loop stops when the study holds the grid's count of trials."""
+
+    return CountedGridSampler
 
 
 def make_sampler(tune: TuneSpec, seed: int, parallel: bool = False) -> Any:
@@ -36,7 +48,7 @@ def make_sampler(tune: TuneSpec, seed: int, parallel: bool = False) -> Any:
     if tune.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if tune.sampler == "grid":
-        return optuna.samplers.GridSampler(grid_space(tune), seed=seed)
+        return _counted_grid(optuna)(grid_space(tune), seed=seed)
     if tune.sampler == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed, n_startup_trials=tune.startup_trials,
                                             warn_independent_sampling=False)
@@ -57,17 +69,6 @@ def make_pruner(tune: TuneSpec, epochs: int) -> Any:
     if tune.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=warmup, max_resource=max(warmup, epochs))
     return optuna.pruners.NopPruner()
-
-
-def make_storage(url: str) -> Any:
-    """optuna's RDB storage for ``url`` (sqlite waits for locks instead of failing at once)."""
-    import optuna
-
-    kwargs = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-    except Exception as exc:  # sqlalchemy raises many kinds for a bad URL or an unreachable server
-        raise ConfigError(f"storage {url!r} cannot be opened: {exc}") from None
 
 
 def objective_names(tune: TuneSpec, metric: str) -> list[str]:
@@ -96,55 +97,12 @@ def open_study(spec: RunSpec, raw: dict[str, Any], url: str, directions: list[st
 
 
 def _fingerprint(raw: dict[str, Any]) -> str:
-    """A hash of the config without the trial count (raising --trials resumes the same study)."""
+    """A hash of the config without the trial count and heartbeat (raising --trials resumes the same study)."""
     import json
 
-    data = {k: v for k, v in raw.items() if k != "tune"} | {"tune": {k: v for k, v in raw["tune"].items() if k != "trials"}}
+    data = {k: v for k, v in raw.items() if k != "tune"} | {
+        "tune": {k: v for k, v in raw["tune"].items() if k not in ("trials", "heartbeat")}}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-@contextlib.contextmanager
-def file_lock(url: str, study_name: str) -> Iterator[None]:
-    """An exclusive lock shared by the workers of one study on this machine."""
-    import fcntl
-
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        path = Path(url.removeprefix("sqlite:///") + ".lock")
-    else:
-        digest = hashlib.sha256(f"{url}|{study_name}".encode()).hexdigest()[:16]
-        path = Path(tempfile.gettempdir()) / f"lamina-tune-{digest}.lock"
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def counted(study: Any) -> int:
-    """Trials that count toward the target: finished, pruned, or running now."""
-    from optuna.trial import TrialState
-
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)))
-
-
-def recover_stale(study: Any, storage: Any) -> list[int]:
-    """Fail RUNNING trials whose worker process on this machine is gone, and queue their parameters again."""
-    from optuna.trial import TrialState
-
-    host = socket.gethostname()
-    study_id = storage.get_study_id_from_name(study.study_name)
-    recovered = []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        owner = t.user_attrs.get("worker") or {}
-        if owner.get("host") != host or alive(int(owner.get("pid", -1))):
-            continue
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
-        storage.set_trial_user_attr(trial_id, "note", "its worker died; queued again")
-        storage.set_trial_state_values(trial_id, TrialState.FAIL)
-        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
-        recovered.append(t.number)
-    return recovered
 
 
 def work(raw: dict[str, Any], url: str, total: int, worker: int, parallel: bool, threads: int = 0) -> int:
@@ -157,8 +115,8 @@ def work(raw: dict[str, Any], url: str, total: int, worker: int, parallel: bool,
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = parse_run_spec(raw)
     tune = spec.tune
-    storage = make_storage(url)
-    with file_lock(url, spec.name):  # each worker that joins the study, from any process or machine, samples its own way
+    with study_lock(url, spec.name):  # each worker that joins the study, from any process or machine, samples its own way
+        storage = make_storage(url, tune.heartbeat)  # the first one on a new database creates the tables
         shared = optuna.load_study(study_name=spec.name, storage=storage)
         joined = int(shared.user_attrs.get("workers_joined", 0))
         shared.set_user_attr("workers_joined", joined + 1)
@@ -168,16 +126,22 @@ def work(raw: dict[str, Any], url: str, total: int, worker: int, parallel: bool,
     cache = DataCache()
     prune = tune.pruner != "none"
     ran = 0
+    watch = RunningWatch(GRACE_BEATS * tune.heartbeat + tune.heartbeat)
     while True:
-        with file_lock(url, spec.name):
+        with study_lock(url, spec.name):
             for number in recover_stale(study, storage):
                 _say(f"trial {number}: its worker died; queued again")
-            if counted(study) >= total:
+            trial = study.ask() if counted(study) < total else None
+            if trial is not None:
+                trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid()})
+        if trial is None:
+            if not watch.keep_waiting(study):
                 return ran
-            trial = study.ask()
-            trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid()})
+            time.sleep(1)
+            continue
         try:
-            outcome = run_trial(trial, raw, tune, cache, prune)
+            with heartbeat(storage, spec.name, trial.number):
+                outcome = run_trial(trial, raw, tune, cache, prune)
         except BaseException:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             raise
@@ -190,6 +154,30 @@ def work(raw: dict[str, Any], url: str, total: int, worker: int, parallel: bool,
             study.tell(trial, outcome.values)
         ran += 1
         _say(_line(trial.number, worker, outcome))
+
+
+class RunningWatch:
+    """When every trial is taken, whether to wait for the ones still running elsewhere.
+
+    A trial whose worker died (on another machine) counts as running until its heartbeats
+    go stale; a worker that waits for it re-runs it, so the study still ends with the
+    requested count. The wait ends when nothing runs, or when the running set has not
+    changed for ``patience`` seconds (those trials are alive and will finish by themselves).
+    """
+
+    def __init__(self, patience: float) -> None:
+        self.patience = patience
+        self.seen: set[int] = set()
+        self.since = time.monotonic()
+
+    def keep_waiting(self, study: Any) -> bool:
+        """True while some trial runs and the running set changed within the patience."""
+        from optuna.trial import TrialState
+
+        running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        if running != self.seen:
+            self.seen, self.since = running, time.monotonic()
+        return bool(running) and time.monotonic() - self.since < self.patience
 
 
 def _line(number: int, worker: int, outcome: Any) -> str:
