@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lamina.files import atomic_write_bytes
+from lamina.report.figures import pyplot, save_figure
 
 if TYPE_CHECKING:
     from lamina.continual.sequence import ContinualResult
@@ -14,11 +13,7 @@ if TYPE_CHECKING:
 
 def save_task_curves(path: Path, result: ContinualResult) -> None:
     """Save a PNG: one line per task, its accuracy after each training stage (from the stage it was learned)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     stages = list(range(1, len(result.matrix) + 1))
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for j, name in enumerate(result.tasks):
@@ -31,8 +26,4 @@ def save_task_curves(path: Path, result: ContinualResult) -> None:
                  f"backward transfer {result.backward_transfer:+.1%}", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_figure(fig, path)

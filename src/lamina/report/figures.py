@@ -20,11 +20,11 @@ def pyplot() -> Any:
     return plt
 
 
-def save_figure(fig: Any, path: Path) -> Path:
-    """Write ``fig`` to ``path`` as a PNG (atomically) and close it."""
+def save_figure(fig: Any, path: Path, dpi: int = 100) -> Path:
+    """Write ``fig`` to ``path`` as a PNG (atomically) and close it: the one figure writer of every feature."""
     buffer = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=100)
+    fig.savefig(buffer, format="png", dpi=dpi)
     atomic_write_bytes(path, buffer.getvalue())
     pyplot().close(fig)
     return path

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from lamina.files import atomic_write_bytes
+from lamina.report.figures import pyplot, save_figure
 
 
 def pick_examples(clean_probs: torch.Tensor, adv_probs: torch.Tensor, labels: torch.Tensor, count: int) -> list[int]:
@@ -21,13 +21,7 @@ def pick_examples(clean_probs: torch.Tensor, adv_probs: torch.Tensor, labels: to
 def save_triplets(path: Path, x: torch.Tensor, adv: torch.Tensor, clean_probs: torch.Tensor, adv_probs: torch.Tensor,
                   labels: torch.Tensor, classes: list[str], eps: float, count: int, shape: tuple[int, ...]) -> None:
     """Save a PNG with one row per example: input, perturbation and adversarial input, titled with predictions."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = pick_examples(clean_probs, adv_probs, labels, count)
     fig, axes = plt.subplots(len(rows), 3, figsize=(7.5, 2.4 * len(rows)), squeeze=False)
     for r, i in enumerate(rows):
@@ -47,11 +41,7 @@ def save_triplets(path: Path, x: torch.Tensor, adv: torch.Tensor, clean_probs: t
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r][0].set_ylabel(f"true {classes[int(labels[i])]}", fontsize=9)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_figure(fig, path)
 
 
 def as_image(t: torch.Tensor, shape: tuple[int, ...]):

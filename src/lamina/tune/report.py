@@ -7,14 +7,14 @@ For several objectives the Pareto front's configs go to ``pareto/`` and its plot
 
 from __future__ import annotations
 
-import io
 import json
 import warnings
 from pathlib import Path
 from typing import Any
 
 from lamina.config import parse_run_spec, save_config
-from lamina.files import atomic_write_bytes, write_json
+from lamina.files import write_json
+from lamina.report.figures import pyplot, save_figure
 
 
 def trial_rows(study: Any) -> list[dict[str, Any]]:
@@ -110,12 +110,10 @@ def varying_params(study: Any) -> list[str]:
 
 def write_figures(study: Any, folder: Path, names: list[str]) -> list[str]:
     """Optimization history, parameter importance, parallel coordinates (and the Pareto front) as PNGs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import optuna
     from optuna.visualization import matplotlib as plots
+
+    pyplot()  # matplotlib on the Agg backend before optuna draws
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     folder.mkdir(parents=True, exist_ok=True)
@@ -139,12 +137,6 @@ def write_figures(study: Any, folder: Path, names: list[str]) -> list[str]:
             continue
         fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
         fig.set_size_inches(9, 5.5)
-        fig.tight_layout()
-        path = folder / f"{name}.png"
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110)
-        atomic_write_bytes(path, buffer.getvalue())
-        plt.close(fig)
-        written.append(str(path))
+        written.append(str(save_figure(fig, folder / f"{name}.png", dpi=110)))
     return written
 
