@@ -608,9 +608,9 @@ def diagnose(run: Path = typer.Argument(..., help="A finished (or diverged) run 
         _refresh_report(Path(report.get("after", report["before"])["run"]))
 
 
-@app.command()
+@app.command("inspect")
 @friendly
-def inspect(
+def inspect_data_quality(
     data: str = typer.Argument(..., help="A table file (.csv, .parquet, .feather, .jsonl) or a builtin dataset name."),
     target: str | None = typer.Option(None, "--target", help="The label column: class balance and likely label errors."),
     out: Path | None = typer.Option(None, "--out", help="Folder for quality.json and quality.html (default runs/inspect/<name>)."),
