@@ -1,8 +1,8 @@
 """Every command, given a bad argument and given a bad config (or run folder), prints one ``error:`` line and exits 2.
 
 The commands are read from the CLI itself, so a new command without a bad-input case below fails
-:func:`test_every_command_has_a_bad_input_case`. ``info`` and ``lab list`` take no input to get wrong, so
-they have the bad-argument case only.
+:func:`test_every_command_has_a_bad_input_case`. ``info``, ``lab list`` and ``examples list`` take no input
+to get wrong, so they have the bad-argument case only.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ BAD_INPUT = {  # command -> arguments that reach the bad config (CONFIG), bad ru
     **{c: [RUN] for c in ("resume", "evaluate", "attack", "export", "serve", "diagnose", "explain", "generate")},
     "predict": [RUN, FILE], "compress": [RUN, "--prune", "0.5"], "compare": [RUN, RUN],
     "embed": [RUN, "--input", FILE], "anomaly": [RUN, "--input", FILE],
+    "inspect": [FILE, "--target", "no_such_column"], "examples copy": ["no_such_example"],
 }
-NO_INPUT = {"info", "lab list"}
+NO_INPUT = {"info", "lab list", "examples list"}
 
 
 def commands() -> list[str]:
