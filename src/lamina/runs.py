@@ -68,7 +68,7 @@ def check_runs_dir(runs_dir: str | Path) -> Path:
     for path in (base, *base.parents):
         if path.exists():
             if not path.is_dir():
-                raise ConfigError(f"runs_dir must be a folder; {path} is a file")
+                raise ConfigError(f"runs_dir {path} is not a folder; name a folder to hold the run folders")
             break
     return base
 

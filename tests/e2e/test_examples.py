@@ -209,8 +209,8 @@ def test_tabular_csv_predicts_new_rows(trained, monkeypatch):
 
 
 def test_tabular_csv_path_is_relative_to_the_working_directory(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    spec = load_config(EXAMPLES / "tabular_csv.yaml", [f"runs_dir={tmp_path / 'runs'}"])
+    monkeypatch.chdir(tmp_path)  # a relative data.path outside examples/ is looked up here, not beside the config
+    spec = load_config(EXAMPLES / "tabular_csv.yaml", [f"runs_dir={tmp_path / 'runs'}", "data.path=data/penguins_like.csv"])
     with pytest.raises(DataError, match="penguins_like.csv"):
         train(spec, progress="none")
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -105,6 +105,8 @@ def _stats(column: Any) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if pa.types.is_null(column.type):  # an all-empty column, as the table reader types it
+        column = column.cast(pa.string())
     floating = pa.types.is_floating(column.type)
     missing = column.null_count + (int(pc.sum(pc.is_nan(column)).as_py() or 0) if floating else 0)
     present = column.drop_null()
@@ -254,8 +256,8 @@ def run_quality(spec: Any, data: Any, root: Path) -> dict[str, Any] | None:
     """Write a run's quality.json (before training) and print its warnings; None where it does not apply.
 
     ``spec`` is the run's DataSpec and ``data`` its Prepared splits, whose rows give the leakage
-    counts. Time series and text pairs are skipped (windows overlap by design); so are array sets
-    with more than MAX_ARRAY_FEATURES values per sample.
+    counts. Time series and text pairs are skipped (windows overlap by design); so are image folders
+    and array sets with more than MAX_ARRAY_FEATURES values per sample.
     """
     import sys
 
@@ -265,8 +267,8 @@ def run_quality(spec: Any, data: Any, root: Path) -> dict[str, Any] | None:
 
     from lamina.data.pairs import is_pairs
 
-    if spec.series is not None or is_pairs(spec):
-        return None
+    if spec.series is not None or is_pairs(spec) or (spec.path is not None and Path(spec.path).is_dir()):
+        return None  # image folders: no per-pixel table report
     from lamina.data.readers import table_format
 
     if spec.path is not None and table_format(spec.path, spec.format) is not None:
