@@ -193,6 +193,8 @@ ACTING = ("epochs", "batch_size", "accumulate_steps", "optimizer", "schedule", "
           "checkpoint")
 REFUSED = {"loss": "the family's step sets its loss", "label_smoothing": "use generative.label_smoothing",
            "huber_delta": "the family's step sets its loss", "epoch_metrics": "there are no labels to score",
+           "class_weight": "there are no classes to weight",
+           "log": "generative runs log to TensorBoard only (train.tensorboard)",
            "adversarial": "it needs a classifier", "lr_groups": "it needs a backbone", "selfsup": "see lamina pretrain",
            "augment": "set generative.noise for a denoising autoencoder", "compile": "the steps call the model's parts",
            "diagnose": "the diagnosis monitor reads a classifier's run", "diagnose_every": "see train.diagnose"}

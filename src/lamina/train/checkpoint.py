@@ -185,8 +185,8 @@ class Meta(_Strict):
         if len(self.history) != self.epoch:
             raise ValueError(f"history has {len(self.history)} epochs; epoch {self.epoch} needs as many")
         for i, logs in enumerate(self.history):
-            if logs.get("epoch") != i + 1 or set(logs) != set(self.history[0]):
-                raise ValueError(f"history[{i}] must have epoch {i + 1} and the fields of history[0] "
+            if logs.get("epoch") != i + 1 or not set(self.history[0]) <= set(logs):
+                raise ValueError(f"history[{i}] must have epoch {i + 1} and at least the fields of history[0] "
                                  f"({', '.join(self.history[0])}); got {', '.join(logs)}")
             if not logs.get("lr", 0) >= 0:
                 raise ValueError(f"history[{i}].lr must be at least 0; got {logs['lr']}")
