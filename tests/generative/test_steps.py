@@ -147,7 +147,7 @@ def test_every_train_field_acts_or_is_refused_in_every_generative_family(tmp_pat
     values = {"loss": "mae", "label_smoothing": 0.1, "huber_delta": 2.0, "epoch_metrics": ["accuracy"],
               "adversarial": {"method": "fgsm", "eps": 0.1}, "lr_groups": [{"layers": "0", "lr": 0.1}],
               "selfsup": {"method": "simclr"}, "augment": [{"noise": 0.1}], "compile": True, "diagnose": False,
-              "diagnose_every": 5}
+              "diagnose_every": 5, "class_weight": "balanced", "log": ["mlflow"]}
     for model in ("autoencoder", "denoising", "vae", "gan"):
         for field in REFUSED:
             config = {"name": "x", "runs_dir": str(tmp_path), "data": {"dataset": "digits", "scale": "minmax"},

@@ -63,7 +63,7 @@ def test_generate_command_and_its_errors(trained: Path) -> None:
     assert ok.exit_code == 0 and ok.output.startswith("KING")
     unknown = runner.invoke(app, ["generate", str(trained), "--prompt", "ROMEO\u00e9"])
     assert unknown.exit_code == 2 and "never saw in training" in unknown.output
-    with pytest.raises(DataError, match="top-p"):
+    with pytest.raises(DataError, match="top_p"):
         generate_text(trained, "A", top_p=1.5)
 
 
