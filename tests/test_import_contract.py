@@ -28,7 +28,7 @@ FEATURES = {"diagnose", "explain", "robust", "continual", "transfer", "generativ
             "export", "serve", "segment"}
 COMPOSERS = {"cli", "__main__", "__init__", "labs"}
 CORE = {"config", "registry", "errors", "files", "device", "data", "nn", "train", "evaluate", "report", "runs",
-        "trainer", "demo"}
+        "trainer", "demo", "example_files", "inherit"}
 TRAINING = ("lamina.train", "lamina.trainer")
 
 
