@@ -94,7 +94,8 @@ def test_a_worker_killed_mid_trial_is_resumed_and_its_trial_retried(tmp_path: Pa
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert len(complete) == 4 and len(trials) == 5
     retry = [t for t in complete if t.user_attrs.get("retry_of") == killed.number]
-    assert len(retry) == 1 and retry[0].params == killed.params
+    # the retry reuses every parameter the dead trial had sampled (a kill mid-sampling leaves the rest to sample)
+    assert len(retry) == 1 and failed[0].params.items() <= retry[0].params.items()
     report = read_json(out / "report.json")
     assert report["states"] == {"complete": 4, "fail": 1}
     assert (out / "best.yaml").is_file()

@@ -439,9 +439,12 @@ def _optimizer_state(optimizer: torch.optim.Optimizer, layout: OptimizerLayout,
     fresh = optimizer.state_dict()["param_groups"]
     _same_structure(fresh, layout.param_groups, "optimizer param_groups")
     params = [p for group in optimizer.param_groups for p in group["params"]]
-    for mine, theirs in zip(fresh, layout.param_groups):
+    for i, (mine, theirs) in enumerate(zip(fresh, layout.param_groups)):
         if mine["params"] != theirs["params"]:
             raise ValueError("the optimizer's parameter groups differ from the checkpoint's")
+        for key, value in mine.items():  # switches (amsgrad, nesterov...) come from the config, never from training
+            if (value is None or isinstance(value, (bool, str))) and theirs[key] != value:
+                raise ValueError(f"optimizer param_groups[{i}].{key} is {theirs[key]!r:.40}; the config makes {value!r}")
     state: dict[int, dict[str, Any]] = {int(pid): dict(entries) for pid, entries in layout.state.items()
                                         if pid.isdigit()}
     if len(state) != len(layout.state) or any(pid >= len(params) for pid in state):
