@@ -10,6 +10,7 @@ Keras lets a model override ``train_step``, a family overrides these few methods
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from lamina.train.loop import State
 
 
-class Step:
+class Step(ABC):
     """Base class of the per-family steps; ``train_step`` is the one method a family must write."""
 
     loss_names: tuple[str, ...] = ("train_loss",)  # what train_step returns: one loss, or one value per name
@@ -31,9 +32,9 @@ class Step:
     def start(self, state: State) -> None:
         """Prepare once, before training or a resume (e.g. set ``state.loss_fn``)."""
 
+    @abstractmethod
     def train_step(self, state: State, batch: tuple[Any, Any]) -> torch.Tensor:
         """Train on one batch through ``state.update``; return its loss (a tensor, one value per loss name)."""
-        raise NotImplementedError
 
     def validate(self, state: State) -> dict[str, float]:
         """The epoch's validation logs (``val_`` prefixed); empty when there is nothing to validate on."""
