@@ -173,6 +173,10 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
         torch.set_num_threads(spec.train.threads)
     if folder is None and world.main:
         check_runs_dir(spec.runs_dir)  # a runs_dir that cannot hold runs fails now, not after the data is read
+        if "mlflow" in spec.train.loggers():
+            from lamina.train.mlflow_log import check_mlflow
+
+            check_mlflow()  # likewise a tracker that is not installed, before a run folder exists
     seed_everything(spec.seed)
     data = prepare_data(spec.data)
     if data.schema and world.main and progress != "none":

@@ -99,3 +99,17 @@ def test_tensorboard_switches_do_not_contradict() -> None:
     assert load_config({**base, "train": {"log": ["mlflow"]}}).train.loggers() == ["mlflow"]
     with pytest.raises(ConfigError, match="train.tensorboard is false but train.log lists tensorboard"):
         load_config({**base, "train": {"tensorboard": False, "log": ["tensorboard"]}})
+
+
+def test_mlflow_missing_is_refused_before_a_run_folder_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from lamina.trainer import train
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a))
+    spec = load_config({"name": "untracked", "runs_dir": str(tmp_path / "runs"), "data": {"dataset": "iris"},
+                        "model": {"arch": "mlp", "hidden": [4]}, "train": {"epochs": 1, "log": ["mlflow"]}})
+    with pytest.raises(ConfigError, match=r"train.log names mlflow, which is not installed: pip install 'lamina\[mlflow\]'"):
+        train(spec, progress="none")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -38,14 +38,21 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
+def check_mlflow() -> None:
+    """Refuse ``train.log: [mlflow]`` before anything is read or written when MLflow is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is None:
+        raise ConfigError("train.log names mlflow, which is not installed: pip install 'lamina[mlflow]'")
+
+
 class MlflowLog(Callback):
     """Log the run to MLflow: params at the start, metrics each epoch, results and files at the end."""
 
     def __init__(self, config: dict[str, Any], run_name: str) -> None:
-        try:
-            from mlflow.tracking import MlflowClient
-        except ImportError:
-            raise ConfigError("train.log names mlflow, which is not installed: pip install 'lamina[mlflow]'") from None
+        check_mlflow()
+        from mlflow.tracking import MlflowClient
+
         self.client = MlflowClient()
         self.config = config
         self.run_name = run_name
