@@ -125,14 +125,9 @@ def suggest(rates: list[float], losses: list[float], warmup: int = 10) -> float 
 
 def plot_lr_find(result: dict[str, Any], path: Path) -> None:
     """Loss against learning rate on a log axis, with the suggestion marked, saved as a PNG."""
-    import matplotlib
+    from lamina.report.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from lamina.files import atomic_write_bytes
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = pyplot().subplots(figsize=(6, 4))
     ax.plot(result["rates"], result["losses"])
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
@@ -141,15 +136,4 @@ def plot_lr_find(result: dict[str, Any], path: Path) -> None:
         ax.axvline(result["suggested_lr"], color="tab:red", linestyle="--", label=f"suggested {result['suggested_lr']:.2g}")
         ax.legend()
     ax.set_title("learning-rate range test")
-    fig.tight_layout()
-    atomic_write_bytes(path, figure_png(fig))
-    plt.close(fig)
-
-
-def figure_png(fig: Any) -> bytes:
-    """A matplotlib figure as PNG bytes (so the file can be written atomically)."""
-    import io
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
+    save_figure(fig, path)

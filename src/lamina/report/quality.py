@@ -6,7 +6,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from lamina.files import atomic_write_text, write_json
+from lamina.files import write_json
+from lamina.report.page import write_page
 
 
 def quality_section(report: dict[str, Any]) -> str:
@@ -46,14 +47,10 @@ def _rows(rows: list[tuple[Any, Any]], header: tuple[str, str]) -> str:
 
 def write_quality(report: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     """Write quality.json and quality.html (one offline page) into folder ``out``; returns their paths."""
-    from lamina.report.html import STYLE
-
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     data, page = folder / "quality.json", folder / "quality.html"
     write_json(data, report)
     title = f"data quality: {report['source']}"
-    atomic_write_text(page, f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
-                            f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>{quality_section(report)}"
-                            f"</body></html>\n")
+    write_page(page, title, f"<h1>{escape(title)}</h1>{quality_section(report)}")
     return data, page
