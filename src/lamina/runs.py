@@ -23,7 +23,7 @@ from lamina.data.readers import Table, read_csv, read_npz, read_table, table_for
 from lamina.device import resolve_device
 from lamina.errors import ConfigError, DataError, LaminaError, RunFolderError
 from lamina.files import atomic_write_text, load_tensors, read_json
-from lamina.nn.build import ChainModel, build_model
+from lamina.nn.build import build_model
 from lamina.nn.int8 import int8_format, load_int8
 from lamina.nn.outputs import model_outputs
 
@@ -45,6 +45,19 @@ class RunFolder:
         self.summary = self.root / "summary.json"
         self.evaluation = self.root / "evaluation.json"
         self.predictions = self.root / "predictions"
+
+    def read_config(self) -> dict[str, Any]:
+        """The run's config.yaml as plain data: the one reader of a run folder's config, so a missing,
+        undecodable or malformed file is the same RunFolderError wherever a run is opened."""
+        if not self.config.is_file():
+            raise RunFolderError(f"{self.root} is not a run folder: config.yaml is missing")
+        try:
+            text = self.config.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise RunFolderError(f"{self.config} is not valid YAML ({exc})") from None
+        except OSError as exc:
+            raise RunFolderError(f"{self.config} cannot be read: {exc.strerror or exc}") from None
+        return parse_yaml(text, str(self.config), RunFolderError)
 
     @classmethod
     def create(cls, runs_dir: str | Path, name: str) -> RunFolder:
@@ -357,14 +370,7 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
     folder = RunFolder(path)
     if not folder.root.is_dir():
         raise RunFolderError(f"run folder {folder.root} does not exist")
-    if not folder.config.is_file():
-        raise RunFolderError(f"{folder.root} is not a run folder: config.yaml is missing")
-    try:
-        text = folder.config.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise RunFolderError(f"{folder.config} is not valid YAML ({exc})") from None
-    raw = parse_yaml(text, str(folder.config), RunFolderError)
-    spec = parse_run_spec(raw, str(folder.config))
+    spec = parse_run_spec(folder.read_config(), str(folder.config))
     if spec.generative is not None:
         raise RunFolderError(f"{folder.root} is a generative ({spec.generative.model}) run: use lamina embed, "
                              "generate or anomaly on it (its summary.json holds its test figures)")

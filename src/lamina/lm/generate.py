@@ -40,12 +40,8 @@ def load_language_run(run: str | Path) -> LanguageRun:
 
     Everything is JSON, YAML or safetensors: nothing is unpickled.
     """
-    from lamina.config import parse_yaml
-
     folder = RunFolder(run)
-    if not folder.config.is_file():
-        raise RunFolderError(f"{folder.root} is not a run folder: config.yaml is missing")
-    raw = parse_yaml(folder.config.read_text(encoding="utf-8", errors="replace"), str(folder.config), RunFolderError)
+    raw = folder.read_config()
     if not is_language_config(raw):
         raise RunFolderError(f"{folder.root} is not a language-model run (its config.yaml has no task: language_model)")
     try:

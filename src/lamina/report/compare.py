@@ -67,11 +67,9 @@ CONSEQUENCE = {
 
 def differences(roots: list[Path], names: list[str]) -> list[str]:
     """One sentence for each of data, split and seed that differs between the runs' configs, naming the values."""
-    from lamina.config import parse_yaml
+    from lamina.runs import RunFolder
 
-    configs = [parse_yaml((root / "config.yaml").read_text(encoding="utf-8", errors="replace"),
-                          str(root / "config.yaml"), RunFolderError) if (root / "config.yaml").is_file() else {}
-               for root in roots]
+    configs = [RunFolder(root).read_config() if (root / "config.yaml").is_file() else {} for root in roots]
     notes = []
     for what, paths in COMPARED.items():
         leaves = [dict(item for path in paths for item in _leaves(_at(config, path), ".".join(path)))

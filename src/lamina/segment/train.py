@@ -140,7 +140,7 @@ def train_segmentation(settings: SegmentationSettings | None = None, runs_dir: s
                                    {"name": settings.name}, time.perf_counter() - started)
 
 
-def finish_segmentation_run(folder: RunFolder, model: UNet, state: LoopState, test: tuple[torch.Tensor, torch.Tensor],
+def finish_segmentation_run(folder: RunFolder, model: UNet, state: State, test: tuple[torch.Tensor, torch.Tensor],
                             classes: list[str], head: dict[str, Any], seconds: float) -> dict[str, Any]:
     """Score the test images, then write weights, metrics.jsonl, summary.json (``head`` first), the figure and
     report.html into ``folder``; returns the summary with the folder's path."""

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lamina.config import DataSpec, RunSpec, parse_run_spec, parse_yaml
+from lamina.config import DataSpec, RunSpec, parse_run_spec
 from lamina.data.pairs import is_pairs
 from lamina.data.prepare import load_source, split_rows
 from lamina.errors import LaminaError
+from lamina.runs import RunFolder
 
 
 def backbone_overlap(spec: RunSpec) -> str | None:
@@ -46,11 +47,10 @@ def backbone_overlap(spec: RunSpec) -> str | None:
 
 def _backbone_data(root: Path) -> DataSpec | None:
     """The data spec of the run folder at ``root``, or None when its config cannot be read."""
-    path = root / "config.yaml"
+    folder = RunFolder(root)
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-        return parse_run_spec(parse_yaml(text, str(path)), str(path)).data
-    except (OSError, LaminaError):
+        return parse_run_spec(folder.read_config(), str(folder.config)).data
+    except LaminaError:
         return None
 
 
