@@ -6,6 +6,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,13 +81,16 @@ class Prepared:
         return self.preprocessor.target.output_shape
 
 
-def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared:
+def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None, given: Any = None) -> Prepared:
     """Load the data the spec names and return train/val/test tensors.
 
     Preprocessing is fitted on the training rows, or, when ``fitted`` is given
     (a run's saved preprocessing), applied as it is, so evaluation sees exactly
-    what training saw.
+    what training saw. ``given`` is data handed in from Python (``data.python``:
+    arrays or a frame, see lamina.data.memory) instead of a file or builtin set.
     """
+    if spec.python is not None or given is not None:
+        return _prepare_given(spec, fitted, given)
     if spec.series is not None:
         from lamina.data.series import prepare_series
 
@@ -99,8 +103,14 @@ def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared
         return prepare_images(spec, fitted)
     started = time.perf_counter()
     source = load_source(spec)
+    return _prepare_source(source, split_rows(source, spec), spec, fitted, started)
+
+
+def _prepare_source(source: Source, rows: tuple[np.ndarray, np.ndarray, np.ndarray], spec: DataSpec,
+                    fitted: Preprocessor | None, started: float) -> Prepared:
+    """Fit (or apply ``fitted``) preprocessing on the (train, val, test) ``rows`` of a read source; timed from ``started``."""
     read = time.perf_counter() - started
-    train, val, test = split_rows(source, spec)
+    train, val, test = rows
     prep = fitted or fit_preprocessor(source, train, spec)
     x = prep.inputs.transform_table(source.table) if source.table is not None else prep.inputs.transform_array(source.x, source.name)
     source.table = None  # the raw columns are no longer needed: free them before the splits are copied
@@ -110,6 +120,28 @@ def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared
     prepared.timings = {"read_seconds": round(read, 3),
                         "prepare_seconds": round(time.perf_counter() - started - read, 3)}
     return prepared
+
+
+def _prepare_given(spec: DataSpec, fitted: Preprocessor | None, given: Any) -> Prepared:
+    """:func:`prepare_data` for arrays or a frame from Python (``given``, see lamina.data.memory)."""
+    from lamina.data.memory import InMemory, array_data, frame_table, in_memory, planned_rows
+
+    if spec.python is None:
+        raise ConfigError("data from Python needs data.python set (lamina.fit sets it); got data.python=None")
+    if given is None:
+        raise ConfigError(f"this run was trained on data handed in from Python (data.python: {spec.python}), which "
+                          "is not saved with it; there is no file to read its splits from. Score new data with "
+                          "lamina predict RUN FILE or Run.predict")
+    started = time.perf_counter()
+    held = given if isinstance(given, InMemory) else in_memory(given)
+    if held.kind != spec.python:
+        raise ConfigError(f"data.python is '{spec.python}' but the data given is {held.kind}")
+    if held.kind == "frame":
+        source = _table_source(frame_table(held), spec)
+    else:
+        source = _array_source(array_data(held, spec), spec, held.name)
+    source.name = held.name
+    return _prepare_source(source, planned_rows(held) or split_rows(source, spec), spec, fitted, started)
 
 
 def split_rows(source: Source, spec: DataSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -346,7 +378,7 @@ def _npz_source(path: Path, spec: DataSpec) -> Source:
         data = ArrayData(x, y.astype(np.float64), "regression", names, [f"y{i}" for i in range(y.reshape(len(y), -1).shape[1])])
     else:
         labels = _canonical_labels([str(v) for v in y.ravel()])
-        classes = sorted(set(labels.tolist()), key=_label_key)
+        classes = sorted(set(labels.tolist()), key=label_order)
         data = ArrayData(x, labels, "binary" if len(classes) == 2 else "multiclass", names, [spec.y_key], classes)
     if spec.task != "auto":
         data.task = spec.task
@@ -391,7 +423,7 @@ def _fit_target(y: np.ndarray, train: np.ndarray, task: str, names: list[str], s
         mean = values.mean(axis=0) if scale else np.zeros(values.shape[1])
         std = values.std(axis=0) if scale else np.ones(values.shape[1])
         return TargetPrep("regression", names, mean=mean.tolist(), std=np.where(std > 1e-12, std, 1.0).tolist())
-    found = sorted(set(np.asarray(y).tolist()), key=_label_key)
+    found = sorted(set(np.asarray(y).tolist()), key=label_order)
     classes = classes or found
     if len(classes) < 2:
         raise DataError(f"the target has a single class {classes}; classification needs at least two")
@@ -402,7 +434,8 @@ def _fit_target(y: np.ndarray, train: np.ndarray, task: str, names: list[str], s
     return TargetPrep(task, names, classes=classes)
 
 
-def _label_key(label: str) -> tuple[int, float, str]:
+def label_order(label: str) -> tuple[int, float, str]:
+    """Sort key of class labels: numbers in numeric order first, then other text as written."""
     number = parse_float(label)
     return (0, number, "") if number is not None and np.isfinite(number) else (1, 0.0, label)
 
