@@ -94,13 +94,15 @@ def spec_with_data(config: RunSpec | dict[str, Any] | str | Path, data: Any) -> 
 
 
 def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
-          extra_callbacks: list[Callback] | None = None, resume: bool = False, data: Any = None) -> Run | None:
+          extra_callbacks: list[Callback] | None = None, resume: bool = False, data: Any = None,
+          report: bool = True) -> Run | None:
     """Train the run a config describes and return it loaded from its new run folder.
 
     ``data`` trains on data already in memory instead of a file: ``(X, y)``, ``(X_train, y_train,
     X_val, y_val)`` (no test split then) or a pandas DataFrame / pyarrow Table whose column
     ``data.target`` is predicted; the config then names no data.path or data.dataset
-    (see lamina.data.memory for shapes and how the task is chosen).
+    (see lamina.data.memory for shapes and how the task is chosen). ``report=False`` writes no
+    report.html and draws no figures (lamina.sklearn trains many small models that nobody opens).
 
     Started by torchrun (WORLD_SIZE > 1), each process trains its share of every batch
     (see lamina.train.distributed); rank 0 writes the run and returns it, the others return None.
@@ -115,7 +117,7 @@ def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
     if spec.data.path is not None:
         spec.data.path = str(Path(spec.data.path).resolve())
     folder = unfinished_run(spec.runs_dir, spec.name) if resume else None
-    return _train(spec, folder, progress, extra_callbacks, given)
+    return _train(spec, folder, progress, extra_callbacks, given, report)
 
 
 def resume(run: str | Path, overrides: list[str] | None = None, progress: str = "auto",
@@ -179,19 +181,20 @@ def unfinished_run(runs_dir: str | Path, name: str) -> RunFolder | None:
 
 
 def _train(spec: RunSpec, folder: RunFolder | None, progress: str,
-           extra_callbacks: list[Callback] | None, given: Any = None) -> Run | None:
-    """Train into a new run folder (``folder`` None) or continue the run in ``folder``; ``given``: data from Python."""
+           extra_callbacks: list[Callback] | None, given: Any = None, report: bool = True) -> Run | None:
+    """Train into a new run folder (``folder`` None) or continue the run in ``folder``; ``given``: data from Python;
+    ``report``: write report.html and its figures."""
     world = join_from_environment(resolve_device(spec.train.device))
     try:
         with ExitStack() as locks:  # the run folder's lock, taken inside, released here
             return _train_process(spec, folder, progress if world.main else "none", extra_callbacks, world, locks,
-                                  given)
+                                  given, report)
     finally:
         leave()
 
 
 def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra_callbacks: list[Callback] | None,
-                   world: World, locks: ExitStack, given: Any = None) -> Run | None:
+                   world: World, locks: ExitStack, given: Any = None, html: bool = True) -> Run | None:
     """One process's part of :func:`_train`: all of it in a single process; rank 0 alone writes the run.
 
     Rank 0 holds the run folder's lock (see lamina.train.lock) in ``locks`` from before it reads a
@@ -300,7 +303,8 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
                          "test_seconds": round(time.perf_counter() - tested, 3)}
     write_json(folder.summary, record)
     setup.finish(folder.root, progress)
-    write_run_report(folder.root, progress)
+    if html:
+        write_run_report(folder.root, progress)
     if tracker is not None:
         tracker.finish(folder.root, read_json(folder.summary))
     return run

@@ -279,8 +279,10 @@ def run_quality(spec: Any, data: Any, root: Path, given: Any = None) -> dict[str
     elif given is not None:
         if np.prod(given.x.shape[1:]) > MAX_ARRAY_FEATURES:
             return None
-        columns, source, target = array_columns(given.x), given.name, "target"
-        columns[target] = pa.array(np.asarray(given.y).astype(str).reshape(len(given.x), -1)[:, 0])
+        columns, source, target = array_columns(given.x), given.name, None
+        if data.task != "regression":  # class balance is about classes; regression values are not counted as ones
+            target = "target"
+            columns[target] = pa.array(np.asarray(given.y).astype(str).reshape(len(given.x), -1)[:, 0])
     elif spec.path is not None and table_format(spec.path, spec.format) is not None:
         try:
             columns, source = read_columns(spec.path, spec.format, spec.na_values), spec.path
