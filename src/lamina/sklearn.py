@@ -185,7 +185,8 @@ class Classifier(ClassifierMixin, _LaminaEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each sample (an item of ``classes_``)."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        probabilities = self.predict_proba(X)  # first: an unfitted estimator raises NotFittedError there
+        return self.classes_[np.argmax(probabilities, axis=1)]
 
     def _extra_state(self) -> dict[str, Any]:
         return {"classes": self.classes_.tolist(), "classes_dtype": self.classes_.dtype.str}
