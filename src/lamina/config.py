@@ -452,6 +452,8 @@ class EvalSpec(Spec):
     """Which metrics are reported on the test split ("auto" picks them by task)."""
 
     metrics: list[str] | Literal["auto"] = "auto"
+    groups: list[str] = Field(default_factory=list)  # table columns: metrics per group and the gaps between groups
+    group_inputs: bool = False  # the group columns are left out of the model's inputs unless this is true
     decoding: Literal["greedy", "beam"] = "greedy"  # seq2seq: how test sequences are generated
     beam_width: int = Field(4, gt=0)
 

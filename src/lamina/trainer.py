@@ -209,7 +209,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
 
             check_mlflow()  # likewise a tracker that is not installed, before a run folder exists
     seed_everything(spec.seed)
-    data = prepare_data(spec.data, given=given)
+    data = prepare_data(spec.data, given=given, groups=spec.eval.groups, group_inputs=spec.eval.group_inputs)
     if data.schema and world.main and progress != "none":
         from lamina.data.schema import format_schema
 
@@ -365,5 +365,6 @@ def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: f
         "test": report["metrics"],
         **({"baseline": report["baseline"]} if "baseline" in report else {}),
         **({"forecast": report["forecast"]} if "forecast" in report else {}),
+        **({"groups": report["groups"]} if "groups" in report else {}),
         "versions": versions(),
     }
