@@ -239,7 +239,7 @@ def evaluate(run: Path = typer.Argument(..., help="A run folder."),
     """Score a run on its test split with its saved preprocessing; writes predictions/test.csv.
 
     Example: lamina evaluate runs/demo-digits-cnn
-    Example: lamina evaluate runs/loans --groups sex
+    Example: lamina evaluate runs/penguins-mlp --groups sex
     """
     from lamina.evaluate.run import evaluate_run
 

@@ -2,7 +2,8 @@
 
 For every value of a group column, on the scored split:
 
-- classification: ``n``, ``accuracy``, ``f1`` (binary: of the positive class; multiclass: macro),
+- classification: ``n``, ``accuracy``, ``f1`` (binary: of the positive class; multiclass: the macro
+  average over the classes that occur in the group, true or predicted),
   ``ece`` (expected calibration error of the predicted class's probability, 10 equal-width bins);
   binary tasks add ``selection_rate`` (share predicted positive), ``tpr`` and ``fpr`` (true- and
   false-positive rates; None in a group without positives, or negatives). The positive class is the
@@ -57,8 +58,7 @@ def _classification(probabilities: np.ndarray, truth: np.ndarray, task: str) -> 
         metrics["tpr"] = float(np.mean(predicted[truth == 1] == 1)) if np.any(truth == 1) else None
         metrics["fpr"] = float(np.mean(predicted[truth == 0] == 1)) if np.any(truth == 0) else None
     else:
-        labels = list(range(probabilities.shape[1]))
-        metrics["f1"] = float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0))
+        metrics["f1"] = float(f1_score(truth, predicted, average="macro", zero_division=0))  # over the group's classes
     metrics["ece"] = expected_calibration_error(probabilities, truth)
     return metrics
 
