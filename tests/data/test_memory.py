@@ -119,3 +119,15 @@ def test_a_config_with_a_data_file_and_data_from_python_is_refused(tmp_path: Pat
         lamina.fit(config, data=_iris(), progress="none")
     with pytest.raises(ConfigError, match="also names data.dataset iris"):
         lamina.fit(lamina.load_config(config), data=_iris(), progress="none")
+
+
+def test_a_pandas_frame_is_read_like_a_pyarrow_table(tmp_path: Path) -> None:
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame({"size": [1.0, 2.0, None, 4.0] * 10, "colour": ["red", "blue"] * 20,
+                              "label": ["x", "y", "x", "y"] * 10}, index=range(100, 140))
+    config = _config(tmp_path)
+    config["data"] = {"target": "label"}
+    spec, held = spec_with_data(config, frame)
+    data = prepare_data(spec.data, given=held)
+    assert spec.data.python == "frame" and held.name == "DataFrame (40 rows, 3 columns)"
+    assert data.input_shape == (3,) and data.task == "binary"  # size (missing cells imputed) + colour one-hot
