@@ -23,12 +23,14 @@ QUICK = {"hidden": (32,), "epochs": 10, "batch_size": 64, "lr": 1e-2}
 
 @pytest.mark.slow
 @pytest.mark.parametrize("estimator", [Classifier(**QUICK), Regressor(**QUICK)], ids=["Classifier", "Regressor"])
-def test_check_estimator_passes_every_check(estimator) -> None:
+def test_check_estimator_passes_every_applicable_check(estimator) -> None:
     from sklearn.utils.estimator_checks import check_estimator
 
     results = check_estimator(estimator, on_fail=None)
     failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    skipped = [r["check_name"] for r in results if r["status"] == "skipped"]
     assert len(results) > 40 and failed == []
+    assert skipped == ["check_array_api_input"]  # scikit-learn skips it itself: no array-API support is claimed
 
 
 def test_pipeline_cross_val_score_on_breast_cancer_reaches_095() -> None:

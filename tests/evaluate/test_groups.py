@@ -33,8 +33,8 @@ def _table(path: Path, n: int = 600) -> Path:
 
 def _hand(predictions: Path, table: Path) -> dict:
     """Per-group accuracy, selection rate, TPR and FPR and the gaps, computed from predictions/test.csv by hand."""
-    groups = [row["group"] for row in csv.DictReader(table.open())]
-    rows = list(csv.DictReader(predictions.open()))
+    groups = [row["group"] for row in csv.DictReader(table.read_text().splitlines())]
+    rows = list(csv.DictReader(predictions.read_text().splitlines()))
     by = {}
     for row in rows:
         by.setdefault(groups[int(row["row"])], []).append((int(row["true"]), int(row["label"])))
@@ -71,8 +71,8 @@ def test_group_metrics_match_fairlearn_metricframe(fair_run) -> None:
     from sklearn.metrics import accuracy_score
 
     run, table = fair_run
-    groups = [row["group"] for row in csv.DictReader(table.open())]
-    rows = list(csv.DictReader((run.folder.predictions / "test.csv").open()))
+    groups = [row["group"] for row in csv.DictReader(table.read_text().splitlines())]
+    rows = list(csv.DictReader((run.folder.predictions / "test.csv").read_text().splitlines()))
     truth = np.array([int(r["true"]) for r in rows])
     pred = np.array([int(r["label"]) for r in rows])
     sensitive = np.array([groups[int(r["row"])] for r in rows])
