@@ -8,7 +8,7 @@ Folders and modules of ``src/lamina`` fall in three kinds:
 - **composers** (``COMPOSERS``): ``cli.py`` (and ``__main__``), ``labs/`` and the public ``__init__`` may
   import any feature: they are where features are put together.
 - **shared core** (everything else): config, registry, errors, files, device, data, nn, train, evaluate,
-  report, runs, trainer, demo. The core imports no feature folder at all: ``trainer.py`` finds feature
+  report, runs, trainer, demo, sklearn (the scikit-learn estimators over the trainer). The core imports no feature folder at all: ``trainer.py`` finds feature
   callbacks through ``lamina.train.hooks`` (a registry keyed by spec section, whose entry list of modules,
   ``lamina.registry.HOOK_MODULES``, is a list of names and not an import this walk follows).
 
@@ -28,7 +28,7 @@ FEATURES = {"diagnose", "explain", "robust", "continual", "transfer", "generativ
             "export", "serve", "segment"}
 COMPOSERS = {"cli", "__main__", "__init__", "labs"}
 CORE = {"config", "registry", "errors", "files", "device", "data", "nn", "train", "evaluate", "report", "runs",
-        "trainer", "demo", "example_files", "inherit"}
+        "trainer", "demo", "example_files", "inherit", "sklearn"}
 TRAINING = ("lamina.train", "lamina.trainer")
 
 

@@ -8,7 +8,10 @@ defaults, evaluate it, and predict from its run folder::
     print(lamina.evaluate_run(run)["metrics"])
     run = lamina.load_run(run.folder.root)
     rows = run.predict_file("new_digits.csv")
+    run = lamina.fit({"model": {"arch": "mlp"}}, data=(X, y))   # NumPy arrays or a DataFrame, no file
     lamina.wait_for_reports()   # the report's figures are drawn in the background
+
+``lamina.sklearn`` holds scikit-learn estimators (``Classifier``, ``Regressor``) over the same training.
 
 The training function is ``fit`` because ``lamina.train`` is the training
 subpackage (loop, optimizers, losses, callbacks). Heavy modules are imported

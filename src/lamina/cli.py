@@ -232,15 +232,20 @@ def resume(
 
 @app.command()
 @friendly
-def evaluate(run: Path = typer.Argument(..., help="A run folder.")) -> None:
+def evaluate(run: Path = typer.Argument(..., help="A run folder."),
+             groups: list[str] = typer.Option(None, "--groups", help="A table column to score by group (metrics per "
+                                              "group and the gaps between groups); repeat for several. Default: "
+                                              "the run's eval.groups.")) -> None:
     """Score a run on its test split with its saved preprocessing; writes predictions/test.csv.
 
     Example: lamina evaluate runs/demo-digits-cnn
+    Example: lamina evaluate runs/penguins-mlp --groups sex
     """
     from lamina.evaluate.run import evaluate_run
 
-    report = evaluate_run(run)
+    report = evaluate_run(run, groups=groups or None)
     _metrics_table(report["metrics"], report["classes"], f"test metrics ({report['samples']} samples)")
+    _group_tables(report.get("groups"))
     _console().print(f"predictions: {report['predictions']}", markup=False)
 
 
@@ -936,6 +941,7 @@ def _show_results(root: Path) -> None:
     summary_data = read_json(Path(root) / "summary.json")
     evaluation = read_json(Path(root) / "evaluation.json") if (Path(root) / "evaluation.json").is_file() else {}
     _metrics_table(summary_data["test"], evaluation.get("classes", []), f"test metrics ({summary_data['samples']['test']} samples)")
+    _group_tables(summary_data.get("groups"))
     forecast = summary_data.get("forecast")
     if forecast:
         typer.echo("test MAE in the series' units: " + ", ".join(
@@ -945,6 +951,26 @@ def _show_results(root: Path) -> None:
         f"({summary_data['params']:,} parameters); best {summary_data['monitor']} at epoch {summary_data['best_epoch']}"
     )
     _console().print(f"run folder: {root}", markup=False)
+
+
+def _group_tables(groups: dict[str, Any] | None) -> None:
+    """The metrics by group (eval.groups / --groups), one table per group column with its gaps in the title."""
+    if not groups:
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    from lamina.evaluate.groups import format_rows
+
+    console = _console()
+    for title, header, rows in format_rows(groups):
+        console.print(f"[bold]{escape(title)}[/bold]")
+        table = Table()
+        for name in header:
+            table.add_column(escape(name), justify="left" if name == header[0] else "right")
+        for row in rows:
+            table.add_row(*(escape(cell) for cell in row))
+        console.print(table)
 
 
 def _metrics_table(metrics: dict[str, Any], classes: list[str], title: str) -> None:

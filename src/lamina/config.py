@@ -148,6 +148,7 @@ class DataSpec(Spec):
 
     dataset: str | None = None
     path: str | None = None
+    python: Literal["arrays", "frame"] | None = None  # set by lamina.fit(config, data=...): data from Python, not a file
     format: Literal["auto", "csv", "npz", "parquet", "arrow", "feather", "jsonl"] = "auto"
     target: str | list[str] | None = None
     x_key: str = "x"
@@ -186,10 +187,12 @@ class DataSpec(Spec):
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
-        if (self.dataset is None) == (self.path is None):
+        if sum(v is not None for v in (self.dataset, self.path, self.python)) != 1:
             raise ValueError(
-                "data needs exactly one of data.dataset (a builtin set) or data.path (a CSV or NPZ file); "
+                "data needs exactly one of data.dataset (a builtin set) or data.path (a CSV or NPZ file), "
+                "or lamina.fit(config, data=...) from Python; "
                 f"got dataset={shown(self.dataset)}, path={shown(self.path)}"
+                + (f", data from Python ({self.python})" if self.python is not None else "")
             )
         if self.text is not None and self.series is not None:
             raise ValueError("data.text and data.series cannot both be set: a run reads either text or time series")
@@ -449,6 +452,8 @@ class EvalSpec(Spec):
     """Which metrics are reported on the test split ("auto" picks them by task)."""
 
     metrics: list[str] | Literal["auto"] = "auto"
+    groups: list[str] = Field(default_factory=list)  # table columns: metrics per group and the gaps between groups
+    group_inputs: bool = False  # the group columns are left out of the model's inputs unless this is true
     decoding: Literal["greedy", "beam"] = "greedy"  # seq2seq: how test sequences are generated
     beam_width: int = Field(4, gt=0)
 

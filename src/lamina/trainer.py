@@ -71,9 +71,38 @@ def build(config: RunSpec | dict[str, Any] | str | Path) -> Built:
     return build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories, data.task)
 
 
+def spec_with_data(config: RunSpec | dict[str, Any] | str | Path, data: Any) -> tuple[RunSpec, Any]:
+    """The config as a RunSpec whose data comes from Python (``data.python`` set), and the data checked.
+
+    ``data`` is what :func:`train` takes (see lamina.data.memory); a config that also names a data file or
+    builtin set is refused, since it would be unclear which one trains.
+    """
+    from lamina.data.memory import in_memory
+
+    held = in_memory(data)
+    if isinstance(config, RunSpec):
+        if config.data.path is not None or config.data.dataset is not None:
+            raise ConfigError("data was given to fit, but the config also names "
+                              + (f"data.path {config.data.path}" if config.data.path else f"data.dataset {config.data.dataset}")
+                              + "; give one of them")
+        spec = config.model_copy(deep=True)
+        spec.data.python = held.kind
+        return spec, held
+    if not isinstance(config, (dict, str, Path)):
+        raise ConfigError(f"config must be a RunSpec, a dict of sections or the path of a YAML file; got {type(config).__name__}")
+    return load_config(config, [f"data.python={held.kind}"]), held
+
+
 def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
-          extra_callbacks: list[Callback] | None = None, resume: bool = False) -> Run | None:
+          extra_callbacks: list[Callback] | None = None, resume: bool = False, data: Any = None,
+          report: bool = True) -> Run | None:
     """Train the run a config describes and return it loaded from its new run folder.
+
+    ``data`` trains on data already in memory instead of a file: ``(X, y)``, ``(X_train, y_train,
+    X_val, y_val)`` (no test split then) or a pandas DataFrame / pyarrow Table whose column
+    ``data.target`` is predicted; the config then names no data.path or data.dataset
+    (see lamina.data.memory for shapes and how the task is chosen). ``report=False`` writes no
+    report.html and draws no figures (lamina.sklearn trains many small models that nobody opens).
 
     Started by torchrun (WORLD_SIZE > 1), each process trains its share of every batch
     (see lamina.train.distributed); rank 0 writes the run and returns it, the others return None.
@@ -84,11 +113,11 @@ def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
     continues from its newest valid checkpoint (a new run starts when there is none).
     """
     check_progress(progress)
-    spec = as_spec(config)
+    spec, given = spec_with_data(config, data) if data is not None else (as_spec(config), None)
     if spec.data.path is not None:
         spec.data.path = str(Path(spec.data.path).resolve())
     folder = unfinished_run(spec.runs_dir, spec.name) if resume else None
-    return _train(spec, folder, progress, extra_callbacks)
+    return _train(spec, folder, progress, extra_callbacks, given, report)
 
 
 def resume(run: str | Path, overrides: list[str] | None = None, progress: str = "auto",
@@ -152,18 +181,20 @@ def unfinished_run(runs_dir: str | Path, name: str) -> RunFolder | None:
 
 
 def _train(spec: RunSpec, folder: RunFolder | None, progress: str,
-           extra_callbacks: list[Callback] | None) -> Run | None:
-    """Train into a new run folder (``folder`` None) or continue the run in ``folder``."""
+           extra_callbacks: list[Callback] | None, given: Any = None, report: bool = True) -> Run | None:
+    """Train into a new run folder (``folder`` None) or continue the run in ``folder``; ``given``: data from Python;
+    ``report``: write report.html and its figures."""
     world = join_from_environment(resolve_device(spec.train.device))
     try:
         with ExitStack() as locks:  # the run folder's lock, taken inside, released here
-            return _train_process(spec, folder, progress if world.main else "none", extra_callbacks, world, locks)
+            return _train_process(spec, folder, progress if world.main else "none", extra_callbacks, world, locks,
+                                  given, report)
     finally:
         leave()
 
 
 def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra_callbacks: list[Callback] | None,
-                   world: World, locks: ExitStack) -> Run | None:
+                   world: World, locks: ExitStack, given: Any = None, html: bool = True) -> Run | None:
     """One process's part of :func:`_train`: all of it in a single process; rank 0 alone writes the run.
 
     Rank 0 holds the run folder's lock (see lamina.train.lock) in ``locks`` from before it reads a
@@ -178,7 +209,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
 
             check_mlflow()  # likewise a tracker that is not installed, before a run folder exists
     seed_everything(spec.seed)
-    data = prepare_data(spec.data)
+    data = prepare_data(spec.data, given=given, groups=spec.eval.groups, group_inputs=spec.eval.group_inputs)
     if data.schema and world.main and progress != "none":
         from lamina.data.schema import format_schema
 
@@ -214,7 +245,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
             write_json(folder.root / "schema.json", {"columns": data.schema})
         from lamina.data.quality import run_quality
 
-        run_quality(spec.data, data, folder.root)  # quality.json, and a warning line for leaked rows or a class of one
+        run_quality(spec.data, data, folder.root, given)  # quality.json, and a warning line for leaked rows or a class of one
 
     callbacks: list[Callback] = []
     checkpoints = None
@@ -272,7 +303,8 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
                          "test_seconds": round(time.perf_counter() - tested, 3)}
     write_json(folder.summary, record)
     setup.finish(folder.root, progress)
-    write_run_report(folder.root, progress)
+    if html:
+        write_run_report(folder.root, progress)
     if tracker is not None:
         tracker.finish(folder.root, read_json(folder.summary))
     return run
@@ -333,5 +365,6 @@ def summary(spec: RunSpec, data: Prepared, params: int, state: State, seconds: f
         "test": report["metrics"],
         **({"baseline": report["baseline"]} if "baseline" in report else {}),
         **({"forecast": report["forecast"]} if "forecast" in report else {}),
+        **({"groups": report["groups"]} if "groups" in report else {}),
         "versions": versions(),
     }

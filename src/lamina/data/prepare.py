@@ -6,6 +6,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,6 +48,7 @@ class Prepared:
     preprocessor: Preprocessor
     source: str
     schema: list[dict] | None = None  # tables: each column's detected kind and treatment (schema.json)
+    groups: dict[str, np.ndarray] = field(default_factory=dict)  # eval.groups: each named column's value per row, as text
     timings: dict[str, float] = field(default_factory=dict)  # seconds spent reading and preparing
 
     @property
@@ -80,13 +82,24 @@ class Prepared:
         return self.preprocessor.target.output_shape
 
 
-def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared:
+def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None, given: Any = None,
+                 groups: list[str] | None = None, group_inputs: bool = False) -> Prepared:
     """Load the data the spec names and return train/val/test tensors.
 
     Preprocessing is fitted on the training rows, or, when ``fitted`` is given
     (a run's saved preprocessing), applied as it is, so evaluation sees exactly
-    what training saw.
+    what training saw. ``given`` is data handed in from Python (``data.python``:
+    arrays or a frame, see lamina.data.memory) instead of a file or builtin set.
+    ``groups`` (eval.groups) names table columns whose values are kept per row in
+    ``Prepared.groups`` for metrics by group; they are not model inputs unless
+    ``group_inputs``.
     """
+    groups = list(groups or [])
+    if spec.python is not None or given is not None:
+        return _prepare_given(spec, fitted, given, groups, group_inputs)
+    if groups and (spec.series is not None or is_pairs(spec) or spec.dataset is not None
+                   or (spec.path is not None and Path(spec.path).is_dir())):
+        _no_group_columns(f"dataset '{spec.dataset}'" if spec.dataset else str(spec.path))
     if spec.series is not None:
         from lamina.data.series import prepare_series
 
@@ -98,9 +111,38 @@ def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared
 
         return prepare_images(spec, fitted)
     started = time.perf_counter()
-    source = load_source(spec)
+    source = load_source(spec, [] if group_inputs else groups)
+    kept = group_values(source, groups)
+    prepared = _prepare_source(source, split_rows(source, spec), spec, fitted, started)
+    prepared.groups = kept
+    return prepared
+
+
+def _no_group_columns(source: str) -> None:
+    """eval.groups on data without named columns: one ConfigError saying what works."""
+    raise ConfigError(f"eval.groups names columns of a table, but {source} is not a table with named columns; "
+                      "use a table file (data.path: a CSV, Parquet, Feather or JSON Lines file) or a DataFrame from "
+                      "Python (lamina.fit(config, data=frame)) holding the group column")
+
+
+def group_values(source: Source, names: list[str]) -> dict[str, np.ndarray]:
+    """Each group column's value per row of ``source`` as text (a missing cell is '(missing)')."""
+    if not names:
+        return {}
+    if source.table is None:
+        _no_group_columns(source.name)
+    values = {}
+    for name in names:
+        column = arrow_column(source.table.column(name, "group column (eval.groups)"), None)
+        values[name] = np.asarray(as_strings(column).fill_null("(missing)").to_pylist(), dtype=str)
+    return values
+
+
+def _prepare_source(source: Source, rows: tuple[np.ndarray, np.ndarray, np.ndarray], spec: DataSpec,
+                    fitted: Preprocessor | None, started: float) -> Prepared:
+    """Fit (or apply ``fitted``) preprocessing on the (train, val, test) ``rows`` of a read source; timed from ``started``."""
     read = time.perf_counter() - started
-    train, val, test = split_rows(source, spec)
+    train, val, test = rows
     prep = fitted or fit_preprocessor(source, train, spec)
     x = prep.inputs.transform_table(source.table) if source.table is not None else prep.inputs.transform_array(source.x, source.name)
     source.table = None  # the raw columns are no longer needed: free them before the splits are copied
@@ -109,6 +151,32 @@ def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared
         prepared.schema = source.schema
     prepared.timings = {"read_seconds": round(read, 3),
                         "prepare_seconds": round(time.perf_counter() - started - read, 3)}
+    return prepared
+
+
+def _prepare_given(spec: DataSpec, fitted: Preprocessor | None, given: Any, groups: list[str],
+                   group_inputs: bool) -> Prepared:
+    """:func:`prepare_data` for arrays or a frame from Python (``given``, see lamina.data.memory)."""
+    from lamina.data.memory import InMemory, array_data, frame_table, in_memory, planned_rows
+
+    if spec.python is None:
+        raise ConfigError("data from Python needs data.python set (lamina.fit sets it); got data.python=None")
+    if given is None:
+        raise ConfigError(f"this run was trained on data handed in from Python (data.python: {spec.python}), which "
+                          "is not saved with it; there is no file to read its splits from. Score new data with "
+                          "lamina predict RUN FILE or Run.predict")
+    started = time.perf_counter()
+    held = given if isinstance(given, InMemory) else in_memory(given)
+    if held.kind != spec.python:
+        raise ConfigError(f"data.python is '{spec.python}' but the data given is {held.kind}")
+    if held.kind == "frame":
+        source = _table_source(frame_table(held), spec, [] if group_inputs else groups)
+    else:
+        source = _array_source(array_data(held, spec), spec, held.name)
+    source.name = held.name
+    kept = group_values(source, groups)
+    prepared = _prepare_source(source, planned_rows(held) or split_rows(source, spec), spec, fitted, started)
+    prepared.groups = kept
     return prepared
 
 
@@ -159,8 +227,11 @@ class Source:
         return len(self.y)
 
 
-def load_source(spec: DataSpec) -> Source:
-    """Read the spec's builtin set or file and work out the task (unless the spec fixes it)."""
+def load_source(spec: DataSpec, left_out: list[str] | None = None) -> Source:
+    """Read the spec's builtin set or file and work out the task (unless the spec fixes it).
+
+    ``left_out``: table columns that are no model input (the eval.groups columns, by default).
+    """
     if spec.dataset is not None:
         return _array_source(DATASETS.get(spec.dataset)(), spec, f"dataset '{spec.dataset}'")
     path = Path(spec.path)
@@ -169,9 +240,9 @@ def load_source(spec: DataSpec) -> Source:
         return _npz_source(path, spec)
     kind = table_format(path, spec.format)
     if kind == "csv" and spec.text is not None:  # a text model tokenizes strings: the string reader
-        return _table_source(read_csv(path), spec)
+        return _table_source(read_csv(path), spec, left_out)
     if kind is not None:
-        return _table_source(_arrow_table(path, kind, spec), spec)
+        return _table_source(_arrow_table(path, kind, spec), spec, left_out)
     raise ConfigError(f"data.path {path} has an unknown format '{path.suffix}'; use a .csv, .parquet, .feather, "
                       ".arrow, .jsonl or .npz file or set data.format")
 
@@ -207,7 +278,7 @@ def fit_preprocessor(source: Source, train: np.ndarray, spec: DataSpec) -> Prepr
 # ---------------------------------------------------------------- tables
 
 
-def _table_source(table: Table, spec: DataSpec) -> Source:
+def _table_source(table: Table, spec: DataSpec, left_out: list[str] | None = None) -> Source:
     if spec.target is None:
         raise ConfigError(f"data.target is required for table data: name the column to predict (columns: {', '.join(table.columns)})")
     targets = [spec.target] if isinstance(spec.target, str) else list(spec.target)
@@ -217,7 +288,10 @@ def _table_source(table: Table, spec: DataSpec) -> Source:
         table.column(name, "column (data.columns)")
     if spec.text is not None:
         table.column(spec.text.column, "text column (data.text.column)")
-    features = [c for c in table.columns if c not in targets and c not in spec.drop]
+    left_out = [name for name in left_out or [] if name not in targets]
+    for name in left_out:
+        table.column(name, "group column (eval.groups)")
+    features = [c for c in table.columns if c not in targets and c not in spec.drop and c not in left_out]
     if not features:
         raise DataError(f"{table.source} has no feature columns besides the target {targets}")
     values = [arrow_column(table.column(t), spec.na_values if spec.text is None else None) for t in targets]
@@ -227,6 +301,8 @@ def _table_source(table: Table, spec: DataSpec) -> Source:
                          f"predicted; {dropped} rows with it missing dropped" if dropped else "predicted").as_dict()
               for t, v in zip(targets, values)]
     schema += [ColumnKind(n, "ignore", "data.drop", 0, 0, "left out").as_dict() for n in spec.drop]
+    schema += [ColumnKind(n, "ignore", "eval.groups", 0, 0, "metrics by group; not an input (eval.group_inputs: "
+                          "false)").as_dict() for n in left_out]
     y, codes = _target_array(values, task, table.source, targets)
     return Source(table.source, y, task, targets, table=table, features=features, schema=schema, codes=codes)
 
@@ -346,7 +422,7 @@ def _npz_source(path: Path, spec: DataSpec) -> Source:
         data = ArrayData(x, y.astype(np.float64), "regression", names, [f"y{i}" for i in range(y.reshape(len(y), -1).shape[1])])
     else:
         labels = _canonical_labels([str(v) for v in y.ravel()])
-        classes = sorted(set(labels.tolist()), key=_label_key)
+        classes = sorted(set(labels.tolist()), key=label_order)
         data = ArrayData(x, labels, "binary" if len(classes) == 2 else "multiclass", names, [spec.y_key], classes)
     if spec.task != "auto":
         data.task = spec.task
@@ -391,7 +467,7 @@ def _fit_target(y: np.ndarray, train: np.ndarray, task: str, names: list[str], s
         mean = values.mean(axis=0) if scale else np.zeros(values.shape[1])
         std = values.std(axis=0) if scale else np.ones(values.shape[1])
         return TargetPrep("regression", names, mean=mean.tolist(), std=np.where(std > 1e-12, std, 1.0).tolist())
-    found = sorted(set(np.asarray(y).tolist()), key=_label_key)
+    found = sorted(set(np.asarray(y).tolist()), key=label_order)
     classes = classes or found
     if len(classes) < 2:
         raise DataError(f"the target has a single class {classes}; classification needs at least two")
@@ -402,7 +478,8 @@ def _fit_target(y: np.ndarray, train: np.ndarray, task: str, names: list[str], s
     return TargetPrep(task, names, classes=classes)
 
 
-def _label_key(label: str) -> tuple[int, float, str]:
+def label_order(label: str) -> tuple[int, float, str]:
+    """Sort key of class labels: numbers in numeric order first, then other text as written."""
     number = parse_float(label)
     return (0, number, "") if number is not None and np.isfinite(number) else (1, 0.0, label)
 

@@ -252,11 +252,11 @@ def inspect_data(data: str | Path, target: str | None = None, seed: int = 0, val
 MAX_ARRAY_FEATURES = 256  # array sets with wider samples (images) get no report: per-pixel columns say little
 
 
-def run_quality(spec: Any, data: Any, root: Path) -> dict[str, Any] | None:
+def run_quality(spec: Any, data: Any, root: Path, given: Any = None) -> dict[str, Any] | None:
     """Write a run's quality.json (before training) and print its warnings; None where it does not apply.
 
     ``spec`` is the run's DataSpec and ``data`` its Prepared splits, whose rows give the leakage
-    counts. Time series and text pairs are skipped (windows overlap by design); so are image folders
+    counts; ``given`` is the data handed in from Python (lamina.data.memory.InMemory), if any. Time series and text pairs are skipped (windows overlap by design); so are image folders
     and array sets with more than MAX_ARRAY_FEATURES values per sample.
     """
     import sys
@@ -271,7 +271,19 @@ def run_quality(spec: Any, data: Any, root: Path) -> dict[str, Any] | None:
         return None  # image folders: no per-pixel table report
     from lamina.data.readers import table_format
 
-    if spec.path is not None and table_format(spec.path, spec.format) is not None:
+    if given is not None and given.kind == "frame":
+        columns, source = {str(n): c.combine_chunks() for n, c in zip(given.table.column_names, given.table.columns)}, "DataFrame"
+        target = spec.target if isinstance(spec.target, str) else None
+        if target is None or target not in columns:
+            return None
+    elif given is not None:
+        if np.prod(given.x.shape[1:]) > MAX_ARRAY_FEATURES:
+            return None
+        columns, source, target = array_columns(given.x), given.name, None
+        if data.task != "regression":  # class balance is about classes; regression values are not counted as ones
+            target = "target"
+            columns[target] = pa.array(np.asarray(given.y).astype(str).reshape(len(given.x), -1)[:, 0])
+    elif spec.path is not None and table_format(spec.path, spec.format) is not None:
         try:
             columns, source = read_columns(spec.path, spec.format, spec.na_values), spec.path
         except DataError as exc:  # the run's own reader took the file: the report must not stop it

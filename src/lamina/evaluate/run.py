@@ -5,17 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lamina.data.prepare import Prepared, prepare_data
 from lamina.data.preprocess import Preprocessor
 from lamina.data.series import forecast_errors, seasonal_naive
+from lamina.evaluate.groups import group_report
 from lamina.evaluate.metrics import resolve_metrics
 from lamina.evaluate.scoring import score
 from lamina.files import write_json
 from lamina.nn.outputs import model_outputs
-from lamina.runs import PREDICT_BATCH, Run, load_run, prediction_rows, write_rows_csv
+from lamina.runs import PREDICT_BATCH, Run, load_run, prediction_rows, prediction_values, write_rows_csv
 
 
-def evaluate_run(run: Run | str | Path, split: str = "test", data: Prepared | None = None) -> dict[str, Any]:
+def evaluate_run(run: Run | str | Path, split: str = "test", data: Prepared | None = None,
+                 groups: list[str] | None = None) -> dict[str, Any]:
     """Score the run on ``split`` (test by default); writes evaluation.json and predictions/<split>.csv
     (predictions/val.csv too when scoring the test split).
 
@@ -24,11 +28,15 @@ def evaluate_run(run: Run | str | Path, split: str = "test", data: Prepared | No
     The split is rebuilt from the run's config (same seed, same rows) and
     transformed with the run's saved preprocessing, not a refitted one; training
     passes the ``data`` it already prepared, so the file is not read a second time.
+
+    ``groups`` (default: the run's eval.groups) names table columns to score by group: the report's
+    ``groups`` holds each group's metrics and the gaps between groups (see lamina.evaluate.groups).
     """
     if not isinstance(run, Run):
         run = load_run(run)
-    if data is None:
-        data = prepare_data(run.spec.data, fitted=run.preprocessor)
+    groups = list(run.spec.eval.groups if groups is None else groups)
+    if data is None or any(name not in data.groups for name in groups):
+        data = prepare_data(run.spec.data, fitted=run.preprocessor, groups=groups)
     part = getattr(data, split)
     if run.task == "seq2seq":  # generated from the source alone, not teacher-forced
         outputs = run.decode(part.x)
@@ -41,6 +49,8 @@ def evaluate_run(run: Run | str | Path, split: str = "test", data: Prepared | No
         write_predictions(run, data.val, model_outputs(run.model, data.val.x, PREDICT_BATCH, run.device), "val")
     report = {"split": split, "samples": len(part), "task": run.task, "metrics": metrics,
               "classes": run.preprocessor.target.classes, "predictions": str(predictions)}
+    if groups and len(part) and run.task in ("binary", "multiclass", "regression"):
+        report["groups"] = scores_by_group(run, part, outputs, {name: data.groups[name][part.rows] for name in groups})
     series = run.spec.data.series
     if series is not None and len(part):
         report["forecast"] = {"units": "target", **forecast_errors(part.x, part.y, outputs, run.preprocessor.inputs,
@@ -50,6 +60,16 @@ def evaluate_run(run: Run | str | Path, split: str = "test", data: Prepared | No
                               seasonal_naive_scores(part.x, part.y, run.preprocessor, series.season).items()}
     write_json(run.folder.evaluation, report)
     return report
+
+
+def scores_by_group(run: Run, part: Any, outputs: Any, groups: dict[str, Any]) -> dict[str, Any]:
+    """Metrics of each group of ``part`` and the gaps between groups, from the model's ``outputs``."""
+    target = run.preprocessor.target
+    values = prediction_values(outputs, target)
+    truth = part.y.numpy()
+    if target.task == "regression":
+        truth = target.decode_values(truth.reshape(len(part), -1).astype(np.float64))
+    return group_report(values, truth, target.task, groups)
 
 
 def write_predictions(run: Run, part: Any, outputs: Any, split: str) -> Path:

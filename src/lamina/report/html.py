@@ -36,6 +36,19 @@ def _table(rows: list[tuple[str, Any]], header: tuple[str, str] = ("", "")) -> s
     return f"<table>{head}{body}</table>"
 
 
+def _group_section(groups: dict[str, Any]) -> str:
+    """One table per eval.groups column: each group's metrics, with the gaps between groups above it."""
+    from lamina.evaluate.groups import format_rows
+
+    html = []
+    for title, header, rows in format_rows(groups):
+        head = "".join(f"<th>{escape(name)}</th>" for name in header)
+        body = "".join("<tr>" + "".join(f"<td{' class=num' if i else ''}>{escape(cell)}</td>" for i, cell in enumerate(row))
+                       + "</tr>" for row in rows)
+        html.append(f"<p>{escape(title)}</p><table><tr>{head}</tr>{body}</table>")
+    return "".join(html)
+
+
 def _image(src: str, alt: str) -> str:
     return f"<img src='{escape(src)}' alt='{escape(alt)}'>"
 
@@ -79,6 +92,9 @@ def report_page(root: Path) -> tuple[str, list[Figure]]:
     parts.append(_table([("samples (train / val / test)", " / ".join(str(v) for v in summary["samples"].values())),
                          ("best epoch", f"{summary['best_epoch']} ({summary['monitor']})"),
                          ("stopped early", summary["stopped_early"])]))
+
+    if summary.get("groups"):
+        parts += ["<h2>Metrics by group</h2>", _group_section(summary["groups"])]
 
     if history:
         shown.append(Figure("learning_curves.png", figures.learning_curves, (history,)))
