@@ -425,8 +425,9 @@ def compress(
     from lamina.compress.run import compress as compress_run
     from lamina.files import read_json
 
-    out = compress_run(run, CompressOptions(prune, prune_mode, steps, finetune_epochs, quantize, distill, temperature,
-                                            alpha, name, progress=progress))
+    out = compress_run(run, CompressOptions(prune=prune, prune_mode=prune_mode, steps=steps, finetune_epochs=finetune_epochs,
+                                            quantize=quantize, distill=distill, temperature=temperature, alpha=alpha,
+                                            name=name, progress=progress))
     _comparison_table(read_json(out / "compression.json")["comparison"])
     _console().print(f"run folder: {out}", markup=False)
 
