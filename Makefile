@@ -36,7 +36,7 @@ postgres:
 		postgresql) >/dev/null 2>&1 || echo "note: postgresql could not be installed; the cross-host tune test will be skipped"
 
 test: $(VENV)/.installed-dev browser postgres
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

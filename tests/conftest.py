@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -10,6 +11,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+
+TESTS = Path(__file__).resolve().parent
+SHARED_SESSION_FOLDERS = {"labs", "compress"}  # their files share session fixtures (each lab once; two trained runs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``make test`` runs one worker per core) each worker takes one core: one torch thread
+    here and in the processes the tests start, so two workers do not fight over two cores."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group tests for ``--dist loadgroup``: a file's tests stay on one worker (its module fixtures run once), and
+    so do the folders whose files share session fixtures."""
+    for item in items:
+        parts = Path(item.fspath).resolve().relative_to(TESTS).parts
+        item.add_marker(pytest.mark.xdist_group(parts[0] if parts[0] in SHARED_SESSION_FOLDERS else "/".join(parts)))
 
 
 @pytest.fixture(autouse=True)

@@ -179,8 +179,12 @@ def train(
         _train_segmentation_folder(config, set_ or [], progress)
         return
     spec = load_config(config, set_ or [])  # a bad config fails here, before any process starts
-    if spec.generative is not None:
-        raise LaminaError(f"{config} has a generative: section; train it with: lamina generative {config}")
+    if spec.generative is not None or spec.train.selfsup is not None:
+        if resume_ or remedy or cv is not None or nproc != 1:
+            raise LaminaError(f"{config} trains a {'generative model' if spec.generative else 'self-supervised encoder'}"
+                              " in one process and resumes with lamina resume RUN; drop --resume, --remedy, --cv and --nproc")
+        (_train_generative if spec.generative is not None else _pretrain)(spec, progress)
+        return
     if cv is not None:
         from lamina.evaluate.crossval import cross_validate, format_cv
 
@@ -430,8 +434,9 @@ def compress(
     from lamina.compress.run import compress as compress_run
     from lamina.files import read_json
 
-    out = compress_run(run, CompressOptions(prune, prune_mode, steps, finetune_epochs, quantize, distill, temperature,
-                                            alpha, name, progress=progress))
+    out = compress_run(run, CompressOptions(prune=prune, prune_mode=prune_mode, steps=steps, finetune_epochs=finetune_epochs,
+                                            quantize=quantize, distill=distill, temperature=temperature, alpha=alpha,
+                                            name=name, progress=progress))
     _comparison_table(read_json(out / "compression.json")["comparison"])
     _console().print(f"run folder: {out}", markup=False)
 
@@ -524,14 +529,20 @@ def pretrain(
 ) -> None:
     """Pretrain the config's model (without its last layer) self-supervised on its inputs; labels unused.
 
-    The run folder it writes serves as model.backbone of later runs. Example:
+    The same as lamina train on a config with train.selfsup (kept as an alias). The run folder it writes
+    serves as model.backbone of later runs. Example:
     lamina pretrain examples/digits_simclr.yaml --set train.selfsup.method=denoise
     """
     from lamina.config import load_config
+
+    _pretrain(load_config(config, set_ or []), progress)
+
+
+def _pretrain(spec: Any, progress: str) -> None:
     from lamina.files import read_json
     from lamina.transfer.selfsup import pretrain as run_pretrain
 
-    folder = run_pretrain(load_config(config, set_ or []), progress=progress)
+    folder = run_pretrain(spec, progress=progress)
     record = read_json(folder.root / "pretrain.json")
     _console().print(f"{record['method']} loss {record['losses'][0]:.4f} -> {record['losses'][-1]:.4f} "
                      f"over {record['epochs']} epochs on {record['samples']} inputs", markup=False)
@@ -666,12 +677,18 @@ def generative(config: Path = typer.Argument(..., help="A run config (YAML) with
                set_: list[str] = SetOption, progress: str = ProgressOption) -> None:
     """Train an autoencoder, denoising autoencoder, VAE or GAN; prints reconstruction, anomaly and coverage figures.
 
+    The same as lamina train on a config with a generative: section (kept as an alias).
     Example: lamina generative examples/generative/digits_vae.yaml --set train.epochs=20
     """
     from lamina.config import load_config
+
+    _train_generative(load_config(config, set_ or []), progress)
+
+
+def _train_generative(spec: Any, progress: str) -> None:
     from lamina.generative.run import train_generative
 
-    result = train_generative(load_config(config, set_ or []), progress=progress)
+    result = train_generative(spec, progress=progress)
     console = _console()
     if "test_mse" in result:
         console.print(f"test reconstruction MSE {result['test_mse']:.5f} (PCA with {result['latent']} components: "

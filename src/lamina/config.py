@@ -50,6 +50,17 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class Options(Spec):
+    """Base of a command's options set from Python or the CLI (attack, compress, segment): validated as every
+    spec is, and a mistake raises one ConfigError in lamina's grammar (``field must be ...; got ...``)."""
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, "", type(self))) from None
+
+
 class SplitSpec(Spec):
     """How rows are divided into train, validation and test (deterministic for a seed)."""
 

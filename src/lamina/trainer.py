@@ -114,6 +114,12 @@ def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
     """
     check_progress(progress)
     spec, given = spec_with_data(config, data) if data is not None else (as_spec(config), None)
+    if spec.generative is not None or spec.train.selfsup is not None:  # never trained as a classifier in silence
+        entry = ("lamina.generative.run.train_generative(config)" if spec.generative is not None
+                 else "lamina.transfer.selfsup.pretrain(spec)")
+        section = "a generative" if spec.generative is not None else "a train.selfsup"
+        raise ConfigError(f"this config has {section} section, which fit does not train; call {entry} "
+                          "(or run lamina train CONFIG, which trains every family)")
     if spec.data.path is not None:
         spec.data.path = str(Path(spec.data.path).resolve())
     folder = unfinished_run(spec.runs_dir, spec.name) if resume else None

@@ -60,7 +60,7 @@ def test_compress_quantizes_a_conv_net_to_int8_from_the_cli(digits_cnn, mode: st
 def test_compress_refuses_an_unknown_quantization_mode(digits_cnn) -> None:
     result = CliRunner().invoke(app, ["compress", str(digits_cnn.folder.root), "--quantize", "int4"])
     assert result.exit_code != 0
-    assert "--quantize must be one of dynamic, static, qat" in result.output
+    assert "--quantize must be 'dynamic', 'static' or 'qat'; got 'int4'" in result.output
 
 
 def test_distilling_with_a_name_writes_one_folder_of_that_name(digits_mlp, tmp_path) -> None:

@@ -1,4 +1,4 @@
-"""lamina pretrain end to end, then the pretrained run as a backbone of lamina train."""
+"""Self-supervised pretraining through lamina train (lamina pretrain is its alias), then the run as a backbone."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_pretrain_then_train_on_the_backbone(tmp_path: Path) -> None:
         "model": {"arch": "cnn", "channels": [8], "dense": [16]},
         "train": {"epochs": 2, "batch_size": 256, "selfsup": {"method": "simclr"},
                   "augment": [{"shift": 1}, {"noise": 0.1}]}}))
-    code, out = invoke("pretrain", str(config), "--progress", "none")
+    code, out = invoke("train", str(config), "--progress", "none")  # lamina pretrain is its alias
     assert code == 0, out
     assert "simclr loss" in out and (tmp_path / "runs" / "ss" / "pretrain.json").is_file()
     head = tmp_path / "head.yaml"

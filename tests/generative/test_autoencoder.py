@@ -130,13 +130,19 @@ def test_evaluate_names_the_commands_for_a_generative_run(anomaly_run):
     assert "is a generative (autoencoder) run" in result.output
 
 
-def test_generative_command_trains_the_example_and_train_refuses_it(tmp_path):
+def test_train_and_its_generative_alias_train_the_example_and_fit_points_to_the_family(tmp_path):
     from pathlib import Path
 
+    import lamina
+    from lamina.config import load_config
+    from lamina.errors import ConfigError
+
     example = Path(__file__).resolve().parents[2] / "examples" / "generative" / "digits_autoencoder.yaml"
-    result = CliRunner().invoke(app, ["generative", str(example), "--set", "train.epochs=1",
-                                      "--set", f"runs_dir={tmp_path}", "--progress", "none"])
-    assert result.exit_code == 0, result.output
-    assert "PCA with 8 components" in result.output and "AUROC" in result.output
-    refused = CliRunner().invoke(app, ["train", str(example)])
-    assert refused.exit_code == 2 and "lamina generative" in refused.output
+    for command in ("train", "generative"):
+        result = CliRunner().invoke(app, [command, str(example), "--set", "train.epochs=1",
+                                          "--set", f"runs_dir={tmp_path / command}", "--progress", "none"])
+        assert result.exit_code == 0, result.output
+        assert "PCA with 8 components" in result.output and "AUROC" in result.output
+        assert (tmp_path / command / "digits-anomaly" / "model.safetensors").is_file()
+    with pytest.raises(ConfigError, match=r"generative section, which fit does not train; call lamina.generative"):
+        lamina.fit(load_config(example))

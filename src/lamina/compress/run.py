@@ -18,17 +18,16 @@ the student trains into ``<name>-student`` and the compressed run goes to ``<nam
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
+from pydantic import Field, model_validator
 from torch import nn
 
-from lamina.config import ModelSpec, RunSpec, load_config, save_config
+from lamina.config import ModelSpec, Options, RunSpec, load_config, save_config
 from lamina.data.prepare import Prepared, prepare_data
 from lamina.device import resolve_device
-from lamina.errors import ConfigError
 from lamina.evaluate.metrics import resolve_metrics
 from lamina.evaluate.scoring import score
 from lamina.files import save_tensors, write_json
@@ -52,33 +51,27 @@ CALIBRATION_ROWS = 1024  # training rows whose activation ranges static int8 rec
 QAT_LR_FACTOR = 0.1  # quantization-aware fine-tuning starts from trained weights: a tenth of the run's lr
 
 
-@dataclass
-class CompressOptions:
+class CompressOptions(Options):
     """What to do; every step is optional but at least one must be asked for."""
 
-    prune: float | None = None
-    prune_mode: str = "structured"
-    steps: int = 1
-    finetune_epochs: int = 5
-    quantize: str | None = None
-    distill: str | Path | None = None
-    temperature: float = 4.0
-    alpha: float = 0.7
+    prune: float | None = Field(None, gt=0, lt=1)
+    prune_mode: Literal[PRUNE_MODES] = "structured"
+    steps: int = Field(1, ge=1)
+    finetune_epochs: int = Field(5, ge=0)
+    quantize: Literal[QUANTIZE_MODES] | None = None
+    distill: Path | None = None
+    temperature: float = Field(4.0, gt=0)
+    alpha: float = Field(0.7, ge=0, le=1)
     name: str | None = None
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     progress: str = "auto"
 
-    def check(self) -> None:
-        """Refuse impossible combinations with one message each."""
+    @model_validator(mode="after")
+    def _asks_for_a_step(self) -> CompressOptions:
         if self.prune is None and self.quantize is None and self.distill is None:
-            raise ConfigError("compress needs at least one of prune (an amount), quantize (dynamic|static|qat) or "
-                              "distill (a student config)")
-        if self.prune_mode not in PRUNE_MODES:
-            raise ConfigError(f"prune_mode must be one of {', '.join(PRUNE_MODES)}; got {self.prune_mode!r}")
-        if self.quantize is not None and self.quantize not in QUANTIZE_MODES:
-            raise ConfigError(f"quantize must be one of {', '.join(QUANTIZE_MODES)}; got {self.quantize!r}")
-        if self.steps < 1 or self.finetune_epochs < 0:
-            raise ConfigError(f"steps must be >= 1 and finetune_epochs >= 0; got {self.steps}, {self.finetune_epochs}")
+            raise ValueError("compress needs at least one of prune (an amount), quantize (dynamic|static|qat) or "
+                             "distill (a student config)")
+        return self
 
 
 class KeepBest(Callback):
@@ -110,7 +103,6 @@ def finetune(model: nn.Module, data: Prepared, spec: RunSpec, epochs: int, seed:
 
 def compress(run_path: str | Path, options: CompressOptions) -> Path:
     """Compress the run at ``run_path`` into a new run folder; returns that folder."""
-    options.check()
     original = load_run(run_path)
     spec = original.spec.model_copy(deep=True)
     spec.name = options.name or f"{spec.name}-compressed"

@@ -8,12 +8,13 @@ preprocess.json (:mod:`lamina.robust.bounds`). Results go to the run folder as
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import torch
+from pydantic import Field, model_validator
 
+from lamina.config import Options
 from lamina.data.prepare import prepare_data
 from lamina.errors import ConfigError
 from lamina.files import write_json
@@ -25,37 +26,30 @@ METHODS = ("fgsm", "pgd")
 SPLITS = ("train", "val", "test")
 
 
-@dataclass
-class AttackSettings:
+class AttackSettings(Options):
     """One attack configuration, applied at every eps of the sweep."""
 
-    method: str = "pgd"
-    eps: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.15, 0.2])
-    norm: str = "linf"
-    steps: int = 20
-    step_size: float | None = None
+    method: Literal[METHODS] = "pgd"
+    eps: list[float] = Field(default_factory=lambda: [0.05, 0.1, 0.15, 0.2], min_length=1)
+    norm: Literal[NORMS] = "linf"
+    steps: int = Field(20, ge=1)
+    step_size: float | None = Field(None, gt=0)
     random_start: bool | None = None  # None: pgd starts at random, fgsm does not
     target: str | None = None
-    split: str = "test"
-    examples: int = 4
-    seed: int = 0
+    split: Literal[SPLITS] = "test"
+    examples: int = Field(4, ge=0)
+    seed: int = Field(0, ge=0)
 
-    def check(self, classes: list[str]) -> None:
-        """Refuse settings that cannot run, naming the option and the allowed values."""
-        if self.method not in METHODS:
-            raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
-        if self.norm not in NORMS:
-            raise ConfigError(f"norm must be one of {', '.join(NORMS)}; got {self.norm!r}")
-        if self.split not in SPLITS:
-            raise ConfigError(f"split must be one of {', '.join(SPLITS)}; got {self.split!r}")
-        if not self.eps:
-            raise ConfigError("eps needs at least one value")
+    @model_validator(mode="after")
+    def _every_eps_can_run(self) -> AttackSettings:
         for eps in self.eps:
             check_attack(eps, self.steps, self.norm)
+        return self
+
+    def check(self, classes: list[str]) -> None:
+        """Refuse a target that is not one of the attacked run's classes (known only once the run is open)."""
         if self.target is not None and self.target not in classes:
             raise ConfigError(f"target must be one of the run's classes {', '.join(classes)}; got {self.target!r}")
-        if self.examples < 0:
-            raise ConfigError(f"examples must be 0 or more; got {self.examples}")
 
 
 def attack_run(run: Run | str | Path, settings: AttackSettings | None = None,

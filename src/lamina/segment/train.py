@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field, field_validator
 
-from lamina.config import TrainSpec
+from lamina.config import Options, TrainSpec
 from lamina.data.prepare import Prepared, Split
 from lamina.data.shapes import SHAPE_CLASSES, make_shapes
-from lamina.errors import ConfigError
 from lamina.files import atomic_write_text, save_tensors, write_json
 from lamina.nn.models.unet import UNet
 from lamina.report import figures
@@ -34,30 +33,26 @@ from lamina.train.loop import State, fit
 from lamina.train.steps import Step
 
 
-@dataclass
-class SegmentationSettings:
+class SegmentationSettings(Options):
     """What one segmentation run uses: data sizes, image side, U-Net width and the optimizer's settings."""
 
     name: str = "shapes-unet"
-    train: int = 500
-    val: int = 100
-    test: int = 200
-    size: int = 24
-    width: int = 8
-    epochs: int = 16
-    batch_size: int = 32
-    lr: float = 2e-3
-    seed: int = 0
+    train: int = Field(500, ge=1)
+    val: int = Field(100, ge=1)
+    test: int = Field(200, ge=1)
+    size: int = Field(24, ge=8)
+    width: int = Field(8, ge=1)
+    epochs: int = Field(16, ge=1)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    seed: int = Field(0, ge=0)
 
-    def check(self) -> None:
-        """Refuse settings that cannot make a run, naming the field."""
-        for key in ("train", "val", "test", "width", "epochs", "batch_size"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"segmentation {key} must be a positive integer; got {getattr(self, key)}")
-        if self.size < 8 or self.size % 4:
-            raise ConfigError(f"segmentation size must be a multiple of 4, at least 8; got {self.size}")
-        if not self.lr > 0:
-            raise ConfigError(f"segmentation lr must be positive; got {self.lr}")
+    @field_validator("size")
+    @classmethod
+    def _pools_twice(cls, size: int) -> int:
+        if size % 4:
+            raise ValueError(f"size must be a multiple of 4 (the U-Net halves it twice); got {size}")
+        return size
 
 
 @torch.no_grad()
@@ -124,7 +119,6 @@ def train_segmentation(settings: SegmentationSettings | None = None, runs_dir: s
                        progress: str = "auto") -> dict[str, Any]:
     """Generate the shapes set, train a U-Net on it and write a run folder; returns the summary."""
     settings = settings or SegmentationSettings()
-    settings.check()
     torch.manual_seed(settings.seed)
     parts = {}
     for offset, split in enumerate(("train", "val", "test")):
@@ -133,7 +127,7 @@ def train_segmentation(settings: SegmentationSettings | None = None, runs_dir: s
     classes = list(SHAPE_CLASSES)
     model = UNet((1, settings.size, settings.size), len(classes), settings.width)
     folder = RunFolder.create(runs_dir, settings.name)
-    write_json(folder.root / "segmentation.json", asdict(settings))
+    write_json(folder.root / "segmentation.json", settings.model_dump(mode="json"))
     started = time.perf_counter()
     state = fit_unet(model, *parts["train"], *parts["val"], settings, progress)
     return finish_segmentation_run(folder, model, state, parts["test"], classes,
