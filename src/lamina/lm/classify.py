@@ -92,11 +92,11 @@ def classify_file(path: str | Path, labels: str | None = None, support: str | Pa
     if target.suffix.lower() != ".csv":
         raise ConfigError(f"out must be a .csv file; got {target}")
     check_output_file(target)
+    names = parse_labels(labels) if labels is not None else []
     table = read_text_table(path)
     texts = table.column(text_column(table, column))
     embed = (encoder or MiniLM()).embed
     if labels is not None:
-        names = parse_labels(labels)
         classes, scores = zero_shot_scores(embed, texts, {n: template.format(n) for n in names})
         mode = "zero-shot"
     else:
