@@ -64,7 +64,8 @@ def fit_wordpiece(table: Table, spec: TextSpec, rows: np.ndarray) -> tuple[list[
         raise ConfigError(f"data.text.max_length must be at most {MAX_TOKENS} with the minilm tokenizer; "
                           f"got {spec.max_length}")
     text = packaged_tokenizer_json()
-    tokenizer = {"kind": "minilm", "column": spec.column, "json": text, "vocab_size": _wordpiece(text, None).get_vocab_size()}
+    vocab_size = _wordpiece(text, None).get_vocab_size()
+    tokenizer = {"kind": "minilm", "column": spec.column, "json": text, "vocab_size": vocab_size}
     if spec.max_length != "auto":
         return [], tokenizer, spec.max_length
     texts = table.column(spec.column, "text column")
