@@ -780,7 +780,7 @@ def classify(
     and writes them with each class's cosine similarity (score_<class>) as CSV. Needs the text extra.
 
     Example: lamina classify examples/data/topics_new.csv --labels "sports, cooking, technology, weather"
-    Example: lamina classify examples/data/topics.csv --support examples/data/topics_support.csv --truth topic --out topics.csv
+    Example: lamina classify examples/data/topics_new.csv --support examples/data/topics_support.csv --out labelled.csv
     """
     from rich.markup import escape
     from rich.table import Table
