@@ -12,6 +12,7 @@ with the text extra hidden; training without it stops with one error line naming
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -101,3 +102,25 @@ def test_gradual_unfreezing_releases_the_top_block_first(tmp_path: Path) -> None
     trained, packaged = load_file(str(tmp_path / "runs" / "unfreeze" / "model.safetensors")), pretrained_weights()
     changed = {k.split(".")[1] for k, v in packaged.items() if not (trained[k] == v).all()}
     assert changed == {"6"}  # epoch 0: all frozen; epoch 1: only the top group (block 6) released
+
+
+@pytest.mark.slow
+def test_text_regression_on_the_minilm_backbone(tmp_path: Path) -> None:
+    score = {"sports": 1.0, "cooking": 2.0, "technology": 3.0, "weather": 4.0}  # a number the topic decides
+    rows = list(csv.DictReader(_subset(tmp_path, 25).open(newline="", encoding="utf-8")))
+    path = tmp_path / "scores.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "score"])
+        writer.writerows((r["text"], score[r["topic"]] + 0.1 * (i % 3 - 1)) for i, r in enumerate(rows))
+    config = tmp_path / "regress.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "regress", "seed": 0, "runs_dir": str(tmp_path / "runs"),
+        "data": {"path": str(path), "target": "score", "text": {"column": "text"},
+                 "split": {"val": 0.0, "test": 0.5, "seed": 0}},
+        "model": {"backbone": {"pretrained": "minilm"}, "layers": [{"dense": 64}, "relu", {"dense": 1}]},
+        "train": {"epochs": 12, "batch_size": 16, "optimizer": {"lr": 0.01}, "tensorboard": False}}))
+    result = runner.invoke(app, ["train", str(config), "--progress", "none"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "runs" / "regress" / "evaluation.json").read_text())["metrics"]
+    assert metrics["r2"] > 0.7, metrics  # the mean of the training targets scores r2 <= 0
