@@ -95,12 +95,12 @@ def classify_file(path: str | Path, labels: str | None = None, support: str | Pa
     names = parse_labels(labels) if labels is not None else []
     table = read_text_table(path)
     texts = table.column(text_column(table, column))
-    embed = (encoder or MiniLM()).embed
+    pairs = support_pairs(support, column, label_column) if support is not None else []
+    embed = (encoder or MiniLM()).embed  # loaded once the input is known to be good
     if labels is not None:
         classes, scores = zero_shot_scores(embed, texts, {n: template.format(n) for n in names})
         mode = "zero-shot"
     else:
-        pairs = support_pairs(support, column, label_column)
         classes, scores = few_shot_scores(embed, pairs, texts)
         mode = f"few-shot ({min(sum(y == c for _, y in pairs) for c in classes)}+ examples per class)"
     rows = prediction_rows(texts, classes, scores)
