@@ -124,3 +124,11 @@ def test_text_regression_on_the_minilm_backbone(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "runs" / "regress" / "evaluation.json").read_text())["metrics"]
     assert metrics["r2"] > 0.7, metrics  # the mean of the training targets scores r2 <= 0
+
+
+def test_the_example_config_names_the_pretrained_backbone() -> None:
+    from lamina.config import load_config
+
+    spec = load_config(DATA.parent / "language" / "topics_minilm.yaml")
+    assert spec.model.backbone.pretrained == "minilm" and spec.data.text.tokenizer == "minilm"
+    assert (DATA.parent.parent / spec.data.path).is_file()
