@@ -122,3 +122,26 @@ def test_yaml_round_trip_property(epochs: int, lr: float, hidden: list[int], opt
         "train": {"epochs": epochs, "optimizer": {"name": optimizer, "lr": lr}},
     })
     assert parse_run_spec(yaml.safe_load(yaml.safe_dump(spec.to_dict()))) == spec
+
+
+def _text_run(backbone: dict, text: dict | None) -> dict:
+    data = {"path": "texts.csv", "target": "topic"} | ({"text": text} if text is not None else {})
+    return {"data": data, "model": {"backbone": backbone}}
+
+
+def test_pretrained_minilm_backbone_sets_its_tokenizer() -> None:
+    spec = parse_run_spec(_text_run({"pretrained": "minilm"}, {"column": "text"}))
+    assert spec.data.text.tokenizer == "minilm" and spec.model.backbone.run is None
+    assert parse_run_spec(spec.to_dict()).data.text.tokenizer == "minilm"  # round-trips as config.yaml
+
+
+@pytest.mark.parametrize("backbone, text, message", [
+    ({"pretrained": "minilm", "run": "runs/a"}, {"column": "text"}, "exactly one of run"),
+    ({}, {"column": "text"}, "exactly one of run"),
+    ({"pretrained": "bert"}, {"column": "text"}, "pretrained"),
+    ({"pretrained": "minilm"}, None, "data.text.column"),
+    ({"pretrained": "minilm"}, {"column": "text", "tokenizer": "word"}, "data.text.tokenizer must be minilm"),
+])
+def test_pretrained_backbone_mistakes_are_named(backbone: dict, text: dict | None, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_run_spec(_text_run(backbone, text))

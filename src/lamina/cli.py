@@ -748,16 +748,86 @@ def explain(
 
 @app.command()
 @friendly
-def embed(run: Path = typer.Argument(..., help="An autoencoder or VAE run folder."),
-          input_: Path = typer.Option(..., "--input", help="A .npz (array x) or .csv of raw inputs."),
-          output: Path = typer.Option(None, "--output", help="Where the CSV of codes goes (default: RUN/embeddings/).")) -> None:
-    """Write the latent codes (z0, z1, ...) of each input row as CSV.
+def embed(source: Path = typer.Argument(None, help="An autoencoder or VAE run folder, or a text file (CSV with a "
+                                                   "text column, or .txt with one text per line) to embed with MiniLM."),
+          input_: Path = typer.Option(None, "--input", help="Run folder only: a .npz (array x) or .csv of raw inputs."),
+          texts: Path = typer.Option(None, "--texts", help="A text file to embed with MiniLM (instead of SOURCE)."),
+          column: str = typer.Option(None, "--column", help="The text column (default: 'text', or the only column)."),
+          output: Path = typer.Option(None, "--output", "--out",
+                                      help="Where the codes go: CSV for a run (default RUN/embeddings/); for texts "
+                                           ".npz or .parquet (default NAME.embeddings.npz here).")) -> None:
+    """Write the latent codes (z0, z1, ...) of an autoencoder run's inputs as CSV, or the pretrained MiniLM
+    sentence embeddings of texts (384 numbers each; NPZ or Parquet by the output's extension; the text extra).
 
     Example: lamina embed runs/digits-anomaly --input examples/data/digits_sample.csv
+    Example: lamina embed examples/data/topics_new.csv --output topics.parquet
     """
-    from lamina.generative.run import embed as embed_rows
+    from lamina.errors import ConfigError
 
-    _console().print(f"codes: {embed_rows(run, input_, output)}", markup=False)
+    if texts is not None and source is not None:
+        raise ConfigError("give the text file as SOURCE or as --texts, not both")
+    if texts is None and (source is None or source.is_dir()):
+        if source is None:
+            raise ConfigError("name a run folder (with --input) or a text file (SOURCE or --texts)")
+        if input_ is None:
+            raise ConfigError("a run folder needs --input (the rows to encode)")
+        from lamina.generative.run import embed as embed_rows
+
+        _console().print(f"codes: {embed_rows(source, input_, output)}", markup=False)
+        return
+    if input_ is not None:
+        raise ConfigError("--input is for a run folder; a text file is embedded as it is")
+    from lamina.lm.classify import embed_file
+
+    path, count = embed_file(texts or source, column, output)
+    _console().print(f"embedded {count} texts with MiniLM: {path}", markup=False)
+
+
+@app.command()
+@friendly
+def classify(
+    texts: Path = typer.Argument(..., help="Texts to label: a CSV with a text column, or .txt (one per line)."),
+    labels: str = typer.Option(None, "--labels", help='Zero-shot: the class names, e.g. "sports, politics".'),
+    support: Path = typer.Option(None, "--support", help="Few-shot: a CSV of labelled examples (k per class)."),
+    column: str = typer.Option(None, "--column", help="The text column (default: 'text', or the only column)."),
+    label_column: str = typer.Option(None, "--label-column",
+                                     help="The support file's label column (default: 'label', or its other column)."),
+    template: str = typer.Option("{}", "--template", help='Zero-shot: the sentence for each class, e.g. '
+                                                          '"This text is about {}."'),
+    truth: str = typer.Option(None, "--truth", help="A column of the true classes: also print the accuracy."),
+    out: Path = typer.Option(None, "--out", help="The predictions CSV (default: NAME.classified.csv here)."),
+) -> None:
+    """Label texts with the pretrained MiniLM encoder, no training: zero-shot (--labels, each text gets the most
+    similar class name) or few-shot (--support, the nearest class mean of the examples). Prints the predictions
+    and writes them with each class's cosine similarity (score_<class>) as CSV. Needs the text extra.
+
+    Example: lamina classify examples/data/topics_new.csv --labels "sports, cooking, technology, weather"
+    Example: lamina classify examples/data/topics_new.csv --support examples/data/topics_support.csv --out labelled.csv
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    from lamina.lm.classify import classify_file
+
+    if out is not None:
+        from lamina.runs import check_output_file
+
+        check_output_file(out)  # before the encoder loads
+    result = classify_file(texts, labels, support, column, label_column, template, truth, out)
+    table = Table(title=f"{result.mode}: {len(result.rows)} texts, classes {', '.join(result.classes)}")
+    for name in ("text", "label", "score"):
+        table.add_column(name, justify="right" if name == "score" else "left", overflow="fold")
+    for row in result.rows[:SHOWN_ROWS]:
+        table.add_row(escape(str(row["text"])), escape(str(row["label"])), f"{row['score_' + str(row['label'])]:.3f}")
+    _console().print(table)
+    if len(result.rows) > SHOWN_ROWS:
+        _console().print(f"... {len(result.rows) - SHOWN_ROWS} more rows in the file")
+    if result.accuracy is not None:
+        _console().print(f"accuracy against '{truth}': {result.accuracy:.4f}", markup=False)
+    _console().print(f"wrote {len(result.rows)} predictions to {result.path}", markup=False)
+
+
+SHOWN_ROWS = 20
 
 
 @app.command()

@@ -85,7 +85,8 @@ class SplitSpec(Spec):
 
 
 class TextSpec(Spec):
-    """A CSV text column read as token ids: ``tokenizer`` char or word, vocabulary fitted on train only.
+    """A CSV text column read as token ids: ``tokenizer`` char or word, vocabulary fitted on train only; or
+    ``minilm``, the pretrained MiniLM encoder's WordPiece tokenizer (set by ``model.backbone.pretrained: minilm``).
 
     Tokens seen fewer than ``min_count`` times in training (or beyond the ``max_vocab`` most frequent)
     become the unknown token; sequences are padded (id 0, at the end) or truncated to ``max_length``
@@ -93,7 +94,7 @@ class TextSpec(Spec):
     """
 
     column: str
-    tokenizer: Literal["word", "char"] = "word"
+    tokenizer: Literal["word", "char", "minilm"] = "word"
     lowercase: bool = True
     max_length: int | Literal["auto"] = "auto"
     min_count: int = Field(1, gt=0)
@@ -222,14 +223,26 @@ class BackboneSpec(Spec):
     cached. ``unfreeze_every``: gradual unfreezing, one backbone layer group (from the top down) every
     that many epochs. ``layers`` and ``input_shape`` are filled in from the run when training starts, so
     the new run folder alone rebuilds the model.
+
+    ``pretrained: minilm`` starts from the pretrained MiniLM sentence encoder instead of a run (text data,
+    ``data.text``; the ``text`` extra): its embedding, six transformer blocks (one layer group each), mean
+    pooling and L2 normalization, 384 features. Its weights are copied into the run's model.safetensors.
     """
 
-    run: str
+    run: str | None = None
+    pretrained: Literal["minilm"] | None = None
     cut: int | str = -2
     freeze: bool = True
     unfreeze_every: int | None = Field(None, gt=0)
     layers: list[Any] | None = None
     input_shape: list[int] | None = None
+
+
+    @model_validator(mode="after")
+    def _run_or_pretrained(self) -> BackboneSpec:
+        if (self.run is None) == (self.pretrained is None):
+            raise ValueError("model.backbone needs exactly one of run (a trained run folder) or pretrained (minilm)")
+        return self
 
 
 class ModelSpec(BaseModel):
@@ -624,6 +637,20 @@ class RunSpec(Spec):
     continual: ContinualSpec | None = None
     tune: TuneSpec | None = None
     generative: GenerativeSpec | None = None
+
+    @model_validator(mode="after")
+    def _pretrained_text(self) -> RunSpec:
+        backbone = self.model.backbone
+        if backbone is None or backbone.pretrained != "minilm":
+            return self
+        text = self.data.text
+        if text is None:
+            raise ValueError("model.backbone.pretrained minilm reads text: set data.text.column to the text column")
+        if "tokenizer" in text.model_fields_set and text.tokenizer != "minilm":
+            raise ValueError("data.text.tokenizer must be minilm (or left out) with model.backbone.pretrained minilm, "
+                             f"which reads text with its own WordPiece tokenizer; got {text.tokenizer!r}")
+        text.tokenizer = "minilm"
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data with every default filled in (what config.yaml holds); no tune or generative section unless set."""

@@ -103,6 +103,7 @@ _BUILTIN_MODULES = (
     "lamina.nn.decoder",
     "lamina.nn.patches",
     "lamina.nn.tabular",
+    "lamina.nn.minilm",
     "lamina.nn.init",
     "lamina.nn.models",
     "lamina.nn.models.families",

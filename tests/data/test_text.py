@@ -79,3 +79,19 @@ def test_text_model_on_numeric_data_and_numeric_model_on_text_are_refused(tmp_pa
     data = prepare_data(DataSpec(path=str(_write(tmp_path / "t.csv", ROWS)), target="label", text={"column": "review"}))
     with pytest.raises(ShapeError, match=r"the data gives token ids \(a vocabulary of \d+\), but model.arch 'mlp' layers"):
         build_model(numeric.model, data.input_shape, data.n_outputs, vocab=data.vocab)
+
+
+def test_minilm_tokenizer_fits_a_length_and_travels_in_preprocess_json(tmp_path: Path) -> None:
+    path = _write(tmp_path / "t.csv", [("The striker scored.", "a"), ("Knead the dough for ten minutes.", "b")])
+    spec = TextSpec(column="review", tokenizer="minilm")
+    vocab, tokenizer, length = fit_text(read_csv(path), spec, np.array([0, 1]))
+    ids = encode_texts(["The striker scored."], vocab, tokenizer, length)
+    assert vocab == [] and tokenizer["vocab_size"] == 30522 and length == 10  # [CLS] 8 pieces [SEP]
+    assert ids[0, 0] == 101 and ids[0, -1] == 0 and (ids[0] == 102).sum() == 1  # [CLS] ... [SEP] then [PAD]
+    data = prepare_data(parse_run_spec({"data": {"path": str(path), "target": "label", "text": spec.model_dump(),
+                                                 "split": {"val": 0.0, "test": 0.0}},
+                                        "model": {"arch": "mlp"}}).data)
+    saved = Preprocessor.from_json(data.preprocessor.to_json(), "preprocess.json")  # no package needed again
+    assert np.array_equal(saved.inputs.transform_table(read_csv(path))[data.train.rows], data.train.x.numpy())
+    with pytest.raises(ConfigError, match="at most 256"):
+        fit_text(read_csv(path), TextSpec(column="review", tokenizer="minilm", max_length=300), np.array([0]))

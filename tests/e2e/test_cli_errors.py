@@ -22,7 +22,7 @@ BAD_INPUT = {  # command -> arguments that reach the bad config (CONFIG), bad ru
     **{c: [CONFIG] for c in ("train", "summary", "continual", "tune", "pretrain", "lr-find", "generative")},
     **{c: [RUN] for c in ("resume", "evaluate", "attack", "export", "serve", "diagnose", "explain", "generate")},
     "predict": [RUN, FILE], "compress": [RUN, "--prune", "0.5"], "compare": [RUN, RUN],
-    "embed": [RUN, "--input", FILE], "anomaly": [RUN, "--input", FILE],
+    "embed": [RUN, "--input", FILE], "classify": [FILE, "--support", FILE], "anomaly": [RUN, "--input", FILE],
     "inspect": [FILE, "--target", "no_such_column"], "examples copy": ["no_such_example"],
 }
 NO_INPUT = {"info", "lab list", "examples list"}

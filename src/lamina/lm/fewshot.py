@@ -16,20 +16,31 @@ from lamina.errors import DataError
 Embed = Callable[[list[str]], torch.Tensor]  # texts -> (N, D) unit vectors, e.g. MiniLM().embed
 
 
-def nearest(vectors: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
-    """Index of the most cosine-similar anchor (C, D) for each vector (N, D)."""
+def similarity(vectors: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity of each vector (N, D) to each anchor (C, D): (N, C)."""
     v = torch.nn.functional.normalize(vectors, dim=-1)
     a = torch.nn.functional.normalize(anchors, dim=-1)
-    return (v @ a.T).argmax(-1)  # (N,)
+    return v @ a.T  # (N, C)
+
+
+def nearest(vectors: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """Index of the most cosine-similar anchor (C, D) for each vector (N, D)."""
+    return similarity(vectors, anchors).argmax(-1)  # (N,)
+
+
+def zero_shot_scores(embed: Embed, texts: Sequence[str], descriptions: dict[str, str]
+                     ) -> tuple[list[str], torch.Tensor]:
+    """Class names and each text's cosine similarity to each class description (N, C)."""
+    if not descriptions:
+        raise DataError("zero-shot classification needs at least one class description")
+    names = list(descriptions)
+    return names, similarity(embed(list(texts)), embed([descriptions[n] for n in names]))
 
 
 def zero_shot(embed: Embed, texts: Sequence[str], descriptions: dict[str, str]) -> list[str]:
     """The class of each text whose description (``{class: sentence}``) is most similar to it."""
-    if not descriptions:
-        raise DataError("zero-shot classification needs at least one class description")
-    names = list(descriptions)
-    choice = nearest(embed(list(texts)), embed([descriptions[n] for n in names]))
-    return [names[i] for i in choice.tolist()]
+    names, scores = zero_shot_scores(embed, texts, descriptions)
+    return [names[i] for i in scores.argmax(-1).tolist()]
 
 
 def prototypes(embed: Embed, texts: Sequence[str], labels: Sequence[str]) -> tuple[list[str], torch.Tensor]:
@@ -42,10 +53,17 @@ def prototypes(embed: Embed, texts: Sequence[str], labels: Sequence[str]) -> tup
     return names, torch.nn.functional.normalize(means, dim=-1)
 
 
+def few_shot_scores(embed: Embed, support: Sequence[tuple[str, str]], texts: Sequence[str]
+                    ) -> tuple[list[str], torch.Tensor]:
+    """Class names and each text's cosine similarity to each class prototype (N, C), built from ``support``."""
+    names, protos = prototypes(embed, [t for t, _ in support], [y for _, y in support])
+    return names, similarity(embed(list(texts)), protos)
+
+
 def few_shot(embed: Embed, support: Sequence[tuple[str, str]], texts: Sequence[str]) -> list[str]:
     """The class of each text by its nearest prototype, built from ``support`` (text, label) pairs."""
-    names, protos = prototypes(embed, [t for t, _ in support], [y for _, y in support])
-    return [names[i] for i in nearest(embed(list(texts)), protos).tolist()]
+    names, scores = few_shot_scores(embed, support, texts)
+    return [names[i] for i in scores.argmax(-1).tolist()]
 
 
 def k_shot_split(pairs: Sequence[tuple[str, str]], k: int, seed: int = 0

@@ -3,7 +3,8 @@
 The backbone's layer chain, cut at a named layer, is copied into the new model's
 spec when training starts (``model.backbone.layers``), so the new run folder
 alone rebuilds the model; the backbone's trained weights are copied in by
-:func:`load_backbone_weights`. The built model is an ordinary chain: the
+:func:`load_backbone_weights`. A pretrained backbone (``pretrained: minilm``) is the same: its chain comes
+from the packaged encoder's config.json and its weights from the package (see lamina.nn.minilm). The built model is an ordinary chain: the
 backbone's layers come first (``layers.0`` ... ``layers.{n-1}``), the head after.
 """
 
@@ -24,6 +25,11 @@ from lamina.files import load_tensors, read_json
 def resolve_backbone(spec: BackboneSpec) -> None:
     """Fill ``spec.layers`` and ``spec.input_shape`` from the backbone run folder (once), cut at ``spec.cut``."""
     if spec.layers is not None:
+        return
+    if spec.pretrained is not None:
+        from lamina.nn.minilm import packaged_model_dir, pretrained_chain, read_bert_config
+
+        spec.layers = pretrained_chain(read_bert_config(packaged_model_dir()))
         return
     from lamina.nn.build import chain_items
 
@@ -62,18 +68,25 @@ def backbone_chain(spec: BackboneSpec, head: list[Any] | None, input_shape: tupl
                    ) -> tuple[list[Any], str]:
     """The whole chain (backbone then head, a final dense layer by default) and the config path to blame."""
     resolve_backbone(spec)
-    if tuple(spec.input_shape) != tuple(input_shape):
+    if spec.input_shape is not None and tuple(spec.input_shape) != tuple(input_shape):
         raise ShapeError(f"model.backbone.run {spec.run} takes inputs shaped {tuple(spec.input_shape)}; "
                          f"this data's inputs are shaped {tuple(input_shape)}")
     return list(spec.layers) + list(head or [{"dense": n_outputs}]), "model.backbone + model.layers"
 
 
 def load_backbone_weights(model: nn.Module, spec: BackboneSpec) -> int:
-    """Copy the backbone run's trained weights into the first ``len(spec.layers)`` layers; returns tensors copied."""
-    path = Path(spec.run) / "model.safetensors"
-    if not path.is_file():
-        raise RunFolderError(f"{path} is missing; the backbone run has no trained weights")
-    weights = load_tensors(path)
+    """Copy the backbone run's trained (or the packaged pretrained) weights into the first ``len(spec.layers)``
+    layers; returns tensors copied."""
+    if spec.pretrained is not None:
+        from lamina.nn.minilm import packaged_model_dir, pretrained_weights
+
+        path = packaged_model_dir() / "model.safetensors"
+        weights = pretrained_weights()
+    else:
+        path = Path(spec.run) / "model.safetensors"
+        if not path.is_file():
+            raise RunFolderError(f"{path} is missing; the backbone run has no trained weights")
+        weights = load_tensors(path)
     own = model.state_dict()
     copied = 0
     for index in range(len(spec.layers)):

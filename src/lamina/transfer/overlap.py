@@ -26,6 +26,8 @@ def backbone_overlap(spec: RunSpec) -> str | None:
     Nothing is said when the two runs read different sources (their rows cannot be matched) or split the
     same source the same way (then the backbone never saw this test split).
     """
+    if spec.model.backbone.run is None:  # a pretrained encoder: its training data is not lamina's to compare
+        return None
     mine = spec.data
     theirs = _backbone_data(Path(spec.model.backbone.run))
     if theirs is None or not _same_source(theirs, mine) or _splits_alike(theirs, mine):
