@@ -158,11 +158,12 @@ def train(
     With --remedy: lamina train examples/digits_mlp.yaml --remedy
     With --cv: lamina train examples/breast_cancer_mlp.yaml --cv 5
     With --sweep: lamina train examples/digits_mlp.yaml --sweep train.optimizer.lr=1e-3,1e-2 --sweep model.hidden=[32],[64]
+    Preference tuning (a preference: section): lamina train dpo.yaml  (DPO or a reward model on pairs.jsonl)
     """
     import os
 
     from lamina.config import load_config
-    from lamina.lm.config import is_language_config, read_raw_config
+    from lamina.lm.config import is_language_config, is_preference_config, read_raw_config
     from lamina.segment.folder import is_segmentation_config
     from lamina.trainer import train as train_run
 
@@ -174,6 +175,9 @@ def train(
         return
     if is_language_config(read_raw_config(config, set_ or [])):
         _train_language_model(config, set_ or [], progress, resume_ or nproc != 1)
+        return
+    if is_preference_config(read_raw_config(config, set_ or [])):  # DPO or a reward model on the user's pairs
+        _train_preference(config, set_ or [], progress, resume_, nproc)
         return
     if is_segmentation_config(read_raw_config(config, set_ or [])):  # data.masks: the U-Net on the user's images
         _train_segmentation_folder(config, set_ or [], progress)
@@ -699,6 +703,27 @@ def _train_language_model(config: Path, overrides: list[str], progress: str, uns
                      f"{val['bits_per_char']:.4f} bits/char (unigram baseline {done['unigram_val_loss']:.4f})")
     _console().print(f"trained {done['steps']} steps in {done['train_seconds']:.1f}s ({done['params']:,} parameters)")
     _console().print(f"run folder: {root}", markup=False)
+
+
+def _train_preference(config: Path, overrides: list[str], progress: str, resume: bool, nproc: int) -> None:
+    from lamina.errors import ConfigError
+    from lamina.files import read_json
+    from lamina.lm.preference_run import as_preference_spec, train_preference
+
+    if nproc != 1:
+        raise ConfigError(f"preference runs (a preference: section) train in one process; drop --nproc (got {nproc})")
+    root = train_preference(as_preference_spec(config, overrides), progress=progress, resume=resume)
+    done = read_json(root / "summary.json")
+    last = done["final_epoch"]
+    console = _console()
+    if "val_pair_accuracy" in last:
+        console.print(f"validation pairs ranked right: {last['val_pair_accuracy']:.3f} ({done['pairs']['val']} pairs)")
+    if "val_perplexity" in done:
+        console.print(f"validation text perplexity: {done['val_perplexity']:.3f} "
+                      f"(reference {done['reference_val_perplexity']:.3f})")
+    console.print(f"trained {done['epochs_run']} epochs on {done['pairs']['train']} pairs in "
+                  f"{done['train_seconds']:.1f}s ({done['method']})")
+    console.print(f"run folder: {root}", markup=False)
 
 
 @app.command()
