@@ -55,9 +55,10 @@ def _pair(line: str, path: Path, number: int) -> Pair:
     unknown = sorted(set(row) - set(FIELDS))
     if unknown:
         raise DataError(f"{where} has unknown key {unknown[0]!r}; the keys are {', '.join(FIELDS)}")
+    missing = [field for field in FIELDS if field not in row]
+    if missing:
+        raise DataError(f"{where} has no {missing[0]!r} key; each line needs {', '.join(FIELDS)}")
     for field in FIELDS:
-        if field not in row:
-            raise DataError(f"{where} has no {field!r} key; each line needs {', '.join(FIELDS)}")
         value = row[field]
         if not isinstance(value, str):
             raise DataError(f"{where} field {field!r} must be a string; got {type(value).__name__} {value!r:.40}")
