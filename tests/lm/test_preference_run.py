@@ -122,7 +122,6 @@ def test_dpo_sigkill_and_resume_ends_as_a_straight_run(tmp_path: Path) -> None:
         assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
     assert len(straight[2]) == 3 * 6 and torch.equal(straight[2], killed[2])
     assert straight[3:] == killed[3:]
-    assert json.loads(straight[4].splitlines()[-1])["val_pair_accuracy"] >= 0.0
 
 
 def test_config_and_data_mistakes_are_one_error_line(tmp_path: Path) -> None:
