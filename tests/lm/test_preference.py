@@ -34,6 +34,7 @@ def test_dpo_starts_at_log_two_and_its_nll_term_scores_only_the_chosen_ending() 
     assert math.isclose(float(with_nll), math.log(2) + float(torch.stack(per_token).mean()), rel_tol=1e-5)
 
 
+@torch.no_grad()
 def test_the_reward_ignores_padding_and_the_loss_is_bradley_terry() -> None:
     torch.manual_seed(0)
     tokenizer = CharTokenizer.fit("".join(p.prompt + p.chosen + p.rejected for p in PAIRS) + "\n")
