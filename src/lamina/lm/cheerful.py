@@ -51,16 +51,22 @@ def corpus_text(seed: int, lines: int) -> str:
 @torch.no_grad()
 def sample_endings(model: GPT, tokenizer: Tokenizer, texts: list[str], length: int, seed: int,
                    temperature: float = 1.0) -> list[str]:
-    """One sampled ending per prompt, cut at the first newline (at most ``length`` characters)."""
+    """One sampled ending per prompt, cut at the first newline (at most ``length`` tokens).
+
+    Prompts of one length are sampled together as one batch (the same draws whatever the thread count).
+    """
     model.eval()
     g = torch.Generator().manual_seed(seed)
-    out = []
-    for prompt in texts:
-        ids = tokenizer.encode(prompt, "prompt").unsqueeze(0)  # (1, T)
+    encoded = [tokenizer.encode(prompt, "prompt") for prompt in texts]
+    out = [""] * len(texts)
+    for size in sorted({len(ids) for ids in encoded}):
+        rows = [i for i, ids in enumerate(encoded) if len(ids) == size]
+        ids = torch.stack([encoded[i] for i in rows])  # (N, T)
         for _ in range(length):
-            logits = model(ids[:, -model.context :])[:, -1] / temperature  # (1, V)
-            ids = torch.cat([ids, torch.multinomial(logits.softmax(-1), 1, generator=g)], dim=1)
-        out.append(tokenizer.decode(ids[0, len(prompt) :]).split("\n")[0])
+            logits = model(ids[:, -model.context :])[:, -1] / temperature  # (N, V)
+            ids = torch.cat([ids, torch.multinomial(logits.softmax(-1), 1, generator=g)], dim=1)  # (N, T + 1)
+        for i, row in zip(rows, ids):
+            out[i] = tokenizer.decode(row[size:]).split("\n")[0]
     return out
 
 
