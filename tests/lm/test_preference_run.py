@@ -12,12 +12,14 @@ import yaml
 from typer.testing import CliRunner
 
 from lamina.cli import app
+from lamina.errors import ConfigError
 from lamina.files import load_tensors
 from lamina.lm.cheerful import (CHEERFUL, GLOOMY, cheerful_fraction, corpus_text, held_out_prompts, pair_prompts,
                                 preference_pairs, prompts, train_reference)
 from lamina.lm.generate import load_language_run
-from lamina.lm.preference_run import load_reward_run
+from lamina.lm.preference_run import load_reward_run, train_preference
 from lamina.lm.train import train_lm
+from lamina.train.callbacks import Callback
 from lamina.train.checkpoint import load_checkpoint, step_folders
 from tests.train.test_kill import DRIVER, launch
 
@@ -147,3 +149,13 @@ def test_config_and_data_mistakes_are_one_error_line(tmp_path: Path) -> None:
         assert result.exit_code == 2 and expected in result.output, (expected, result.output)
         assert result.output.startswith("error:") and "Traceback" not in result.output
     assert not (tmp_path / "runs" / "bad").exists()  # refused before a run folder is made
+
+    class Crash(Callback):
+        def on_batch_start(self, state) -> None:
+            raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        train_preference(base | {"name": "cut"}, progress="none", extra_callbacks=[Crash()])
+    write_jsonl(pairs, fixed_pairs(8, seed=2))  # the user edits the pairs before resuming
+    with pytest.raises(ConfigError, match="cannot resume .*cut: the pairs file or the reference run changed"):
+        train_preference(base | {"name": "cut"}, progress="none", resume=True)

@@ -133,10 +133,10 @@ def cheerful_task(workdir: str | Path, seed: int = 0, sft_steps: int = 500, held
     common = {"seed": seed, "runs_dir": str(workdir / "runs"),
               "preference": {"pairs": str(workdir / "pairs.jsonl"), "reference": str(reference.folder.root)}}
     reward = train_preference(common | {"name": "cheerful-reward", "preference": common["preference"] | {
-        "method": "reward"}, "train": {"epochs": 40, "optimizer": {"lr": 3e-3}, "tensorboard": False}},
+        "method": "reward"}, "train": {"epochs": 6, "optimizer": {"lr": 3e-3}, "tensorboard": False}},
         progress="none")
-    tuned = train_preference(common | {"name": "cheerful-dpo", "train": {"epochs": 20, "tensorboard": False}},
-                             progress="none")
+    tuned = train_preference(common | {"name": "cheerful-dpo", "train": {
+        "epochs": 5, "optimizer": {"lr": 5e-4}, "tensorboard": False}}, progress="none")
     test = held_out_prompts(seed, held_out)
     done = read_json(tuned / "summary.json")
     return {"pairs": len(pairs),
