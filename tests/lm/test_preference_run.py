@@ -159,3 +159,22 @@ def test_config_and_data_mistakes_are_one_error_line(tmp_path: Path) -> None:
     write_jsonl(pairs, fixed_pairs(8, seed=2))  # the user edits the pairs before resuming
     with pytest.raises(ConfigError, match="cannot resume .*cut: the pairs file or the reference run changed"):
         train_preference(base | {"name": "cut"}, progress="none", resume=True)
+
+
+def test_every_train_field_acts_or_is_refused_by_name_before_anything_is_read(tmp_path: Path) -> None:
+    from lamina.config import TrainSpec
+    from lamina.lm.preference_run import ACTING, REFUSED
+
+    assert set(ACTING) | set(REFUSED) == set(TrainSpec.model_fields) and not set(ACTING) & set(REFUSED)
+    values = {"loss": "mae", "label_smoothing": 0.1, "huber_delta": 2.0, "epoch_metrics": ["accuracy"],
+              "adversarial": {"method": "fgsm", "eps": 0.1}, "lr_groups": [{"layers": "0", "lr": 0.1}],
+              "selfsup": {"method": "simclr"}, "augment": [{"noise": 0.1}], "compile": True, "diagnose": False,
+              "diagnose_every": 5, "class_weight": "balanced", "log": ["mlflow"]}
+    for method in ("dpo", "reward"):
+        for field in REFUSED:  # the pairs and the reference do not exist: the field is refused first
+            config = {"name": "x", "runs_dir": str(tmp_path), "train": {field: values[field]},
+                      "preference": {"method": method, "pairs": "absent.jsonl", "reference": "absent"}}
+            with pytest.raises(ConfigError, match=rf"train\.{field} does not apply to a preference run "
+                                                  rf"\(preference.method: {method}\)"):
+                train_preference(config, progress="none")
+    assert not (tmp_path / "x").exists()

@@ -41,6 +41,10 @@ from lamina.train.checkpoint import Checkpoints, load_best_weights, resume_point
 from lamina.train.loop import fit
 
 FINGERPRINT = "preference.json"  # the pairs' and the reference's hashes: a resume refuses changed inputs
+# Train fields that act in a preference run as in any run (the loop's, or restore_best and tensorboard here).
+ACTING = ("epochs", "batch_size", "accumulate_steps", "optimizer", "schedule", "l1", "l2", "clip_norm",
+          "clip_value", "early_stopping", "monitor", "restore_best", "device", "precision", "threads", "tensorboard",
+          "checkpoint")
 # Train fields a preference run cannot use, and why; setting one is an error before training starts.
 REFUSED = {"loss": "the step sets its loss", "label_smoothing": "the step sets its loss",
            "huber_delta": "the step sets its loss", "epoch_metrics": "validation logs pair accuracy",
