@@ -818,7 +818,11 @@ def generate(
               lamina generate runs/digits-gan --n 64
     """
     from lamina.lm.generate import generate_text, is_language_run
+    from lamina.lm.preference_run import is_reward_run
 
+    if is_reward_run(run):
+        raise LaminaError(f"{run} is a reward-model run (preference.method: reward): it scores text and does not "
+                          "generate; sample from the language-model run it was trained for, or a DPO run")
     if is_language_run(run):
         if prompt is None:
             raise LaminaError(f"{run} is a language-model run: give the text to continue with --prompt")

@@ -87,6 +87,8 @@ def test_dpo_from_a_users_jsonl_raises_the_preferred_rate_and_keeps_perplexity(t
     assert last["val_pair_accuracy"] >= 0.85 and last["val_loss"] < 0.3, last  # untrained: 0.5 and log 2 = 0.69
     model, _ = load_reward_run(runs / "reward")
     assert sum(p.numel() for p in model.parameters()) > 0
+    refused = runner.invoke(app, ["generate", str(runs / "reward"), "--prompt", test[0]])
+    assert refused.exit_code == 2 and "is a reward-model run" in refused.output, refused.output
 
 
 def dpo_config(tmp_path: Path, name: str, reference: Path, pairs: Path) -> dict:

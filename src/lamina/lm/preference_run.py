@@ -214,6 +214,19 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def is_reward_run(run: str | Path) -> bool:
+    """Whether ``run`` is a reward-model run folder (``preference.method: reward`` in its config.yaml)."""
+    config = RunFolder(run).config
+    if not config.is_file():
+        return False
+    try:
+        raw = yaml.safe_load(config.read_text(encoding="utf-8", errors="replace"))
+    except yaml.YAMLError:
+        return False
+    return isinstance(raw, dict) and isinstance(raw.get("preference"), dict) and \
+        raw["preference"].get("method") == "reward"
+
+
 def load_reward_run(run: str | Path) -> tuple[RewardModel, Any]:
     """A reward run's model (eval mode) and tokenizer, rebuilt from its folder (YAML, JSON, safetensors)."""
     folder = RunFolder(run)
