@@ -17,6 +17,8 @@ from lamina.files import load_tensors
 from lamina.lm.cheerful import (CHEERFUL, GLOOMY, cheerful_fraction, corpus_text, held_out_prompts, pair_prompts,
                                 preference_pairs, prompts, train_reference)
 from lamina.lm.generate import load_language_run
+from lamina.lm.pairs import pair_tensors
+from lamina.lm.preference import reward_terms
 from lamina.lm.preference_run import load_reward_run, train_preference
 from lamina.lm.train import train_lm
 from lamina.train.callbacks import Callback
@@ -80,13 +82,16 @@ def test_dpo_from_a_users_jsonl_raises_the_preferred_rate_and_keeps_perplexity(t
 
     reward = tmp_path / "reward.yaml"
     reward.write_text(yaml.safe_dump({"name": "reward", "runs_dir": str(runs), "train": {
-        "epochs": 6, "tensorboard": False, "optimizer": {"lr": 3e-3}}, "preference": {
+        "epochs": 6, "tensorboard": False, "restore_best": False, "optimizer": {"lr": 3e-3}}, "preference": {
         "method": "reward", "pairs": str(jsonl), "reference": str(reference.folder.root)}}))
     assert runner.invoke(app, ["train", str(reward), "--progress", "none"]).exit_code == 0
     last = json.loads((runs / "reward" / "summary.json").read_text())["final_epoch"]
     assert last["val_pair_accuracy"] >= 0.85 and last["val_loss"] < 0.3, last  # untrained: 0.5 and log 2 = 0.69
-    model, _ = load_reward_run(runs / "reward")
-    assert sum(p.numel() for p in model.parameters()) > 0
+    model, tokenizer = load_reward_run(runs / "reward")  # rebuilt from the folder, it ranks as validation did
+    held = pair_tensors(pairs[-int(len(pairs) * 0.2):], tokenizer, reference.model.context)
+    with torch.no_grad():
+        right = int((reward_terms(model, *held)[1] > 0).sum())
+    assert right == round(last["val_pair_accuracy"] * len(held[0])), (right, last)
     refused = runner.invoke(app, ["generate", str(runs / "reward"), "--prompt", test[0]])
     assert refused.exit_code == 2 and "is a reward-model run" in refused.output, refused.output
 
