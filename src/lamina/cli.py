@@ -167,6 +167,9 @@ def train(
     from lamina.segment.folder import is_segmentation_config
     from lamina.trainer import train as train_run
 
+    if is_preference_config(read_raw_config(config, set_ or [])):  # DPO or a reward model on the user's pairs
+        _train_preference(config, set_ or [], progress, resume_, nproc != 1 or remedy or cv is not None or bool(sweep))
+        return
     if sweep:
         if resume_ or remedy or nproc != 1:
             raise LaminaError("--sweep trains each combination as a new run in one process; "
@@ -175,9 +178,6 @@ def train(
         return
     if is_language_config(read_raw_config(config, set_ or [])):
         _train_language_model(config, set_ or [], progress, resume_ or nproc != 1)
-        return
-    if is_preference_config(read_raw_config(config, set_ or [])):  # DPO or a reward model on the user's pairs
-        _train_preference(config, set_ or [], progress, resume_, nproc)
         return
     if is_segmentation_config(read_raw_config(config, set_ or [])):  # data.masks: the U-Net on the user's images
         _train_segmentation_folder(config, set_ or [], progress)
@@ -705,13 +705,14 @@ def _train_language_model(config: Path, overrides: list[str], progress: str, uns
     _console().print(f"run folder: {root}", markup=False)
 
 
-def _train_preference(config: Path, overrides: list[str], progress: str, resume: bool, nproc: int) -> None:
+def _train_preference(config: Path, overrides: list[str], progress: str, resume: bool, unsupported: bool) -> None:
     from lamina.errors import ConfigError
     from lamina.files import read_json
     from lamina.lm.preference_run import as_preference_spec, train_preference
 
-    if nproc != 1:
-        raise ConfigError(f"preference runs (a preference: section) train in one process; drop --nproc (got {nproc})")
+    if unsupported:
+        raise ConfigError("preference runs (a preference: section) train once in one process; "
+                          "drop --nproc, --remedy, --cv and --sweep")
     root = train_preference(as_preference_spec(config, overrides), progress=progress, resume=resume)
     done = read_json(root / "summary.json")
     last = done["final_epoch"]

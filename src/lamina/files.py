@@ -110,20 +110,10 @@ def encode_json(data: Any, indent: int | None = 2) -> bytes:
 
 
 def encode_tensors(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> bytes:
-    """Named tensors as safetensors bytes (copied to contiguous CPU memory).
-
-    Tensors that share memory (a language model's output layer tied to its embedding) are
-    each written whole: safetensors refuses shared storage, and loading fills both alike.
-    """
+    """Named tensors as safetensors bytes (copied to contiguous CPU memory)."""
     from safetensors.torch import save
 
-    out, seen = {}, set()
-    for name, t in tensors.items():
-        t = t.detach().to("cpu").contiguous()
-        shared = t.untyped_storage().data_ptr() in seen
-        seen.add(t.untyped_storage().data_ptr())
-        out[name] = t.clone() if shared else t
-    return save(out, metadata=metadata)
+    return save({name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}, metadata=metadata)
 
 
 def decode_tensors(data: bytes, path: Path) -> dict[str, torch.Tensor]:

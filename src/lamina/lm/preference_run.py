@@ -38,6 +38,7 @@ from lamina.lm.tokenize import load_tokenizer, save_tokenizer
 from lamina.runs import RunFolder
 from lamina.train.callbacks import Callback, EarlyStopping, LossLog, MetricsLog, Progress, TensorBoardLog, check_monitor
 from lamina.train.checkpoint import Checkpoints, load_best_weights, resume_point, versions
+from lamina.train.fields import refuse_train_fields
 from lamina.train.loop import fit
 
 FINGERPRINT = "preference.json"  # the pairs' and the reference's hashes: a resume refuses changed inputs
@@ -67,11 +68,7 @@ def as_preference_spec(config: PreferenceSpec | dict[str, Any] | str | Path,
 
 def check_train_fields(spec: PreferenceSpec) -> None:
     """Refuse a train field the config sets that a preference run cannot use, naming it, before anything runs."""
-    refused = [name for name in REFUSED if name in spec.train.model_fields_set]
-    if refused:
-        name = refused[0]
-        raise ConfigError(f"train.{name} does not apply to a preference run (preference.method: "
-                          f"{spec.preference.method}): {REFUSED[name]}; remove it from the train section")
+    refuse_train_fields(spec.train, REFUSED, "preference", f"preference.method: {spec.preference.method}")
 
 
 def train_preference(config: PreferenceSpec | dict[str, Any] | str | Path, progress: str = "auto",
