@@ -147,6 +147,8 @@ def test_config_and_data_mistakes_are_one_error_line(tmp_path: Path) -> None:
         "preference.reference must be a language-model run folder": base | {
             "preference": base["preference"] | {"reference": str(tmp_path)}},
         "preference.method must be 'dpo' or 'reward'; got 'ppo'": base | {"preference": base["preference"] | {"method": "ppo"}},
+        "train.early_stopping.monitor must be one of train_loss, val_loss, val_pair_accuracy, val_perplexity": base | {
+            "train": {"early_stopping": {"monitor": "val_accuracy"}}},
     }
     runner = CliRunner()
     for expected, cfg in cases.items():

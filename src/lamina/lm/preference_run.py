@@ -37,7 +37,7 @@ from lamina.lm.preference import DPO, Preference, RewardModel, text_loss
 from lamina.lm.tokenize import load_tokenizer, save_tokenizer
 from lamina.runs import RunFolder
 from lamina.train.callbacks import Callback, EarlyStopping, LossLog, MetricsLog, Progress, TensorBoardLog, check_monitor
-from lamina.train.checkpoint import Checkpoints, load_best_weights, resume_point, versions
+from lamina.train.checkpoint import Checkpoint, Checkpoints, load_best_weights, resume_point, versions
 from lamina.train.fields import refuse_train_fields
 from lamina.train.loop import fit
 
@@ -106,6 +106,12 @@ def train_preference(config: PreferenceSpec | dict[str, Any] | str | Path, progr
     else:
         model = RewardModel(reference.tokenizer.vocab, max_length=context + 1)
         step, val_text = Preference(), None
+    available = ["train_loss"] + (["val_loss", "val_pair_accuracy"] if held else []) + (
+        ["val_perplexity"] if val_text is not None else [])
+    if "monitor" in t.model_fields_set:  # refused before a run folder is made
+        check_monitor(t.monitor, available, "train.monitor")
+    if t.early_stopping is not None:
+        check_monitor(t.early_stopping.monitor, available, "train.early_stopping.monitor")
     fingerprint = {"pairs_sha256": _sha256(pairs_path.read_bytes()),
                    "reference_sha256": _sha256(reference.folder.weights.read_bytes())}
     folder = unfinished_run(spec.runs_dir, spec.name) if resume else None
@@ -115,8 +121,6 @@ def train_preference(config: PreferenceSpec | dict[str, Any] | str | Path, progr
     save_tokenizer(reference.tokenizer, folder.preprocess)
     write_json(folder.root / FINGERPRINT, fingerprint)
 
-    available = ["train_loss"] + (["val_loss", "val_pair_accuracy"] if held else []) + (
-        ["val_perplexity"] if val_text is not None else [])
     checkpoints, callbacks = _callbacks(spec, folder, progress, available)
     started = time.perf_counter()
     torch.manual_seed(spec.seed)
@@ -172,10 +176,11 @@ def _reference_text(reference: LanguageRun, needed: bool) -> tuple[torch.Tensor 
 
 def _callbacks(spec: PreferenceSpec, folder: RunFolder, progress: str, available: list[str]
                ) -> tuple[Checkpoints, list[Callback]]:
-    """The run folder's checkpoints (to go last) and the loop's other callbacks: progress, logs, early stopping."""
+    """The run folder's checkpoints (to go last) and the loop's other callbacks: progress, logs, early stopping.
+
+    ``available`` are the logged values a monitor may name (the config's were checked before the folder was made).
+    """
     t = spec.train
-    if "monitor" in t.model_fields_set:
-        check_monitor(t.monitor, available, "train.monitor")
     monitor = t.monitor if t.monitor in available else "train_loss"
     mode = "max" if higher_is_better(monitor) else "min"
     checkpoints = Checkpoints(folder.checkpoints, t.checkpoint, monitor, mode, spec.model_dump(mode="json"))
@@ -184,13 +189,13 @@ def _callbacks(spec: PreferenceSpec, folder: RunFolder, progress: str, available
         callbacks.append(TensorBoardLog(folder.tensorboard))
     if t.early_stopping is not None:
         es = t.early_stopping
-        check_monitor(es.monitor, available, "train.early_stopping.monitor")
         es_mode = es.mode if es.mode != "auto" else ("max" if higher_is_better(es.monitor) else "min")
         callbacks.append(EarlyStopping(es.monitor, es_mode, es.patience, es.min_delta))
     return checkpoints, callbacks
 
 
-def _resume_checkpoint(folder: RunFolder, spec: PreferenceSpec, fingerprint: dict[str, str], progress: str) -> Any:
+def _resume_checkpoint(folder: RunFolder, spec: PreferenceSpec, fingerprint: dict[str, str], progress: str
+                       ) -> Checkpoint | None:
     """The checkpoint an interrupted run continues from (None: from the start), once its inputs are unchanged."""
     import sys
 
