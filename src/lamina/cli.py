@@ -158,14 +158,18 @@ def train(
     With --remedy: lamina train examples/digits_mlp.yaml --remedy
     With --cv: lamina train examples/breast_cancer_mlp.yaml --cv 5
     With --sweep: lamina train examples/digits_mlp.yaml --sweep train.optimizer.lr=1e-3,1e-2 --sweep model.hidden=[32],[64]
+    Preference tuning (a preference: section): lamina train dpo.yaml  (DPO or a reward model on pairs.jsonl)
     """
     import os
 
     from lamina.config import load_config
-    from lamina.lm.config import is_language_config, read_raw_config
+    from lamina.lm.config import is_language_config, is_preference_config, read_raw_config
     from lamina.segment.folder import is_segmentation_config
     from lamina.trainer import train as train_run
 
+    if is_preference_config(read_raw_config(config, set_ or [])):  # DPO or a reward model on the user's pairs
+        _train_preference(config, set_ or [], progress, resume_, nproc != 1 or remedy or cv is not None or bool(sweep))
+        return
     if sweep:
         if resume_ or remedy or nproc != 1:
             raise LaminaError("--sweep trains each combination as a new run in one process; "
@@ -723,6 +727,28 @@ def _train_language_model(config: Path, overrides: list[str], progress: str, uns
     _console().print(f"run folder: {root}", markup=False)
 
 
+def _train_preference(config: Path, overrides: list[str], progress: str, resume: bool, unsupported: bool) -> None:
+    from lamina.errors import ConfigError
+    from lamina.files import read_json
+    from lamina.lm.preference_run import as_preference_spec, train_preference
+
+    if unsupported:
+        raise ConfigError("preference runs (a preference: section) train once in one process; "
+                          "drop --nproc, --remedy, --cv and --sweep")
+    root = train_preference(as_preference_spec(config, overrides), progress=progress, resume=resume)
+    done = read_json(root / "summary.json")
+    last = done["final_epoch"]
+    console = _console()
+    if "val_pair_accuracy" in last:
+        console.print(f"validation pairs ranked right: {last['val_pair_accuracy']:.3f} ({done['pairs']['val']} pairs)")
+    if "val_perplexity" in done:
+        console.print(f"validation text perplexity: {done['val_perplexity']:.3f} "
+                      f"(reference {done['reference_val_perplexity']:.3f})")
+    console.print(f"trained {done['epochs_run']} epochs on {done['pairs']['train']} pairs in "
+                  f"{done['train_seconds']:.1f}s ({done['method']})")
+    console.print(f"run folder: {root}", markup=False)
+
+
 @app.command()
 @friendly
 def explain(
@@ -885,7 +911,11 @@ def generate(
               lamina generate runs/digits-gan --n 64
     """
     from lamina.lm.generate import generate_text, is_language_run
+    from lamina.lm.preference_run import is_reward_run
 
+    if is_reward_run(run):
+        raise LaminaError(f"{run} is a reward-model run (preference.method: reward): it scores text and does not "
+                          "generate; sample from the language-model run it was trained for, or a DPO run")
     if is_language_run(run):
         if prompt is None:
             raise LaminaError(f"{run} is a language-model run: give the text to continue with --prompt")

@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from lamina.config import OptimizerSpec, ScheduleSpec, Spec, apply_overrides, format_validation_error, parse_yaml
+from lamina.config import (OptimizerSpec, ScheduleSpec, Spec, TrainSpec, apply_overrides, format_validation_error,
+                           parse_yaml)
 from lamina.errors import ConfigError
 from lamina.example_files import resolve_data_path
 from lamina.inherit import resolve_extends
@@ -73,6 +74,67 @@ class LMSpec(Spec):
     data: TextDataSpec
     model: GPTOptions = Field(default_factory=GPTOptions)
     train: LMTrainSpec = Field(default_factory=LMTrainSpec)
+
+
+class PreferenceOptions(Spec):
+    """Preference tuning of a language-model run on the user's pairs (a JSONL of prompt, chosen, rejected).
+
+    ``method``: ``dpo`` tunes a copy of the ``reference`` run's model by Direct Preference Optimization
+    (``beta`` scales the policy-vs-reference log-ratio margin); ``reward`` fits a reward model to the pairs
+    (Bradley-Terry) with the reference's tokenizer. ``nll`` weighs the chosen endings' negative
+    log-likelihood per token (RPO), ``text_mix`` the next-token loss on windows of the reference's own
+    training text (InstructGPT's pretraining mix): both keep DPO's language close to the reference's.
+    The last ``val`` fraction of the pairs validates.
+    """
+
+    method: Literal["dpo", "reward"] = "dpo"
+    pairs: str
+    reference: str
+    beta: float = Field(0.1, gt=0)
+    nll: float = Field(1.0, ge=0)
+    text_mix: float = Field(1.0, ge=0)
+    val: float = Field(0.2, ge=0, lt=1)
+
+
+# The train section's defaults for preference runs (where the config leaves them out): a few epochs at a small rate.
+PREFERENCE_TRAIN = {"epochs": 3, "batch_size": 32, "optimizer": {"name": "adamw", "lr": 1e-4, "weight_decay": 0.0}}
+
+
+class PreferenceSpec(Spec):
+    """A preference-tuning run (a ``preference:`` section); saved resolved as the run folder's config.yaml.
+
+    ``model`` is the reference run's GPT size, copied from it when the run starts (so the run
+    folder alone rebuilds a DPO-tuned model); ``train`` is the one loop's train section.
+    """
+
+    name: str = Field("preference", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    seed: int = 0
+    runs_dir: str = "runs"
+    preference: PreferenceOptions
+    model: GPTOptions | None = None
+    train: TrainSpec = Field(default_factory=lambda: TrainSpec.model_validate(PREFERENCE_TRAIN))
+
+
+def is_preference_config(raw: Any) -> bool:
+    """Whether plain config data describes a preference-tuning run (it has a ``preference:`` section)."""
+    return isinstance(raw, dict) and "preference" in raw
+
+
+def parse_preference_spec(raw: Any, source: str = "config") -> PreferenceSpec:
+    """Validate plain data into a PreferenceSpec, or raise one ConfigError listing every problem."""
+    from pydantic import ValidationError
+
+    if isinstance(raw, dict) and isinstance(raw.get("train", {}), dict):
+        train = dict(raw.get("train") or {})
+        optimizer = train.get("optimizer", {})
+        if isinstance(optimizer, dict):
+            train["optimizer"] = PREFERENCE_TRAIN["optimizer"] | optimizer
+        raw = raw | {"train": PREFERENCE_TRAIN | train}
+    try:
+        return PreferenceSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = format_validation_error(exc, "", PreferenceSpec).splitlines()
+        raise ConfigError(f"{source}: " + "; ".join(problems)) from None
 
 
 def is_language_config(raw: Any) -> bool:

@@ -61,11 +61,14 @@ def load_corpus(path: str | Path, val: float, context: int, tokenizer: str = "ch
     return corpus
 
 
-def random_windows(ids: torch.Tensor, context: int, batch: int, generator: torch.Generator
+def random_windows(ids: torch.Tensor, context: int, batch: int, generator: torch.Generator | None
                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``batch`` windows at random offsets: inputs (B, T) and the same shifted by one token as targets (B, T)."""
-    starts = torch.randint(len(ids) - context, (batch,), generator=generator)  # (B,)
-    index = starts.unsqueeze(1) + torch.arange(context)  # (B, T)
+    """``batch`` windows at random offsets: inputs (B, T) and the same shifted by one token as targets (B, T).
+
+    ``generator`` None draws the offsets from torch's global generator (which checkpoints save).
+    """
+    starts = torch.randint(len(ids) - context, (batch,), generator=generator).to(ids.device)  # (B,), drawn on the CPU
+    index = starts.unsqueeze(1) + torch.arange(context, device=ids.device)  # (B, T)
     return ids[index], ids[index + 1]
 
 

@@ -9,7 +9,8 @@ import torch
 
 from lamina.errors import ConfigError, DataError, RunFolderError
 from lamina.files import load_tensors
-from lamina.lm.config import LMSpec, is_language_config, parse_lm_spec
+from lamina.lm.config import (LMSpec, PreferenceSpec, is_language_config, is_preference_config, parse_lm_spec,
+                              parse_preference_spec)
 from lamina.lm.tokenize import Tokenizer, load_tokenizer
 from lamina.nn.models.language import GPT
 from lamina.runs import RunFolder
@@ -20,19 +21,26 @@ class LanguageRun:
     """A trained language model with its spec and tokenizer, rebuilt from a run folder."""
 
     folder: RunFolder
-    spec: LMSpec
+    spec: LMSpec | PreferenceSpec  # a preference (DPO) run's spec holds the model size it tuned
     tokenizer: Tokenizer
     model: GPT
 
 
+def is_tuned_language_config(raw: object) -> bool:
+    """Whether plain config data is a DPO run's (a language model tuned on preference pairs)."""
+    return is_preference_config(raw) and isinstance(raw["preference"], dict) and \
+        raw["preference"].get("method", "dpo") == "dpo"
+
+
 def is_language_run(run: str | Path) -> bool:
-    """Whether ``run`` is a run folder whose config.yaml says ``task: language_model`` (so ``generate`` samples text)."""
+    """Whether ``run`` is a language-model run folder (``task: language_model`` or DPO), so ``generate`` samples text."""
     from lamina.config import parse_yaml
 
     config = RunFolder(run).config
     if not config.is_file():
         return False
-    return is_language_config(parse_yaml(config.read_text(encoding="utf-8", errors="replace"), str(config), RunFolderError))
+    raw = parse_yaml(config.read_text(encoding="utf-8", errors="replace"), str(config), RunFolderError)
+    return is_language_config(raw) or is_tuned_language_config(raw)
 
 
 def load_language_run(run: str | Path) -> LanguageRun:
@@ -42,12 +50,16 @@ def load_language_run(run: str | Path) -> LanguageRun:
     """
     folder = RunFolder(run)
     raw = folder.read_config()
-    if not is_language_config(raw):
-        raise RunFolderError(f"{folder.root} is not a language-model run (its config.yaml has no task: language_model)")
+    if not is_language_config(raw) and not is_tuned_language_config(raw):
+        raise RunFolderError(f"{folder.root} is not a language-model run (its config.yaml has no task: language_model "
+                             "and no preference section of method dpo)")
     try:
-        spec = parse_lm_spec(raw, str(folder.config))
+        spec = parse_lm_spec(raw, str(folder.config)) if is_language_config(raw) else \
+            parse_preference_spec(raw, str(folder.config))
     except ConfigError as exc:
         raise RunFolderError(str(exc)) from None
+    if spec.model is None:
+        raise RunFolderError(f"{folder.config} has no model section: the run never started training")
     tokenizer = load_tokenizer(folder.preprocess)
     model = GPT(tokenizer.vocab, spec.model)
     weights = load_tensors(folder.weights)

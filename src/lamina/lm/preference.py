@@ -1,161 +1,42 @@
-"""Preference tuning: a builtin task whose preferred property code can check, a reward model, and DPO.
+"""Preference learning's two steps, run by :func:`lamina.train.loop.fit`: a reward model and DPO.
 
-The task ("cheerful endings"): a corpus of short lines ``<who> <did> the <what> and it was <adjective>.``
-where half the adjectives are cheerful and half gloomy. A language model trained on it (the
-reference) ends a prompt ``<who> <did> the <what> and it was`` cheerfully about half the time.
-Preference pairs are two sampled endings of one prompt, the cheerful one chosen (the check
-is code: :func:`is_cheerful`). A reward model learns those preferences (Bradley-Terry), and
-DPO (Rafailov et al. 2023) tunes a copy of the reference on the pairs against the frozen
-reference, so cheerful endings become likely while the rest of the language stays close.
+A batch is preference pairs as :func:`lamina.lm.pairs.pair_tensors` packs them: ids (B, 2, L) of
+prompt + chosen and prompt + rejected, and lengths (B, 3) (the prompt's, each sequence's).
+
+    Preference (reward model, Bradley-Terry):
+        r = reward(chosen), reward(rejected)             -> loss = -log sigmoid(r_chosen - r_rejected)
+    DPO (Rafailov et al. 2023) of a policy against a frozen reference:
+        margin = [log pi(chosen) - log pi(rejected)] - [log ref(chosen) - log ref(rejected)]   (endings only)
+        loss = -log sigmoid(beta * margin) - nll * log pi(chosen) per token (RPO, Pang et al. 2024)
+               + text_mix * next-token loss on random windows of the reference's training text
+
+The windows' offsets come from torch's global generator, which checkpoints save, so a resumed
+run draws the same ones. Validation: the same losses on held-out pairs, the fraction of pairs
+ranked right, and (DPO, with text) the validation text's perplexity.
 """
 
 from __future__ import annotations
 
-import copy
 import math
-import random
-from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lamina.files import atomic_write_text
-from lamina.lm.corpus import random_windows
-from lamina.lm.tokenize import CharTokenizer
+from lamina.lm.corpus import random_windows, tiled_windows
 from lamina.nn.attention import BlockArgs, EncoderBlock
 from lamina.nn.models.language import GPT
+from lamina.train.steps import Step
 
-WHO = ["the cat", "my aunt", "a sailor", "the king", "our dog", "the baker", "a child", "the queen", "his friend",
-       "the farmer", "a poet", "the judge", "her brother", "the miller", "a knight", "the nurse"]
-DID = ["saw", "ate", "found", "painted", "sold", "cleaned", "opened", "lost", "carried", "fixed", "read", "wore"]
-WHAT = ["cake", "boat", "letter", "garden", "lamp", "coat", "door", "song", "map", "ring", "wall", "hat"]
-CHEERFUL = ["bright", "lovely", "merry", "sunny", "joyful", "sweet"]
-GLOOMY = ["dull", "grim", "dreary", "sad", "bleak", "gray"]
-STEM = " and it was "
+if TYPE_CHECKING:
+    from lamina.train.loop import State
 
-
-def is_cheerful(ending: str) -> bool:
-    """The preferred property: the ending's first word is one of the cheerful adjectives."""
-    words = ending.strip().replace(".", " ").split()
-    return bool(words) and words[0] in CHEERFUL
-
-
-def prompts(seed: int, n: int) -> list[str]:
-    """``n`` prompts ``<who> <did> the <what> and it was`` (drawn with replacement)."""
-    rng = random.Random(seed)
-    return [f"{rng.choice(WHO)} {rng.choice(DID)} the {rng.choice(WHAT)}{STEM}" for _ in range(n)]
-
-
-def corpus_text(seed: int, lines: int) -> str:
-    """The task's corpus: ``lines`` lines, each ending cheerfully or gloomily with equal chance."""
-    rng = random.Random(seed)
-    return "".join(f"{p}{rng.choice(CHEERFUL + GLOOMY)}.\n" for p in prompts(seed + 1, lines))
-
-
-@torch.no_grad()
-def sample_endings(model: GPT, tokenizer: CharTokenizer, texts: list[str], length: int, seed: int,
-                   temperature: float = 1.0) -> list[str]:
-    """One sampled ending per prompt, cut at the first newline (at most ``length`` characters)."""
-    model.eval()
-    g = torch.Generator().manual_seed(seed)
-    out = []
-    for prompt in texts:
-        ids = tokenizer.encode(prompt, "prompt").unsqueeze(0)  # (1, T)
-        for _ in range(length):
-            logits = model(ids[:, -model.context :])[:, -1] / temperature  # (1, V)
-            ids = torch.cat([ids, torch.multinomial(logits.softmax(-1), 1, generator=g)], dim=1)
-        out.append(tokenizer.decode(ids[0, len(prompt) :]).split("\n")[0])
-    return out
-
-
-def cheerful_fraction(model: GPT, tokenizer: CharTokenizer, texts: list[str], seed: int) -> float:
-    """Fraction of sampled endings (temperature 1) with the preferred property."""
-    endings = sample_endings(model, tokenizer, texts, length=10, seed=seed)
-    return sum(map(is_cheerful, endings)) / len(endings)
-
-
-@dataclass
-class Pair:
-    """One preference: for ``prompt``, ``chosen`` is preferred over ``rejected``."""
-
-    prompt: str
-    chosen: str
-    rejected: str
-
-
-def preference_pairs(model: GPT, tokenizer: CharTokenizer, texts: list[str], seed: int) -> list[Pair]:
-    """Two sampled endings per prompt; where exactly one is cheerful, it is chosen (labelled by code)."""
-    first = sample_endings(model, tokenizer, texts, 10, seed)
-    second = sample_endings(model, tokenizer, texts, 10, seed + 1)
-    pairs = []
-    for prompt, a, b in zip(texts, first, second):
-        if is_cheerful(a) != is_cheerful(b):
-            pairs.append(Pair(prompt, a, b) if is_cheerful(a) else Pair(prompt, b, a))
-    return pairs
-
-
-def pack(tokenizer: CharTokenizer, prompt: str, ending: str) -> tuple[torch.Tensor, int]:
-    """Ids of prompt + ending + newline and where the ending starts."""
-    return tokenizer.encode(prompt + ending + "\n", "preference pair"), len(prompt)
-
-
-def ending_logprob(model: GPT, batch: list[tuple[torch.Tensor, int]]) -> torch.Tensor:
-    """Summed log-probability (B,) of each sequence's ending (tokens after its prompt) under ``model``."""
-    steps = max(len(ids) for ids, _ in batch)
-    ids = torch.zeros(len(batch), steps, dtype=torch.long)
-    scored = torch.zeros(len(batch), steps - 1)
-    for row, (seq, start) in enumerate(batch):
-        ids[row, : len(seq)] = seq
-        scored[row, start - 1 : len(seq) - 1] = 1.0  # positions whose next token belongs to the ending
-    logp = model(ids[:, :-1]).log_softmax(-1)  # (B, T-1, V)
-    token = logp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)  # (B, T-1)
-    return (token * scored).sum(1)  # (B,)
-
-
-def dpo_loss(policy: GPT, reference: GPT, chosen: list, rejected: list, beta: float, nll: float) -> torch.Tensor:
-    """DPO: -log sigmoid(beta * (policy-vs-reference log-ratio of chosen - that of rejected)), batch mean.
-
-    ``nll`` weighs an added negative log-likelihood of the chosen endings (per character), which keeps DPO
-    from lowering the likelihood of good text along with the rejected (as in Pang et al. 2024's RPO).
-    """
-    with torch.no_grad():
-        ref_margin = ending_logprob(reference, chosen) - ending_logprob(reference, rejected)  # (B,)
-    good = ending_logprob(policy, chosen)  # (B,)
-    margin = good - ending_logprob(policy, rejected)  # (B,)
-    lengths = torch.tensor([len(ids) - start for ids, start in chosen], dtype=torch.float32)  # (B,)
-    return -F.logsigmoid(beta * (margin - ref_margin)).mean() - nll * (good / lengths).mean()
-
-
-def dpo_tune(reference: GPT, tokenizer: CharTokenizer, pairs: list[Pair], text: torch.Tensor | None = None,
-             steps: int = 80, batch: int = 32, lr: float = 1e-4, beta: float = 0.1, nll: float = 1.0,
-             seed: int = 0) -> GPT:
-    """A copy of ``reference`` tuned by DPO on ``pairs``; the reference stays frozen and unchanged.
-
-    With ``text`` (token ids of the reference's training text), each step also adds the language-model loss
-    on a batch of it (InstructGPT's "pretraining mix"), so the tuned model's language stays close.
-    """
-    policy = copy.deepcopy(reference).train()
-    reference.eval().requires_grad_(False)
-    optimizer = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=0.0)
-    g = torch.Generator().manual_seed(seed)
-    chosen = [pack(tokenizer, p.prompt, p.chosen) for p in pairs]
-    rejected = [pack(tokenizer, p.prompt, p.rejected) for p in pairs]
-    for _ in range(steps):
-        pick = torch.randint(len(pairs), (batch,), generator=g).tolist()
-        loss = dpo_loss(policy, reference, [chosen[i] for i in pick], [rejected[i] for i in pick], beta, nll)
-        if text is not None:
-            x, y = random_windows(text, policy.context, batch, g)  # (B, T), (B, T)
-            loss = loss + F.cross_entropy(policy(x).flatten(0, 1), y.flatten())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    return policy.eval()
+EVAL_BATCH = 64  # pairs or windows per validation forward
 
 
 class RewardModel(nn.Module):
-    """Text -> scalar reward: character embeddings, one bidirectional encoder block, mean pooling, a linear head."""
+    """Text -> scalar reward: token embeddings, one bidirectional encoder block, mean pooling, a linear head."""
 
     def __init__(self, vocab: int, width: int = 48, heads: int = 4, max_length: int = 128) -> None:
         super().__init__()
@@ -165,90 +46,125 @@ class RewardModel(nn.Module):
         self.head = nn.Linear(width, 1)
 
     def forward(self, ids: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
-        x = self.embed(ids) + self.position(torch.arange(ids.shape[1]))  # (B, T, C)
+        x = self.embed(ids) + self.position(torch.arange(ids.shape[1], device=ids.device))  # (B, T, C)
         x = self.block(x, padding)  # (B, T, C)
         keep = (~padding).unsqueeze(-1).float()  # (B, T, 1)
         return self.head((x * keep).sum(1) / keep.sum(1)).squeeze(-1)  # (B,)
 
 
-def _batch(tokenizer: CharTokenizer, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    seqs = [tokenizer.encode(t, "reward model input") for t in texts]
-    ids = torch.zeros(len(seqs), max(map(len, seqs)), dtype=torch.long)
-    padding = torch.ones(ids.shape, dtype=torch.bool)
-    for row, seq in enumerate(seqs):
-        ids[row, : len(seq)], padding[row, : len(seq)] = seq, False
-    return ids, padding
+def trimmed(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Both sequences of every pair as rows (2B, L'), cut to the batch's longest; their prompt and full lengths."""
+    width = int(y[:, 1:].max())
+    return x[:, :, :width].flatten(0, 1), y[:, 0].repeat_interleave(2), y[:, 1:].flatten()  # (2B, L'), (2B,), (2B,)
 
 
-def rewards(model: RewardModel, tokenizer: CharTokenizer, texts: list[str]) -> torch.Tensor:
-    """The reward model's score (N,) for each full text (prompt + ending)."""
-    return model(*_batch(tokenizer, texts))
+def ending_logprob(model: nn.Module, ids: torch.Tensor, start: torch.Tensor, end: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed log-probability (N,) of each row's tokens ``start:end`` (its ending) under ``model``, and their count."""
+    logp = model(ids[:, :-1]).float().log_softmax(-1)  # (N, L-1, V)
+    token = logp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)  # (N, L-1): log p of each next token
+    position = torch.arange(ids.shape[1] - 1, device=ids.device)  # predicting token position + 1
+    scored = (position >= start.unsqueeze(1) - 1) & (position < end.unsqueeze(1) - 1)  # (N, L-1)
+    return (token * scored).sum(1), scored.sum(1)  # (N,), (N,)
 
 
-def train_reward_model(tokenizer: CharTokenizer, pairs: list[Pair], steps: int = 150, batch: int = 32,
-                       lr: float = 3e-3, seed: int = 0) -> RewardModel:
-    """Fit a reward model to preference pairs with the Bradley-Terry loss -log sigmoid(r(chosen) - r(rejected))."""
-    torch.manual_seed(seed)
-    model = RewardModel(tokenizer.vocab)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        pick = torch.randint(len(pairs), (batch,), generator=g).tolist()
-        good = rewards(model, tokenizer, [pairs[i].prompt + pairs[i].chosen for i in pick])
-        bad = rewards(model, tokenizer, [pairs[i].prompt + pairs[i].rejected for i in pick])
-        loss = -F.logsigmoid(good - bad).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    return model.eval()
+def dpo_terms(policy: nn.Module, reference: nn.Module, x: torch.Tensor, y: torch.Tensor, beta: float, nll: float
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch's DPO loss (plus ``nll`` times the chosen endings' per-token NLL) and each pair's margin (B,)."""
+    ids, start, end = trimmed(x, y)
+    with torch.no_grad():
+        ref, _ = ending_logprob(reference, ids, start, end)
+    logp, count = ending_logprob(policy, ids, start, end)
+    logp, ref, count = logp.view(-1, 2), ref.view(-1, 2), count.view(-1, 2)  # (B, 2): chosen, rejected
+    margin = (logp[:, 0] - logp[:, 1]) - (ref[:, 0] - ref[:, 1])  # (B,)
+    loss = -F.logsigmoid(beta * margin).mean() - nll * (logp[:, 0] / count[:, 0]).mean()
+    return loss, margin
+
+
+def reward_terms(model: RewardModel, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch's Bradley-Terry loss and each pair's reward difference r(chosen) - r(rejected) (B,)."""
+    ids, _, end = trimmed(x, y)
+    padding = torch.arange(ids.shape[1], device=ids.device) >= end.unsqueeze(1)  # (2B, L')
+    r = model(ids, padding).float().view(-1, 2)  # (B, 2)
+    difference = r[:, 0] - r[:, 1]
+    return -F.logsigmoid(difference).mean(), difference
+
+
+class Preference(Step):
+    """One batch of pairs for a :class:`RewardModel`: the Bradley-Terry loss, one update."""
+
+    def train_step(self, state: State, batch: tuple[Any, Any]) -> torch.Tensor:
+        with state.autocast:
+            loss, _ = reward_terms(state.net, *batch)
+        state.update(loss)
+        return loss
+
+    @torch.no_grad()
+    def validate(self, state: State) -> dict[str, float]:
+        split = state.data.val
+        if not len(split):
+            return {}
+        state.model.eval()
+        out = [reward_terms(state.model, x.to(state.device), y.to(state.device))
+               for x, y in zip(split.x.split(EVAL_BATCH), split.y.split(EVAL_BATCH))]
+        return pair_logs(out, len(split))
+
+
+class DPO(Step):
+    """One batch of pairs for a GPT policy against its frozen ``reference`` (see the module's docstring).
+
+    ``text`` (token ids of the reference's training text) adds ``text_mix`` times the next-token loss on
+    random windows of it; ``val_text`` is scored for the validation perplexity.
+    """
+
+    def __init__(self, reference: GPT, beta: float, nll: float, text_mix: float = 0.0,
+                 text: torch.Tensor | None = None, val_text: torch.Tensor | None = None) -> None:
+        self.reference, self.beta, self.nll, self.text_mix = reference, beta, nll, text_mix
+        self.text, self.val_text = text, val_text
+
+    def start(self, state: State) -> None:
+        self.reference.to(state.device).eval().requires_grad_(False)
+        if self.text is not None:
+            self.text = self.text.to(state.device)
+
+    def train_step(self, state: State, batch: tuple[Any, Any]) -> torch.Tensor:
+        with state.autocast:
+            loss, _ = dpo_terms(state.net, self.reference, *batch, self.beta, self.nll)
+            if self.text_mix and self.text is not None:
+                context = state.model.context
+                x, y = random_windows(self.text, context, len(batch[0]), None)  # (B, T), (B, T)
+                loss = loss + self.text_mix * F.cross_entropy(state.net(x).float().flatten(0, 1), y.flatten())
+        state.update(loss)
+        return loss
+
+    @torch.no_grad()
+    def validate(self, state: State) -> dict[str, float]:
+        state.model.eval()
+        logs: dict[str, float] = {}
+        split = state.data.val
+        if len(split):
+            out = [dpo_terms(state.model, self.reference, x.to(state.device), y.to(state.device), self.beta, self.nll)
+                   for x, y in zip(split.x.split(EVAL_BATCH), split.y.split(EVAL_BATCH))]
+            logs.update(pair_logs(out, len(split)))
+        if self.val_text is not None:
+            logs["val_perplexity"] = math.exp(text_loss(state.model, self.val_text, state.device))
+        return logs
+
+
+def pair_logs(batches: list[tuple[torch.Tensor, torch.Tensor]], count: int) -> dict[str, float]:
+    """Validation logs from (loss, margins) per chunk: the mean loss and the fraction of pairs ranked right."""
+    loss = sum(float(loss) * len(margin) for loss, margin in batches) / count
+    right = sum(int((margin > 0).sum()) for _, margin in batches)
+    return {"val_loss": loss, "val_pair_accuracy": right / count}
 
 
 @torch.no_grad()
-def pair_accuracy(model: RewardModel, tokenizer: CharTokenizer, pairs: list[Pair]) -> float:
-    """Fraction of pairs whose chosen text the reward model scores above the rejected one."""
-    good = rewards(model, tokenizer, [p.prompt + p.chosen for p in pairs])
-    bad = rewards(model, tokenizer, [p.prompt + p.rejected for p in pairs])
-    return float((good > bad).float().mean())
+def text_loss(model: GPT, ids: torch.Tensor, device: torch.device) -> float:
+    """Mean next-token cross-entropy (nats per token) over ``ids``, every token scored once, in eval mode."""
+    x, y = tiled_windows(ids, model.context)  # (N, T), (N, T)
+    total = 0.0
+    for xs, ys in zip(x.split(EVAL_BATCH), y.split(EVAL_BATCH)):
+        logits = model(xs.to(device)).float()  # (n, T, V)
+        total += float(F.cross_entropy(logits.flatten(0, 1), ys.to(device).flatten(), reduction="sum"))
+    return total / y.numel()
 
-
-def cheerful_task(workdir: str | Path, seed: int = 0, sft_steps: int = 500, held_out: int = 200) -> dict[str, float]:
-    """The builtin preference task end to end; returns what it measured.
-
-    Trains the reference language model on the task's corpus (a run folder under ``workdir``),
-    samples preference pairs labelled by :func:`is_cheerful` on training prompts, fits the reward
-    model (its accuracy on held-out pairs), tunes by DPO, and measures on ``held_out`` unseen
-    prompts the fraction of cheerful endings before and after, and the validation perplexity of
-    the reference's corpus under the reference and under the tuned model.
-    """
-    from lamina.lm.corpus import load_corpus, tiled_windows
-    from lamina.lm.generate import load_language_run
-    from lamina.lm.train import mean_loss, train_lm
-
-    workdir = Path(workdir)
-    text = workdir / "cheerful.txt"
-    atomic_write_text(text, corpus_text(seed, 3000))
-    root = train_lm({"task": "language_model", "name": "cheerful-reference", "seed": seed,
-                     "runs_dir": str(workdir / "runs"), "data": {"path": str(text)},
-                     "model": {"layers": 2, "heads": 2, "width": 64, "context": 64},
-                     "train": {"steps": sft_steps, "batch_size": 32, "eval_every": sft_steps,
-                               "optimizer": {"name": "adamw", "lr": 0.005, "weight_decay": 0.1,
-                                             "betas": [0.9, 0.99]}}}, progress="none")
-    run = load_language_run(root)
-    reference, tokenizer = run.model, run.tokenizer
-    corpus = load_corpus(text, run.spec.data.val, run.spec.model.context)
-    test_prompts = [p for p in prompts(seed + 1000, held_out * 3) if p not in set(prompts(seed + 2000, 300))]
-    test_prompts = test_prompts[:held_out]
-    pairs = preference_pairs(reference, tokenizer, prompts(seed + 2000, 300), seed + 3)
-    held_pairs = max(1, len(pairs) // 5)
-    reward = train_reward_model(tokenizer, pairs[:-held_pairs], seed=seed)
-    tuned = dpo_tune(reference, tokenizer, pairs, corpus.train, seed=seed)
-    x, y = tiled_windows(corpus.val, run.spec.model.context)
-    before, after = mean_loss(reference, x, y), mean_loss(tuned, x, y)
-    return {
-        "pairs": len(pairs),
-        "reward_pair_accuracy": pair_accuracy(reward, tokenizer, pairs[-held_pairs:]),
-        "preferred_before": cheerful_fraction(reference, tokenizer, test_prompts, seed + 7),
-        "preferred_after": cheerful_fraction(tuned, tokenizer, test_prompts, seed + 7),
-        "val_perplexity_reference": math.exp(before),
-        "val_perplexity_tuned": math.exp(after),
-    }
