@@ -287,8 +287,14 @@ def summary(config: Path = typer.Argument(..., help="A run config (YAML)."), set
 
     spec = load_config(config, set_ or [])
     data = prepare_data(spec.data)
-    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories, data.task)
     console = _console()
+    if spec.model.arch == "auto":
+        from lamina.nn.auto import choose_model
+
+        choice = choose_model(data.input_shape, data.vocab, data.task)
+        spec.model = choice.spec
+        console.print(escape(choice.line()))
+    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories, data.task)
     console.print(f"[bold]{spec.name}[/bold]: {spec.model.arch or 'layer chain'} on {escape(data.source)} ({data.task})")
     table = Table()
     for column in ("#", "layer", "output shape", "params"):
