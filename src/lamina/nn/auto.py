@@ -11,7 +11,7 @@ config.yaml (the trainer replaces ``auto`` before saving). The rules, each small
 * a numeric sequence (steps, features): the ``forecaster`` for regression (series windows), a
   ``sequence`` GRU classifier otherwise;
 * images (channels, height, width): a small ``cnn`` below 32 pixels a side, a ``resnet`` of one
-  block per stage from 32 up (a stage per halving down to about 4 pixels, at most 4 stages).
+  block per stage from 32 up (a stage per halving down to about 8 pixels, at most 4 stages).
 """
 
 from __future__ import annotations
