@@ -174,6 +174,7 @@ class DataSpec(Spec):
     missing_target: Literal["drop", "reject"] = "drop"
     max_categories: int = Field(50, ge=1, le=10_000)
     image: ImageSpec | None = None
+    image_column: str | None = None  # a table's column of image paths (relative to the table), data.target the label
     masks: str | None = None
     on_bad_file: Literal["error", "skip"] = "error"
 
@@ -193,6 +194,9 @@ class DataSpec(Spec):
             )
         if self.text is not None and self.series is not None:
             raise ValueError("data.text and data.series cannot both be set: a run reads either text or time series")
+        if self.image_column is not None and (self.path is None or self.text is not None or self.series is not None):
+            raise ValueError("data.image_column names a column of image paths in a table: set data.path to the "
+                             "CSV or Parquet file (and neither data.text nor data.series)")
         if (self.text is not None or self.series is not None) and self.path is None:
             raise ValueError(f"data.{'text' if self.text is not None else 'series'} reads a CSV file: set data.path")
         return self

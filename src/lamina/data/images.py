@@ -86,12 +86,68 @@ def image_prep(shape: list[int]) -> InputPrep:
 
 def prepare_images(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared:
     """An image-class folder as train/val/test tensors; with ``fitted``, at the run's saved size and channels."""
-    image = spec.image or ImageSpec()
     files, labels, classes = find_class_folder(Path(spec.path))
+    return _prepare_files(files, labels, classes, spec, fitted)
+
+
+def prepare_image_table(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared:
+    """A table of image paths (``data.image_column``) and labels (``data.target``) as train/val/test tensors.
+
+    Paths are relative to the table's folder (an absolute path is taken as it is). A missing file is an
+    error naming its row, or is skipped and counted with ``data.on_bad_file: skip``, as an unreadable one is.
+    """
+    files, labels, classes, missing = read_image_table(spec)
+    return _prepare_files(files, labels, classes, spec, fitted, missing)
+
+
+def read_image_table(spec: DataSpec) -> tuple[list[Path], np.ndarray, list[str], int]:
+    """The image files, labels and sorted class names a table lists, and how many listed files are missing."""
+    from lamina.data.columns import as_strings
+    from lamina.data.readers import read_table
+
+    table_path = Path(spec.path)
+    if not isinstance(spec.target, str):
+        raise ConfigError(f"data.image_column needs data.target: the one column of {table_path} that holds each "
+                          f"image's label; got {spec.target}")
+    table = read_table(table_path, spec.format, spec.na_values)
+    columns = {}
+    for field, name in (("data.image_column", spec.image_column), ("data.target", spec.target)):
+        if name not in table.column_names:
+            raise DataError(f"{table_path} has no column '{name}' ({field}); columns: {', '.join(table.column_names)}")
+        columns[field] = as_strings(table.column(name)).to_pylist()
+    paths, labels = columns["data.image_column"], columns["data.target"]
+    for field, values in columns.items():
+        empty = next((i for i, v in enumerate(values) if v is None or not str(v).strip()), None)
+        if empty is not None:
+            raise DataError(f"{table_path} row {empty + 2}: the {field} cell is empty; every row needs an image "
+                            "path and a label")
+    files = [table_path.parent / p.strip() for p in paths]
+    present = [f.is_file() for f in files]
+    if not all(present) and spec.on_bad_file != "skip":
+        row = present.index(False)
+        raise DataError(f"{table_path} row {row + 2}: image file {files[row]} does not exist (paths are relative to "
+                        "the table's folder); fix the path, or set data.on_bad_file: skip")
+    kept = [i for i, ok in enumerate(present) if ok]
+    if not kept:
+        raise DataError(f"none of the {len(files)} image files {table_path} lists exists")
+    labels = np.asarray([labels[i].strip() for i in kept])
+    classes = sorted(set(labels.tolist()))
+    if len(classes) < 2:
+        raise DataError(f"{table_path} column '{spec.target}' holds one class ('{classes[0]}'); classification "
+                        "needs at least two")
+    return [files[i] for i in kept], labels, classes, len(files) - len(kept)
+
+
+def _prepare_files(files: list[Path], labels: np.ndarray, classes: list[str], spec: DataSpec,
+                   fitted: Preprocessor | None, missing: int = 0) -> Prepared:
+    """Decode labelled image files (through the cache) and split them into train/val/test tensors."""
+    image = spec.image or ImageSpec()
     shape = fitted.inputs.shape if fitted is not None else None
     decoded = decode_set(files, image, spec.on_bad_file, shape)
-    if decoded.skipped:
-        print(f"skipped {decoded.skipped} unreadable file(s) in {spec.path} (data.on_bad_file: skip)")
+    if decoded.skipped or missing:
+        what = " and ".join(part for part in (f"{decoded.skipped} unreadable" if decoded.skipped else "",
+                                              f"{missing} missing" if missing else "") if part)
+        print(f"skipped {what} file(s) in {spec.path} (data.on_bad_file: skip)")
         kept = {f: i for i, f in enumerate(files)}
         labels = labels[[kept[f] for f in decoded.files]]
     target = fitted.target if fitted is not None else TargetPrep("binary" if len(classes) == 2 else "multiclass",
