@@ -154,6 +154,8 @@ def train(
 ) -> None:
     """Train the run a config describes; prints test metrics and the run folder.
 
+    Without a model section (or with model.arch: auto) lamina picks the model from the data and says which.
+
     Example: lamina train examples/digits_cnn.yaml --set train.epochs=5 --nproc 2
     With --remedy: lamina train examples/digits_mlp.yaml --remedy
     With --cv: lamina train examples/breast_cancer_mlp.yaml --cv 5
@@ -274,6 +276,8 @@ def predict(
 @friendly
 def summary(config: Path = typer.Argument(..., help="A run config (YAML)."), set_: list[str] = SetOption) -> None:
     """Show the model's layers with output shapes and parameter counts (like Keras's summary).
+
+    With model.arch: auto (or no model section), first the model lamina picks from the data and why.
 
     Example: lamina summary examples/digits_resnet.yaml
     """
