@@ -186,11 +186,11 @@ def decode_set(files: list[Path], image: ImageSpec, on_bad_file: str = "error",
     """Decode ``files`` to uint8 (N, C, H, W) through the cache; ``shape`` (C, H, W) fixes channels and size."""
     channels = shape[0] if shape is not None else image.channels
     size = list(shape[1:]) if shape is not None else image.size
-    if channels is None or size is None:
-        channels, size = _settle_shape(files, channels, size, on_bad_file)
     stamp = [[os.path.abspath(f), *_stat(f)] for f in files]  # abspath: no system call per file, unlike resolve()
-    key = hashlib.sha256(json.dumps([CACHE_FORMAT, channels, size, image.resize, stamp]).encode()).hexdigest()[:32]
     folder = cache_folder(image)
+    if channels is None or size is None:
+        channels, size = _settled_shape(files, channels, size, on_bad_file, folder, stamp)
+    key = hashlib.sha256(json.dumps([CACHE_FORMAT, channels, size, image.resize, stamp]).encode()).hexdigest()[:32]
     data, meta = folder / f"{key}.u8", folder / f"{key}.json"
     full = (len(files), channels, *size)
     if not (meta.is_file() and data.is_file()):
@@ -230,6 +230,20 @@ def _kept(pixels: np.ndarray, files: list[Path], bad: list[int]) -> Decoded:
     if not len(keep):
         raise DataError(f"none of the {len(files)} files could be read as an image")
     return Decoded(np.ascontiguousarray(pixels[keep]), [files[i] for i in keep], len(bad))
+
+
+def _settled_shape(files: list[Path], channels: int | None, size: list[int] | None, on_bad_file: str,
+                   folder: Path, stamp: list) -> tuple[int, list[int]]:
+    """:func:`_settle_shape` through the cache: the same files (paths, sizes, times) are not opened again."""
+    key = hashlib.sha256(json.dumps([CACHE_FORMAT, "shape", channels, size, stamp]).encode()).hexdigest()[:32]
+    known = folder / f"{key}.shape.json"
+    if known.is_file():
+        found = read_json(known)
+        return found["channels"], found["size"]
+    channels, size = _settle_shape(files, channels, size, on_bad_file)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(known, json.dumps({"channels": channels, "size": size}))
+    return channels, size
 
 
 def _settle_shape(files: list[Path], channels: int | None, size: list[int] | None,
