@@ -82,8 +82,8 @@ def scale_pixels(pixels: np.ndarray) -> np.ndarray:
 def scaled_rows(pixels: np.ndarray, rows: np.ndarray, chunk: int = SCALE_CHUNK) -> torch.Tensor:
     """Model inputs for ``rows`` of uint8 ``pixels``, filled into one float32 tensor ``chunk`` rows at a time.
 
-    The same numbers as :func:`scale_pixels`, but the only full-size allocation is the result: no uint8
-    copy of the split and no second float array from the division, which tripled the peak before.
+    The same numbers as :func:`scale_pixels`, but the only full-size allocation is the result (no uint8
+    copy of the split, no float temporary from the division).
     """
     out = torch.empty((len(rows), *pixels.shape[1:]), dtype=torch.float32)
     for start in range(0, len(rows), chunk):
