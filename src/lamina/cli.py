@@ -295,7 +295,7 @@ def summary(config: Path = typer.Argument(..., help="A run config (YAML)."), set
     if spec.model.arch == "auto":
         from lamina.nn.auto import choose_model
 
-        choice = choose_model(data.input_shape, data.vocab, data.task)
+        choice = choose_model(data.input_shape, data.vocab, data.task, data.output_shape)
         spec.model = choice.spec
         console.print(escape(choice.line()))
     built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories, data.task)

@@ -186,7 +186,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
         print(format_schema(data.schema), file=sys.stderr)
     data = apply_hooks("data", Setup(spec, data)).data
     if spec.model.arch == AUTO_ARCH:  # the concrete choice is what config.yaml and the checkpoints record
-        choice = choose_model(data.input_shape, data.vocab, data.task)
+        choice = choose_model(data.input_shape, data.vocab, data.task, data.output_shape)
         spec.model = choice.spec
         if world.main and progress != "none":
             print(choice.line(), file=sys.stderr)

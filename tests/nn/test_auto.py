@@ -38,6 +38,13 @@ def test_choice_follows_the_data(shape, vocab, task, section):
     assert built.params == build_model(choice.spec, shape, 3, vocab, task=task).params  # auto builds the same model
 
 
+def test_token_sequence_targets_get_seq2seq():
+    choice = choose_model((12,), 14, "seq2seq", (6, 14))
+    assert choice.section["arch"] == "seq2seq" and "targets are token sequences" in choice.line()
+    built = build_model(parse_run_spec({"data": {"dataset": "iris"}}).model, (12,), (6, 14), 14, task="seq2seq")
+    assert built.params == build_model(choice.spec, (12,), (6, 14), 14, task="seq2seq").params
+
+
 def test_auto_config_rules():
     assert parse_run_spec({"data": {"dataset": "iris"}}).model.arch == "auto"  # no model section: auto
     with pytest.raises(ConfigError, match=r"model.hidden cannot be set with model.arch: auto"):

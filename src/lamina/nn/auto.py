@@ -6,6 +6,7 @@ config.yaml (the trainer replaces ``auto`` before saving). The rules, each small
 
 * a table (one feature axis): an ``mlp`` whose first hidden layer is about four times the feature count
   (a power of two between 16 and 256); one hidden layer up to 16 features, a second of half the width beyond;
+* token sequences as targets (seq2seq): the ``seq2seq`` Transformer;
 * token ids (text): a ``sequence`` GRU for texts up to 128 tokens, a Transformer encoder beyond
   (recurrence over long texts is slow and forgets);
 * a numeric sequence (steps, features): the ``forecaster`` for regression (series windows), a
@@ -45,9 +46,13 @@ class Choice:
         return f"model: arch auto chose {self.section['arch']} ({options}) because {self.reason}"
 
 
-def choose_model(input_shape: tuple[int, ...], vocab: int | None = None, task: str | None = None) -> Choice:
+def choose_model(input_shape: tuple[int, ...], vocab: int | None = None, task: str | None = None,
+                 output_shape: tuple[int, ...] | None = None) -> Choice:
     """The preset and options ``model.arch: auto`` stands for on data of this shape (see the module docstring)."""
     shape = tuple(int(n) for n in input_shape)
+    if task == "seq2seq" or (output_shape is not None and len(output_shape) == 2):
+        return Choice({"arch": "seq2seq", "kind": "transformer", "dim": 64, "depth": 2, "heads": 4},
+                      "the targets are token sequences (an encoder-decoder Transformer)")
     if vocab is not None:
         if shape[0] > LONG_TEXT:
             return Choice({"arch": "sequence", "cell": "transformer", "units": 64, "depth": 2, "heads": 4},

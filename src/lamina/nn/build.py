@@ -62,7 +62,7 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int | 
     """
     wanted = tuple(n_outputs) if isinstance(n_outputs, tuple) else (n_outputs,)
     if spec.arch == AUTO_ARCH:  # a run resolves auto before it saves its config; elsewhere it is resolved here
-        spec = choose_model(tuple(input_shape), vocab, task).spec
+        spec = choose_model(tuple(input_shape), vocab, task, wanted).spec
     if len(wanted) == 2 and not makes_sequences(spec):
         where = "model.layers" if spec.layers is not None else f"model.arch '{spec.arch}'"
         raise ConfigError(
