@@ -64,7 +64,7 @@ def choose_model(input_shape: tuple[int, ...], vocab: int | None = None, task: s
         deep = shape[0] > FEW_FEATURES
         return Choice({"arch": "mlp", "hidden": [width, width // 2] if deep else [width]},
                       f"the inputs are a table of {shape[0]} features "
-                      f"({'over' if deep else 'up to'} {FEW_FEATURES}: {'two hidden layers' if deep else 'one'})")
+                      f"({'over' if deep else 'up to'} {FEW_FEATURES}: {'two hidden layers' if deep else 'one hidden layer'})")
     if len(shape) == 2:
         if task in (None, "regression"):
             return Choice({"arch": "forecaster", "cell": "lstm", "units": 32},
