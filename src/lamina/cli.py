@@ -284,7 +284,7 @@ def summary(config: Path = typer.Argument(..., help="A run config (YAML)."), set
     from rich.markup import escape
     from rich.table import Table
 
-    from lamina.config import load_config
+    from lamina.config import AUTO_ARCH, load_config
     from lamina.data.prepare import prepare_data
     from lamina.nn.build import build_model
     from lamina.nn.summary import summary_rows
@@ -292,7 +292,7 @@ def summary(config: Path = typer.Argument(..., help="A run config (YAML)."), set
     spec = load_config(config, set_ or [])
     data = prepare_data(spec.data)
     console = _console()
-    if spec.model.arch == "auto":
+    if spec.model.arch == AUTO_ARCH:
         from lamina.nn.auto import choose_model
 
         choice = choose_model(data.input_shape, data.vocab, data.task, data.output_shape)
