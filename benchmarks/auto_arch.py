@@ -4,9 +4,10 @@ Run it from the repository root:
 
     .venv/bin/python benchmarks/auto_arch.py
 
-For each example (iris, digits as images, the reviews text set, the forecast series, reversed strings) it trains the config as
-written and the same config with its model section removed (so ``auto`` picks the model; data and training
-settings are the example's), then prints the test metric of both, the gap, and the model auto chose.
+For each example (iris, digits as images, the reviews text set, the forecast series, reversed strings) it
+trains the config as written and the same config with its model section removed (so ``auto`` picks the
+model; data and training settings are the example's), then prints the test metric of both, the gap, and
+the model auto chose.
 Target: accuracy within 2 points, or an error within 10% of the example's.
 """
 

@@ -146,7 +146,7 @@ def test_image_table_prepares_exactly_as_the_folder(tmp_path: Path, suffix: str)
 
 
 def test_image_table_refuses_or_skips_bad_rows(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    root = _folder(tmp_path / "photos", {"a": 4, "b": 4})
+    _folder(tmp_path / "photos", {"a": 4, "b": 4})
     rows = [(f"photos/{c}/{i}.png", c) for c in "ab" for i in range(4)] + [("photos/a/gone.png", "a")]
     table = _table(tmp_path, "list.csv", rows)
     spec = {"path": str(table), "image_column": "file", "target": "label", "split": {"val": 0.0, "test": 0.0},

@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_choice_follows_the_data(shape, vocab, task, section):
     choice = choose_model(shape, vocab, task)
     assert choice.section == section
-    assert choice.line().startswith(f"model: arch auto chose {section['arch']} (") and "because the inputs are" in choice.line()
+    line = choice.line()
+    assert line.startswith(f"model: arch auto chose {section['arch']} (") and "because the inputs are" in line
     built = build_model(parse_run_spec({"data": {"dataset": "iris"}}).model, shape, 3, vocab, task=task)
     assert built.params == build_model(choice.spec, shape, 3, vocab, task=task).params  # auto builds the same model
 

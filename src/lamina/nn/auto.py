@@ -62,9 +62,10 @@ def choose_model(input_shape: tuple[int, ...], vocab: int | None = None, task: s
     if len(shape) == 1:
         width = min(256, max(16, 1 << (4 * shape[0] - 1).bit_length()))
         deep = shape[0] > FEW_FEATURES
+        layers = "two hidden layers" if deep else "one hidden layer"
         return Choice({"arch": "mlp", "hidden": [width, width // 2] if deep else [width]},
                       f"the inputs are a table of {shape[0]} features "
-                      f"({'over' if deep else 'up to'} {FEW_FEATURES}: {'two hidden layers' if deep else 'one hidden layer'})")
+                      f"({'over' if deep else 'up to'} {FEW_FEATURES}: {layers})")
     if len(shape) == 2:
         if task in (None, "regression"):
             return Choice({"arch": "forecaster", "cell": "lstm", "units": 32},
