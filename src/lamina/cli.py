@@ -154,6 +154,8 @@ def train(
 ) -> None:
     """Train the run a config describes; prints test metrics and the run folder.
 
+    Without a model section (or with model.arch: auto) lamina picks the model from the data and says which.
+
     Example: lamina train examples/digits_cnn.yaml --set train.epochs=5 --nproc 2
     With --remedy: lamina train examples/digits_mlp.yaml --remedy
     With --cv: lamina train examples/breast_cancer_mlp.yaml --cv 5
@@ -288,20 +290,28 @@ def predict(
 def summary(config: Path = typer.Argument(..., help="A run config (YAML)."), set_: list[str] = SetOption) -> None:
     """Show the model's layers with output shapes and parameter counts (like Keras's summary).
 
+    With model.arch: auto (or no model section), first the model lamina picks from the data and why.
+
     Example: lamina summary examples/digits_resnet.yaml
     """
     from rich.markup import escape
     from rich.table import Table
 
-    from lamina.config import load_config
+    from lamina.config import AUTO_ARCH, load_config
     from lamina.data.prepare import prepare_data
     from lamina.nn.build import build_model
     from lamina.nn.summary import summary_rows
 
     spec = load_config(config, set_ or [])
     data = prepare_data(spec.data)
-    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories, data.task)
     console = _console()
+    if spec.model.arch == AUTO_ARCH:
+        from lamina.nn.auto import choose_model
+
+        choice = choose_model(data.input_shape, data.vocab, data.task, data.output_shape)
+        spec.model = choice.spec
+        console.print(escape(choice.line()))
+    built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories, data.task)
     console.print(f"[bold]{spec.name}[/bold]: {spec.model.arch or 'layer chain'} on {escape(data.source)} ({data.task})")
     table = Table()
     for column in ("#", "layer", "output shape", "params"):

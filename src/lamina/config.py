@@ -187,6 +187,7 @@ class DataSpec(Spec):
     missing_target: Literal["drop", "reject"] = "drop"
     max_categories: int = Field(50, ge=1, le=10_000)
     image: ImageSpec | None = None
+    image_column: str | None = None  # a table's column of image paths (relative to the table), data.target the label
     masks: str | None = None
     on_bad_file: Literal["error", "skip"] = "error"
 
@@ -208,6 +209,9 @@ class DataSpec(Spec):
             )
         if self.text is not None and self.series is not None:
             raise ValueError("data.text and data.series cannot both be set: a run reads either text or time series")
+        if self.image_column is not None and (self.path is None or self.text is not None or self.series is not None):
+            raise ValueError("data.image_column names a column of image paths in a table: set data.path to the "
+                             "CSV or Parquet file (and neither data.text nor data.series)")
         if (self.text is not None or self.series is not None) and self.path is None:
             raise ValueError(f"data.{'text' if self.text is not None else 'series'} reads a CSV file: set data.path")
         return self
@@ -237,7 +241,6 @@ class BackboneSpec(Spec):
     layers: list[Any] | None = None
     input_shape: list[int] | None = None
 
-
     @model_validator(mode="after")
     def _run_or_pretrained(self) -> BackboneSpec:
         if (self.run is None) == (self.pretrained is None):
@@ -245,9 +248,15 @@ class BackboneSpec(Spec):
         return self
 
 
+AUTO_ARCH = "auto"  # model.arch: the preset is picked from the data when training starts
+
+
 class ModelSpec(BaseModel):
     """The network: a preset (``arch`` plus its options as sibling keys), a chain of ``layers``, or a ``backbone``
-    (a trained run's layers) with ``layers`` as the new head (a final dense layer when omitted)."""
+    (a trained run's layers) with ``layers`` as the new head (a final dense layer when omitted).
+
+    ``arch: auto`` (also what a config without a model section gets) lets lamina pick the preset and its size
+    from the data (see lamina.nn.auto); the run folder's config.yaml then holds the concrete choice."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -276,6 +285,11 @@ class ModelSpec(BaseModel):
             return self
         if (self.arch is None) == (self.layers is None):
             raise ValueError("model needs exactly one of model.arch (a preset) or model.layers (a chain)")
+        if self.arch == AUTO_ARCH:
+            if options:
+                raise ValueError(f"model.{sorted(options)[0]} cannot be set with model.arch: auto (lamina picks the "
+                                 "preset and its options from the data); name a preset to set its options")
+            return self
         if self.layers is not None:
             if options:
                 name = sorted(options)[0]
@@ -631,7 +645,7 @@ class RunSpec(Spec):
     seed: int = Field(0, ge=0, le=MAX_SEED)
     runs_dir: str = "runs"
     data: DataSpec
-    model: ModelSpec
+    model: ModelSpec = Field(default_factory=lambda: ModelSpec(arch=AUTO_ARCH))
     train: TrainSpec = Field(default_factory=TrainSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
     continual: ContinualSpec | None = None
@@ -697,7 +711,7 @@ def load_config(config: str | Path | dict[str, Any], overrides: list[str] | None
         raise ConfigError(f"config file {path} does not exist")
     raw = parse_yaml(path.read_text(encoding="utf-8", errors="replace"), f"config file {path}")
     if raw is None:
-        raise ConfigError(f"config file {path} is empty; it needs at least data: and model: sections")
+        raise ConfigError(f"config file {path} is empty; it needs at least a data: section")
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must be a mapping of sections (data, model, train, ...); "
                           f"got {type(raw).__name__}")

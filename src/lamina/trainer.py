@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from lamina.config import RunSpec, load_config, parse_run_spec, save_config
+from lamina.config import AUTO_ARCH, RunSpec, load_config, parse_run_spec, save_config
 from lamina.data.prepare import Prepared, prepare_data
 from lamina.device import resolve_device
 from lamina.errors import ConfigError, RunFolderError
 from lamina.evaluate.metrics import higher_is_better, resolve_epoch_metrics, resolve_metrics
 from lamina.evaluate.run import evaluate_run
 from lamina.files import read_json, save_tensors, write_json
+from lamina.nn.auto import choose_model
 from lamina.nn.build import Built, build_model
 from lamina.runs import Run, RunFolder, check_runs_dir, load_run
 from lamina.train.callbacks import (
@@ -221,6 +222,11 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
 
         print(format_schema(data.schema), file=sys.stderr)
     data = apply_hooks("data", Setup(spec, data)).data
+    if spec.model.arch == AUTO_ARCH:  # the concrete choice is what config.yaml and the checkpoints record
+        choice = choose_model(data.input_shape, data.vocab, data.task, data.output_shape)
+        spec.model = choice.spec
+        if world.main and progress != "none":
+            print(choice.line(), file=sys.stderr)
     built = build_model(spec.model, data.input_shape, data.output_shape, data.vocab, data.categories,
                         data.task if world.main else None)
     if world.distributed:

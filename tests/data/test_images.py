@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from lamina.config import DataSpec, ImageSpec
 from lamina.data import images
@@ -60,15 +61,16 @@ def test_cache_is_reused_and_refreshed_when_a_file_changes(tmp_path: Path, monke
     assert classes == ["a", "b"] and labels.tolist() == ["a"] * 3 + ["b"] * 3
     setting = ImageSpec(cache=str(tmp_path / "cache"), workers=0)
     first = np.array(decode_set(files, setting).pixels)
-    calls = []
-    real = images._decode_into
+    calls, headers = [], []
+    real, settle = images._decode_into, images._settle_shape
     monkeypatch.setattr(images, "_decode_into", lambda *a: calls.append(1) or real(*a))
-    again = decode_set(files, setting)
-    assert isinstance(again.pixels, np.memmap) and calls == [] and np.array_equal(again.pixels, first)
+    monkeypatch.setattr(images, "_settle_shape", lambda *a: headers.append(1) or settle(*a))
+    again = decode_set(files, setting)  # no size or channels given: those come from the cache too, no file opened
+    assert isinstance(again.pixels, np.memmap) and calls == headers == [] and np.array_equal(again.pixels, first)
     save_image(np.zeros((8, 8), np.uint8), files[0].with_suffix(""), 0)
     os.utime(files[0], ns=(1, 1))  # a new modification time
     changed = decode_set(files, setting)
-    assert calls == [1] and changed.pixels[0].max() == 0 and np.array_equal(changed.pixels[1:], first[1:])
+    assert calls == headers == [1] and changed.pixels[0].max() == 0 and np.array_equal(changed.pixels[1:], first[1:])
 
 
 def test_parallel_decoding_matches_one_process(tmp_path: Path) -> None:
@@ -114,3 +116,48 @@ def test_skip_drops_bad_files_and_prints_the_count(tmp_path: Path, capsys: pytes
     data = prepare_data(spec)
     assert len(data.train) == 7 and "skipped 2 unreadable file(s)" in capsys.readouterr().out
     assert sorted(data.train.y.ravel().tolist()) == [0, 0, 0, 1, 1, 1, 1]
+
+
+def _table(root: Path, name: str, rows: list[tuple[str, str]]) -> Path:
+    """A table of (image path, label) rows written as CSV or Parquet by ``name``'s suffix."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    table = pa.table({"file": [r[0] for r in rows], "label": [r[1] for r in rows], "note": ["x"] * len(rows)})
+    path = root / name
+    pq.write_table(table, path) if path.suffix == ".parquet" else pa_csv.write_csv(table, path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_image_table_prepares_exactly_as_the_folder(tmp_path: Path, suffix: str) -> None:
+    root = _folder(tmp_path / "photos", {"cat": 8, "dog": 8})
+    files, labels, _ = find_class_folder(root)
+    table = _table(tmp_path, f"pets{suffix}", [(str(f.relative_to(tmp_path)), str(y)) for f, y in zip(files, labels)])
+    common = {"image": {"cache": str(tmp_path / "c"), "workers": 0}, "split": {"val": 0.25, "test": 0.25}}
+    folder = prepare_data(DataSpec(path=str(root), **common))
+    listed = prepare_data(DataSpec(path=str(table), image_column="file", target="label", **common))
+    assert listed.preprocessor.to_json() == folder.preprocessor.to_json()
+    for name in ("train", "val", "test"):  # same pixels, labels and rows, so training sees the same data
+        a, b = getattr(folder, name), getattr(listed, name)
+        assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y) and np.array_equal(a.rows, b.rows)
+    assert len(folder.test) == 4 and listed.input_shape == (1, 8, 8)
+
+
+def test_image_table_refuses_or_skips_bad_rows(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    _folder(tmp_path / "photos", {"a": 4, "b": 4})
+    rows = [(f"photos/{c}/{i}.png", c) for c in "ab" for i in range(4)] + [("photos/a/gone.png", "a")]
+    table = _table(tmp_path, "list.csv", rows)
+    spec = {"path": str(table), "image_column": "file", "target": "label", "split": {"val": 0.0, "test": 0.0},
+            "image": {"cache": str(tmp_path / "c"), "workers": 0}}
+    with pytest.raises(DataError, match=r"list.csv row 10: image file .*gone.png does not exist"):
+        prepare_data(DataSpec(**spec))
+    data = prepare_data(DataSpec(**spec, on_bad_file="skip"))
+    assert len(data.train) == 8 and "skipped 1 missing file(s)" in capsys.readouterr().out
+    with pytest.raises(DataError, match="has no column 'path' \\(data.image_column\\)"):
+        prepare_data(DataSpec(**{**spec, "image_column": "path"}))
+    with pytest.raises(DataError, match="column 'label' holds one class"):
+        prepare_data(DataSpec(**{**spec, "path": str(_table(tmp_path, "one.csv", rows[:4]))}))
+    with pytest.raises(ValueError, match="data.image_column names a column of image paths in a table"):
+        DataSpec(dataset="digits", image_column="file")

@@ -35,8 +35,9 @@ from lamina.errors import ConfigError, DataError
 from lamina.files import atomic_write_text, read_json
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
-CACHE_FORMAT = "lamina-image-cache-1"
+CACHE_FORMAT = "lamina-image-cache-2"  # 2: JPEGs decoded through draft()
 PIXEL_MAX = np.float32(255.0)
+SCALE_CHUNK = 1024  # images converted to float at a time when a split is built
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 
@@ -78,6 +79,20 @@ def scale_pixels(pixels: np.ndarray) -> np.ndarray:
     return np.asarray(pixels, dtype=np.float32) / PIXEL_MAX
 
 
+def scaled_rows(pixels: np.ndarray, rows: np.ndarray, chunk: int = SCALE_CHUNK) -> torch.Tensor:
+    """Model inputs for ``rows`` of uint8 ``pixels``, filled into one float32 tensor ``chunk`` rows at a time.
+
+    The same numbers as :func:`scale_pixels`, but the only full-size allocation is the result (no uint8
+    copy of the split, no float temporary from the division).
+    """
+    out = torch.empty((len(rows), *pixels.shape[1:]), dtype=torch.float32)
+    for start in range(0, len(rows), chunk):
+        part = torch.from_numpy(np.ascontiguousarray(pixels[rows[start:start + chunk]]))
+        out[start:start + chunk] = part
+        out[start:start + chunk].div_(float(PIXEL_MAX))
+    return out
+
+
 def image_prep(shape: list[int]) -> InputPrep:
     """The saved input transform of an image run: pixels / 255 at the run's (channels, height, width)."""
     n = int(np.prod(shape))
@@ -86,12 +101,68 @@ def image_prep(shape: list[int]) -> InputPrep:
 
 def prepare_images(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared:
     """An image-class folder as train/val/test tensors; with ``fitted``, at the run's saved size and channels."""
-    image = spec.image or ImageSpec()
     files, labels, classes = find_class_folder(Path(spec.path))
+    return _prepare_files(files, labels, classes, spec, fitted)
+
+
+def prepare_image_table(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepared:
+    """A table of image paths (``data.image_column``) and labels (``data.target``) as train/val/test tensors.
+
+    Paths are relative to the table's folder (an absolute path is taken as it is). A missing file is an
+    error naming its row, or is skipped and counted with ``data.on_bad_file: skip``, as an unreadable one is.
+    """
+    files, labels, classes, missing = read_image_table(spec)
+    return _prepare_files(files, labels, classes, spec, fitted, missing)
+
+
+def read_image_table(spec: DataSpec) -> tuple[list[Path], np.ndarray, list[str], int]:
+    """The image files, labels and sorted class names a table lists, and how many listed files are missing."""
+    from lamina.data.columns import as_strings
+    from lamina.data.readers import read_table
+
+    table_path = Path(spec.path)
+    if not isinstance(spec.target, str):
+        raise ConfigError(f"data.image_column needs data.target: the one column of {table_path} that holds each "
+                          f"image's label; got {spec.target}")
+    table = read_table(table_path, spec.format, spec.na_values)
+    columns = {}
+    for field, name in (("data.image_column", spec.image_column), ("data.target", spec.target)):
+        if name not in table.column_names:
+            raise DataError(f"{table_path} has no column '{name}' ({field}); columns: {', '.join(table.column_names)}")
+        columns[field] = as_strings(table.column(name)).to_pylist()
+    paths, labels = columns["data.image_column"], columns["data.target"]
+    for field, values in columns.items():
+        empty = next((i for i, v in enumerate(values) if v is None or not str(v).strip()), None)
+        if empty is not None:
+            raise DataError(f"{table_path} row {empty + 2}: the {field} cell is empty; every row needs an image "
+                            "path and a label")
+    files = [table_path.parent / p.strip() for p in paths]
+    present = [f.is_file() for f in files]
+    if not all(present) and spec.on_bad_file != "skip":
+        row = present.index(False)
+        raise DataError(f"{table_path} row {row + 2}: image file {files[row]} does not exist (paths are relative to "
+                        "the table's folder); fix the path, or set data.on_bad_file: skip")
+    kept = [i for i, ok in enumerate(present) if ok]
+    if not kept:
+        raise DataError(f"none of the {len(files)} image files {table_path} lists exists")
+    labels = np.asarray([labels[i].strip() for i in kept])
+    classes = sorted(set(labels.tolist()))
+    if len(classes) < 2:
+        raise DataError(f"{table_path} column '{spec.target}' holds one class ('{classes[0]}'); classification "
+                        "needs at least two")
+    return [files[i] for i in kept], labels, classes, len(files) - len(kept)
+
+
+def _prepare_files(files: list[Path], labels: np.ndarray, classes: list[str], spec: DataSpec,
+                   fitted: Preprocessor | None, missing: int = 0) -> Prepared:
+    """Decode labelled image files (through the cache) and split them into train/val/test tensors."""
+    image = spec.image or ImageSpec()
     shape = fitted.inputs.shape if fitted is not None else None
     decoded = decode_set(files, image, spec.on_bad_file, shape)
-    if decoded.skipped:
-        print(f"skipped {decoded.skipped} unreadable file(s) in {spec.path} (data.on_bad_file: skip)")
+    if decoded.skipped or missing:
+        what = " and ".join(part for part in (f"{decoded.skipped} unreadable" if decoded.skipped else "",
+                                              f"{missing} missing" if missing else "") if part)
+        print(f"skipped {what} file(s) in {spec.path} (data.on_bad_file: skip)")
         kept = {f: i for i, f in enumerate(files)}
         labels = labels[[kept[f] for f in decoded.files]]
     target = fitted.target if fitted is not None else TargetPrep("binary" if len(classes) == 2 else "multiclass",
@@ -101,8 +172,8 @@ def prepare_images(spec: DataSpec, fitted: Preprocessor | None = None) -> Prepar
                                      spec.split.val, spec.split.test, spec.split.seed)
     y = torch.from_numpy(prep.target.encode(labels, str(spec.path)))
 
-    def take(rows: np.ndarray) -> Split:  # each split scaled straight from the uint8 pixels: one float copy in all
-        return Split(torch.from_numpy(scale_pixels(decoded.pixels[rows])), y[torch.from_numpy(rows.astype(np.int64))], rows)
+    def take(rows: np.ndarray) -> Split:
+        return Split(scaled_rows(decoded.pixels, rows), y[torch.from_numpy(rows.astype(np.int64))], rows)
 
     return Prepared(take(train), take(val), take(test), prep, str(spec.path))
 
@@ -115,11 +186,11 @@ def decode_set(files: list[Path], image: ImageSpec, on_bad_file: str = "error",
     """Decode ``files`` to uint8 (N, C, H, W) through the cache; ``shape`` (C, H, W) fixes channels and size."""
     channels = shape[0] if shape is not None else image.channels
     size = list(shape[1:]) if shape is not None else image.size
-    if channels is None or size is None:
-        channels, size = _settle_shape(files, channels, size, on_bad_file)
-    stamp = [[str(f.resolve()), *_stat(f)] for f in files]
-    key = hashlib.sha256(json.dumps([CACHE_FORMAT, channels, size, image.resize, stamp]).encode()).hexdigest()[:32]
+    stamp = [[os.path.abspath(f), *_stat(f)] for f in files]  # abspath: no system call per file, unlike resolve()
     folder = cache_folder(image)
+    if channels is None or size is None:
+        channels, size = _settled_shape(files, channels, size, on_bad_file, folder, stamp)
+    key = hashlib.sha256(json.dumps([CACHE_FORMAT, channels, size, image.resize, stamp]).encode()).hexdigest()[:32]
     data, meta = folder / f"{key}.u8", folder / f"{key}.json"
     full = (len(files), channels, *size)
     if not (meta.is_file() and data.is_file()):
@@ -159,6 +230,20 @@ def _kept(pixels: np.ndarray, files: list[Path], bad: list[int]) -> Decoded:
     if not len(keep):
         raise DataError(f"none of the {len(files)} files could be read as an image")
     return Decoded(np.ascontiguousarray(pixels[keep]), [files[i] for i in keep], len(bad))
+
+
+def _settled_shape(files: list[Path], channels: int | None, size: list[int] | None, on_bad_file: str,
+                   folder: Path, stamp: list) -> tuple[int, list[int]]:
+    """:func:`_settle_shape` through the cache: the same files (paths, sizes, times) are not opened again."""
+    key = hashlib.sha256(json.dumps([CACHE_FORMAT, "shape", channels, size, stamp]).encode()).hexdigest()[:32]
+    known = folder / f"{key}.shape.json"
+    if known.is_file():
+        found = read_json(known)
+        return found["channels"], found["size"]
+    channels, size = _settle_shape(files, channels, size, on_bad_file)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(known, json.dumps({"channels": channels, "size": size}))
+    return channels, size
 
 
 def _settle_shape(files: list[Path], channels: int | None, size: list[int] | None,
@@ -230,10 +315,12 @@ def decode_image(source: str | Path | bytes, channels: int, size: list[int], res
     from PIL import Image, ImageOps
 
     opened = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+    height, width = size
     with opened as im:
         im.seek(0)  # an animated GIF or WebP: the first frame
+        if im.format == "JPEG":  # libjpeg converts colour and scales down by 1/2..1/8 while decoding, cheaper
+            im.draft("L" if channels == 1 else "RGB", (width, height))  # than after; never below the size
         im = _eight_bit(im, channels)
-        height, width = size
         if (im.height, im.width) != (height, width):
             if resize == "crop":
                 im = ImageOps.fit(im, (width, height), Image.Resampling.BILINEAR)
@@ -253,7 +340,8 @@ def _eight_bit(im, channels: int):
         values = np.asarray(im, dtype=np.float64)
         top = 65535.0 if im.mode.startswith("I") and values.max(initial=0) > 255 else 255.0
         im = Image.fromarray(np.clip(np.round(values * 255.0 / top), 0, 255).astype(np.uint8), "L")
-    return im.convert("L" if channels == 1 else "RGB")
+    wanted = "L" if channels == 1 else "RGB"
+    return im if im.mode == wanted else im.convert(wanted)
 
 
 def image_files(path: Path) -> list[Path]:

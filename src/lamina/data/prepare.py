@@ -110,6 +110,10 @@ def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None, given: Any 
         from lamina.data.images import prepare_images
 
         return prepare_images(spec, fitted)
+    if spec.image_column is not None:  # a table of image paths and labels
+        from lamina.data.images import prepare_image_table
+
+        return prepare_image_table(spec, fitted)
     started = time.perf_counter()
     source = load_source(spec, [] if group_inputs else groups)
     kept = group_values(source, groups)

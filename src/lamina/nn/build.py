@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lamina.config import ModelSpec
+from lamina.config import AUTO_ARCH, ModelSpec
 from lamina.errors import ConfigError, LaminaWarning, ShapeError
+from lamina.nn.auto import choose_model
 from lamina.nn.layers import LayerInfo, build_chain, count_params, parse_chain
 from lamina.registry import INITIALIZERS, PRESETS
 
@@ -60,6 +61,8 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, ...], n_outputs: int | 
     about to be trained or shown), a chain whose output layer would fight the loss gets a warning.
     """
     wanted = tuple(n_outputs) if isinstance(n_outputs, tuple) else (n_outputs,)
+    if spec.arch == AUTO_ARCH:  # a run resolves auto before it saves its config; elsewhere it is resolved here
+        spec = choose_model(tuple(input_shape), vocab, task, wanted).spec
     if len(wanted) == 2 and not makes_sequences(spec):
         where = "model.layers" if spec.layers is not None else f"model.arch '{spec.arch}'"
         raise ConfigError(
