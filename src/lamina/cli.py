@@ -375,8 +375,13 @@ def continual(
     strategy: str = typer.Option(None, "--strategy", help="naive | ewc | replay | lwf (default: the config's)."),
     set_: list[str] = SetOption,
     progress: str = ProgressOption,
+    resume_: bool = typer.Option(False, "--resume", help="Continue this config's interrupted sequence from its "
+                                 "newest valid checkpoint (the same command, plus --resume)."),
 ) -> None:
     """Learn a task sequence (split by class, or permuted inputs) and report forgetting.
+
+    Each task's training writes checkpoints under the run's checkpoints/task-<k>/; after an
+    interruption, the same command with --resume ends exactly as an uninterrupted run.
 
     Example: lamina continual examples/digits_mlp.yaml --strategy replay --set continual.tasks=5
     """
@@ -386,7 +391,7 @@ def continual(
     from lamina.continual.sequence import run_continual
 
     overrides = {"strategy": strategy} if strategy is not None else {}
-    result = run_continual(load_config(config, set_ or []), progress=progress, **overrides)
+    result = run_continual(load_config(config, set_ or []), progress=progress, resume=resume_, **overrides)
     console = _console()
     table = Table(title=f"{result.strategy} on {result.scenario}: test accuracy (rows: after task i; columns: task j)",
                   title_justify="left")
