@@ -171,6 +171,8 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     """
     if spec.train.threads is not None:
         torch.set_num_threads(spec.train.threads)
+    if folder is not None and world.main:
+        locks.enter_context(run_lock(folder.root))  # first: a second process is refused before it reads the data
     if folder is None and world.main:
         check_runs_dir(spec.runs_dir)  # a runs_dir that cannot hold runs fails now, not after the data is read
         if "mlflow" in spec.train.loggers():
@@ -201,8 +203,6 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
 
     checkpoint = None
     if folder is not None:
-        if world.main:
-            locks.enter_context(run_lock(folder.root))
         checkpoint = _resume_checkpoint(folder, spec, data, progress)
     elif world.main:
         folder = RunFolder.create(spec.runs_dir, spec.name)
