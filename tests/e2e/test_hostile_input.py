@@ -281,10 +281,12 @@ def test_a_second_process_on_a_locked_run_is_one_error(tmp_path: Path) -> None:
     import os
 
     import lamina
+    from lamina.report.background import wait_for_reports
     from lamina.train.lock import run_lock
 
     path = config(tmp_path, BASE + f"runs_dir: {tmp_path / 'runs'}\nname: held\n")
     lamina.fit(str(path), progress="none")
+    wait_for_reports()  # the figures are drawn: nothing in the folder is still being written
     run = tmp_path / "runs" / "held"
     (run / "summary.json").unlink()  # an unfinished run: what a second resume would continue
     with run_lock(run):
