@@ -486,6 +486,9 @@ def serve(
 ) -> None:
     """Serve predictions over HTTP: POST /predict, GET /health, GET /metadata, docs at /docs.
 
+    /predict bodies are parsed and scored in worker processes (one per core, up to 8, each with its own
+    copy of the model), so /health stays fast under large bodies; a full queue answers 503 with Retry-After.
+
     Example: lamina serve runs/digits-cnn --port 8000
     """
     from lamina.serve.app import serve as serve_run

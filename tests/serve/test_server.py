@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import lamina
 
-STARTUP_S = 60
+STARTUP_S = 120  # the worker processes each import torch and load the run before /health answers
 
 
 def _free_port() -> int:
@@ -59,7 +59,7 @@ def server(trained) -> Iterator[str]:
             time.sleep(0.2)
     else:
         process.kill()
-        pytest.fail("lamina serve did not answer /health within a minute")
+        pytest.fail(f"lamina serve did not answer /health within {STARTUP_S} s")
     yield url
     process.terminate()
     process.wait(timeout=20)

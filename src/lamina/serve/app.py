@@ -284,9 +284,12 @@ def create_app(run: Run | str | Path, backend: str = "torch", max_bytes: int = M
     predictor = Predictor(run if isinstance(run, Run) else load_run(run), backend)
     pool = workers or Workers(processes=True)
 
+    async def start_pool() -> None:
+        await pool.start(start_worker, str(predictor.run.folder.root), backend)
+
     @asynccontextmanager
     async def lifespan(_app: Any):
-        await pool.start(start_worker, str(predictor.run.folder.root), backend)  # processes up before requests
+        await start_pool()  # the worker processes are up before the first request
         yield
         pool.close()
 
@@ -328,6 +331,7 @@ def create_app(run: Run | str | Path, backend: str = "torch", max_bytes: int = M
                 if len(body) > max_bytes:
                     return problem(413, ["body"], f"the body exceeds the limit of {max_bytes} bytes")
             if pool.processes:
+                await start_pool()  # already done, unless the app runs without its lifespan
                 status, content = await pool.run(answer_in_worker, bytes(body))
             else:
                 status, content = await pool.run(answer, predictor, body)

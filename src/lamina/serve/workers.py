@@ -48,7 +48,7 @@ class Workers:
         Nothing to do for threads. A module-level ``initializer`` and picklable ``initargs``, as for
         :class:`concurrent.futures.ProcessPoolExecutor`.
         """
-        if not self.processes or self._pool is not None:
+        if not self.processes or self._pool is not None:  # checked and set with no await between: once
             return
         import multiprocessing
 
