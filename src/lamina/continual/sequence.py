@@ -8,7 +8,8 @@ final average accuracy ``mean_j R[T-1][j]`` and backward transfer
 ``mean_{j<T-1} (R[T-1][j] - R[j][j])`` (negative: forgetting).
 
 The run folder holds config.yaml, preprocess.json, the final model.safetensors
-(so load_run works on it), continual.json and figures/continual-<strategy>.png,
+(so load_run works on it), continual.json (``status`` running, then finished with the results) and
+figures/continual-<strategy>.png,
 ``metrics.jsonl`` and ``losses.jsonl`` (every line led by its ``task``, from 1),
 and ``checkpoints/task-<k>/`` (the loop's checkpoints of task k). The strategy
 and a :class:`TaskRecord` (the accuracy rows so far) are callbacks of every
@@ -150,17 +151,52 @@ def run_continual(config: RunSpec | dict[str, Any] | str | Path, strategy: str |
     if strategy is not None:
         settings["strategy"] = strategy
     spec.continual = validate_section(ContinualSpec, settings, "continual")
-    cont = spec.continual
+    folder = unfinished_run(spec.runs_dir, spec.name) if resume else None
+    if folder is not None and finished(folder.root):
+        raise RunFolderError(f"{folder.root} has finished (continual.json says so); there is nothing to resume. "
+                             "Run without --resume to start a new run.")
+    return _learn(spec, folder, progress, extra_callbacks)
+
+
+def resume_continual(run: str | Path, overrides: list[str] | None = None, progress: str = "auto") -> ContinualResult:
+    """Continue the interrupted task sequence in run folder ``run`` (``lamina resume RUN`` on a continual run).
+
+    The run's own config.yaml is used, with ``overrides`` (``key.path=value``) applied.
+    """
+    from lamina.config import load_config
+
+    folder = RunFolder(run)
+    if not folder.config.is_file():
+        raise RunFolderError(f"{folder.root} is not a run folder: config.yaml is missing")
+    if finished(folder.root):
+        raise RunFolderError(f"{folder.root} has finished (continual.json says so); there is nothing to resume")
+    return _learn(load_config(folder.config, overrides), folder, progress, None)
+
+
+def is_continual_run(root: str | Path) -> bool:
+    """Whether a run folder holds a task sequence (``lamina continual`` writes continual.json when it starts)."""
+    return (Path(root) / "continual.json").is_file()
+
+
+def finished(root: str | Path) -> bool:
+    """Whether the task sequence in run folder ``root`` has finished (its continual.json has the results)."""
+    if not is_continual_run(root):
+        return False
+    record = read_json(Path(root) / "continual.json")
+    return isinstance(record, dict) and record.get("status") == "finished"
+
+
+def _learn(spec: RunSpec, folder: RunFolder | None, progress: str,
+           extra_callbacks: list[Callback] | None) -> ContinualResult:
+    """Learn ``spec``'s task sequence into a new run folder (``folder`` None) or continue the one in ``folder``."""
+    cont = spec.continual or ContinualSpec()
+    resume = folder is not None
     seed_everything(spec.seed)
     data = prepare_data(spec.data)
     tasks = make_tasks(data, cont.scenario, cont.tasks, spec.seed)
     built = build_model(spec.model, data.input_shape, data.n_outputs, data.vocab, data.categories)
     device = resolve_device(spec.train.device)
     say = _printer(progress)
-    folder = unfinished_run(spec.runs_dir, spec.name) if resume else None
-    if folder is not None and (folder.root / "continual.json").exists():
-        raise RunFolderError(f"{folder.root} has finished (continual.json exists); there is nothing to resume. "
-                             "Run without --resume to start a new run.")
     with ExitStack() as locks:
         if folder is None:
             folder = RunFolder.create(spec.runs_dir, spec.name)
@@ -168,6 +204,8 @@ def run_continual(config: RunSpec | dict[str, Any] | str | Path, strategy: str |
         first, checkpoint = _resume_point(folder, spec, data, len(tasks), say) if resume else (0, None)
         save_config(spec, folder.config)
         write_json(folder.preprocess, data.preprocessor.to_json())
+        write_json(folder.root / "continual.json", {"status": "running", "strategy": cont.strategy,
+                                                    "scenario": cont.scenario, "tasks": [t.name for t in tasks]})
         chosen = make_strategy(cont, spec.seed)
         record = TaskRecord(len(tasks))
         started = time.perf_counter()
@@ -201,13 +239,13 @@ def run_continual(config: RunSpec | dict[str, Any] | str | Path, strategy: str |
                                  record.warnings)
 
         save_tensors(folder.weights, built.model.state_dict())
-        report = result.to_json() | {"seconds": round(time.perf_counter() - started, 3), "settings": cont.model_dump()}
+        report = {"status": "finished"} | result.to_json() | {"seconds": round(time.perf_counter() - started, 3), "settings": cont.model_dump()}
         from lamina.continual.plot import save_task_curves
 
         figure = folder.root / "figures" / f"continual-{cont.strategy}.png"
         save_task_curves(figure, result)
         report["figure"] = str(figure)
-        write_json(folder.root / "continual.json", report)  # last: its presence marks the run finished
+        write_json(folder.root / "continual.json", report)  # last: status 'finished' ends the run
     return result
 
 
