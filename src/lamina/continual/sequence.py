@@ -191,16 +191,18 @@ def _learn(spec: RunSpec, folder: RunFolder | None, progress: str,
     """Learn ``spec``'s task sequence into a new run folder (``folder`` None) or continue the one in ``folder``."""
     cont = spec.continual or ContinualSpec()
     resume = folder is not None
-    seed_everything(spec.seed)
-    data = prepare_data(spec.data)
-    tasks = make_tasks(data, cont.scenario, cont.tasks, spec.seed)
-    built = build_model(spec.model, data.input_shape, data.n_outputs, data.vocab, data.categories)
-    device = resolve_device(spec.train.device)
     say = _printer(progress)
     with ExitStack() as locks:
+        if folder is not None:  # first: a second process is refused before it reads the data
+            locks.enter_context(run_lock(folder.root))
+        seed_everything(spec.seed)
+        data = prepare_data(spec.data)
+        tasks = make_tasks(data, cont.scenario, cont.tasks, spec.seed)
+        built = build_model(spec.model, data.input_shape, data.n_outputs, data.vocab, data.categories)
+        device = resolve_device(spec.train.device)
         if folder is None:
             folder = RunFolder.create(spec.runs_dir, spec.name)
-        locks.enter_context(run_lock(folder.root))
+            locks.enter_context(run_lock(folder.root))
         first, checkpoint = _resume_point(folder, spec, data, len(tasks), say) if resume else (0, None)
         save_config(spec, folder.config)
         write_json(folder.preprocess, data.preprocessor.to_json())
@@ -239,7 +241,8 @@ def _learn(spec: RunSpec, folder: RunFolder | None, progress: str,
                                  record.warnings)
 
         save_tensors(folder.weights, built.model.state_dict())
-        report = {"status": "finished"} | result.to_json() | {"seconds": round(time.perf_counter() - started, 3), "settings": cont.model_dump()}
+        report = {"status": "finished"} | result.to_json() | {"seconds": round(time.perf_counter() - started, 3),
+                                                              "settings": cont.model_dump()}
         from lamina.continual.plot import save_task_curves
 
         figure = folder.root / "figures" / f"continual-{cont.strategy}.png"
