@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from lamina.cli import app
 from lamina.continual.sequence import run_continual
-from lamina.errors import RunFolderError
+from lamina.errors import ConfigError, RunFolderError
 from lamina.report.background import wait_for_reports
 from lamina.train.callbacks import Callback
 
@@ -74,6 +74,11 @@ def killed_run(cfg: dict, where: tuple[int, int, int]) -> None:
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, f"child ended with status {status}"
 
 
+def contents(run: Path) -> dict[Path, bytes]:
+    """Every file of a run folder but its lock (whose stale PID the next process clears), with its bytes."""
+    return {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"}
+
+
 def files(run: Path) -> tuple[bytes, bytes, bytes]:
     return tuple((run / name).read_bytes() for name in ("model.safetensors", "losses.jsonl", "metrics.jsonl"))
 
@@ -92,6 +97,13 @@ def test_sigkill_then_resume_is_byte_equal_to_an_uninterrupted_sequence(tmp_path
             cfg = config(tmp_path, kill, strategy, checkpoint)
             killed_run(cfg, where)
             assert json.loads((tmp_path / kill / "continual.json").read_text())["status"] == "running"
+            if kill == "mid_epoch":  # the strategy's settings may not change on resume; nothing is written
+                setting = next(iter(STRATEGIES[strategy]))
+                changed = cfg | {"continual": cfg["continual"] | {setting: 2 * cfg["continual"][setting]}}
+                before = contents(tmp_path / kill)
+                with pytest.raises(ConfigError, match=rf"continual section must stay as it was.*\"{setting}\""):
+                    run_continual(changed, progress="none", resume=True)
+                assert contents(tmp_path / kill) == before
             if kill == "epoch_end":  # by run folder, as `lamina resume RUN` does
                 result = CliRunner().invoke(app, ["resume", str(tmp_path / kill), "--progress", "none"])
                 assert result.exit_code == 0, result.output[-2000:]
