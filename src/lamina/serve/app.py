@@ -330,11 +330,15 @@ def create_app(run: Run | str | Path, backend: str = "torch", max_bytes: int = M
                 body += chunk
                 if len(body) > max_bytes:
                     return problem(413, ["body"], f"the body exceeds the limit of {max_bytes} bytes")
-            if pool.processes:
-                await start_pool()  # already done, unless the app runs without its lifespan
-                status, content = await pool.run(answer_in_worker, bytes(body))
-            else:
-                status, content = await pool.run(answer, predictor, body)
+            try:
+                if pool.processes:
+                    await start_pool()  # already done, unless the app runs without its lifespan (or a worker died)
+                    status, content = await pool.run(answer_in_worker, bytes(body))
+                else:
+                    status, content = await pool.run(answer, predictor, body)
+            except Busy:
+                return problem(503, ["body"], "a worker process stopped; it is being replaced, retry shortly",
+                               {"Retry-After": "1"})
         finally:
             pool.release()
         return Response(content, status_code=status, media_type="application/json")

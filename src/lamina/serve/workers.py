@@ -69,10 +69,23 @@ class Workers:
         self.admitted -= 1
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
-        """``function(*args)`` in a worker, awaited on the event loop (a process pool's must pickle)."""
-        if self._pool is None:
+        """``function(*args)`` in a worker, awaited on the event loop (a process pool's must pickle).
+
+        A worker process that died (killed, out of memory) breaks its pool: the call raises Busy (a 503,
+        to be retried) and the next :meth:`start` spawns a fresh pool.
+        """
+        from concurrent.futures.process import BrokenProcessPool
+
+        pool = self._pool
+        if pool is None:
             raise RuntimeError("the worker processes are not started; await Workers.start() first")
-        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
+        except BrokenProcessPool:
+            if self._pool is pool:
+                self._pool = None
+                pool.shutdown(wait=False)
+            raise Busy from None
 
     def close(self) -> None:
         """Stop the workers once the running calls end."""
