@@ -1,5 +1,5 @@
 """Exact resume of a task sequence: SIGKILL in the second task (mid-epoch, at an epoch's end, before its
-first batch), resume, and the final weights and logs are the bytes of an uninterrupted run, for EWC and replay.
+first batch), resume, and the final weights and logs are the bytes of an uninterrupted run, for EWC, replay, LwF.
 
 The same harness as tests/train/test_resume_exact.py: a forked copy of the run kills itself at a chosen
 batch; ``run_continual(..., resume=True)`` or ``lamina resume RUN`` continues it. The Fisher information, anchor weights, replay
@@ -25,7 +25,8 @@ from lamina.report.background import wait_for_reports
 from lamina.train.callbacks import Callback
 
 STRATEGIES = {"ewc": {"ewc_lambda": 100.0, "fisher_samples": 20},
-              "replay": {"buffer_size": 16, "replay_batch": 4}}
+              "replay": {"buffer_size": 16, "replay_batch": 4},
+              "lwf": {"lwf_alpha": 1.0}}  # its teacher: the model as the task began, not as it resumed
 # (task, epoch, batches done) where the killed copy dies, and the checkpoint settings that put a save just before:
 # a mid-epoch save every 2 steps; every epoch end written; task 2 not begun (task 1's last checkpoint is newest).
 KILLS = {"mid_epoch": ((2, 1, 10), {"every_steps": 2}), "epoch_end": ((2, 1, 0), {"epoch_seconds": 0}),
