@@ -183,7 +183,8 @@ def finished(root: str | Path) -> bool:
     if not is_continual_run(root):
         return False
     record = read_json(Path(root) / "continual.json")
-    return isinstance(record, dict) and record.get("status") == "finished"
+    # one written before continual.json had a status holds the results only when it finished
+    return isinstance(record, dict) and record.get("status", "finished" if "accuracy_matrix" in record else "") == "finished"
 
 
 def _learn(spec: RunSpec, folder: RunFolder | None, progress: str,
