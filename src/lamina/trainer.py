@@ -154,6 +154,9 @@ def unfinished_run(runs_dir: str | Path, name: str) -> RunFolder | None:
 def _train(spec: RunSpec, folder: RunFolder | None, progress: str,
            extra_callbacks: list[Callback] | None) -> Run | None:
     """Train into a new run folder (``folder`` None) or continue the run in ``folder``."""
+    if folder is not None and (folder.root / "continual.json").is_file():  # its logs and checkpoints are per task
+        raise RunFolderError(f"{folder.root} holds a task sequence of lamina continual; continue it with "
+                             f"lamina resume {folder.root} (or lamina continual CONFIG --resume)")
     world = join_from_environment(resolve_device(spec.train.device))
     try:
         with ExitStack() as locks:  # the run folder's lock, taken inside, released here

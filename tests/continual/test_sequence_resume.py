@@ -18,6 +18,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+import lamina
 from lamina.cli import app
 from lamina.continual.sequence import run_continual
 from lamina.errors import ConfigError, RunFolderError
@@ -95,6 +96,8 @@ def test_sigkill_then_resume_is_byte_equal_to_an_uninterrupted_sequence(tmp_path
         lines = [json.loads(line) for line in expected[1].splitlines()]
         assert [line["task"] for line in lines] == [1] * 28 + [2] * 28, "each task's 2 epochs of 14 batches, tagged"
         assert len(expected[2].splitlines()) == 4
+        with pytest.raises(RunFolderError, match="holds a task sequence of lamina continual"):
+            lamina.resume(tmp_path / "straight", progress="none")  # the plain loop never trains over a sequence
         for kill, (where, checkpoint) in KILLS.items():
             cfg = config(tmp_path, kill, strategy, checkpoint)
             killed_run(cfg, where)
