@@ -1,5 +1,6 @@
 """/health latency while one client posts 7.6 MB bodies: parsing and inference on the event loop (as before
-issue 25) against the worker pool (lamina.serve.workers), side by side on one machine.
+issue 25), in worker threads, and in worker processes (lamina.serve.workers; what lamina serve uses), side
+by side on one machine.
 
 For each mode a server runs the same digits MLP run in its own process on loopback; one client posts a
 7.6 MB body of 4096 digit samples in a loop while another calls GET /health ``--probes`` times (200), 10 ms apart. The
@@ -30,7 +31,7 @@ class OnTheLoop(Workers):
     async def run(self, function, *args):
         return function(*args)  # what the handler did before: parse and predict on the event loop
 
-workers = OnTheLoop() if sys.argv[2] == "loop" else Workers()
+workers = {"loop": OnTheLoop, "threads": Workers, "processes": lambda: Workers(processes=True)}[sys.argv[2]]()
 uvicorn.run(create_app(sys.argv[1], workers=workers), host="127.0.0.1", port=int(sys.argv[3]), log_level="warning")
 """
 
@@ -85,6 +86,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--probes", type=int, default=200, help="GET /health calls per mode and round")
+    parser.add_argument("--modes", nargs="+", default=["loop", "threads", "processes"],
+                        choices=["loop", "threads", "processes"])
     args = parser.parse_args()
     import lamina
 
@@ -96,9 +99,9 @@ def main() -> None:
         body = json.dumps({"instances": rows}).encode()
         body += b" " * (7_600_000 - len(body))
         for r in range(args.rounds):
-            for mode in ("loop", "pool"):
+            for mode in args.modes:
                 p50, p99, n = measure(str(run.folder.root), mode, body, args.probes)
-                print(f"round {r} {mode:4s}: /health p50 {p50 * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms  "
+                print(f"round {r} {mode:9s}: /health p50 {p50 * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms  "
                       f"({n} bodies answered)", flush=True)
 
 

@@ -2,4 +2,5 @@
 
 from lamina.cli import main
 
-main()
+if __name__ == "__main__":  # not when a spawned worker process (lamina serve's) imports this module again
+    main()

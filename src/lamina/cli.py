@@ -230,12 +230,17 @@ def resume(
     """Continue an interrupted run from its newest valid checkpoint (mid-epoch included), or train a finished run longer.
 
     Changing the model, optimizer, data or batching is refused; other settings may change.
-    A finished run continues from its last epoch when train.epochs is raised.
+    A finished run continues from its last epoch when train.epochs is raised. A task sequence
+    of lamina continual continues with its strategy's state (the same as lamina continual CONFIG --resume).
 
     Example: lamina resume runs/digits-cnn --set train.epochs=40
     """
+    from lamina.continual.sequence import is_continual_run, resume_continual
     from lamina.trainer import resume as resume_run
 
+    if is_continual_run(run):
+        _show_continual(resume_continual(run, set_ or [], progress=progress))
+        return
     finished = resume_run(run, set_ or [], progress=progress)
     _show_results(finished.folder.root)
 
@@ -398,18 +403,27 @@ def continual(
     strategy: str = typer.Option(None, "--strategy", help="naive | ewc | replay | lwf (default: the config's)."),
     set_: list[str] = SetOption,
     progress: str = ProgressOption,
+    resume_: bool = typer.Option(False, "--resume", help="Continue this config's interrupted sequence from its "
+                                 "newest valid checkpoint (the same command, plus --resume)."),
 ) -> None:
     """Learn a task sequence (split by class, or permuted inputs) and report forgetting.
 
+    Each task's training writes checkpoints under the run's checkpoints/task-<k>/; after an
+    interruption, the same command with --resume ends exactly as an uninterrupted run.
+
     Example: lamina continual examples/digits_mlp.yaml --strategy replay --set continual.tasks=5
     """
-    from rich.table import Table
-
     from lamina.config import load_config
     from lamina.continual.sequence import run_continual
 
     overrides = {"strategy": strategy} if strategy is not None else {}
-    result = run_continual(load_config(config, set_ or []), progress=progress, **overrides)
+    _show_continual(run_continual(load_config(config, set_ or []), progress=progress, resume=resume_, **overrides))
+
+
+def _show_continual(result: Any) -> None:
+    """The accuracy matrix, its summaries and warnings of a finished task sequence."""
+    from rich.table import Table
+
     console = _console()
     table = Table(title=f"{result.strategy} on {result.scenario}: test accuracy (rows: after task i; columns: task j)",
                   title_justify="left")
@@ -504,6 +518,9 @@ def serve(
     max_bytes: int = typer.Option(8 * 1024 * 1024, "--max-bytes", help="Largest request body accepted (413 above)."),
 ) -> None:
     """Serve predictions over HTTP: POST /predict, GET /health, GET /metadata, docs at /docs.
+
+    /predict bodies are parsed and scored in worker processes (one per core, up to 8, each with its own
+    copy of the model), so /health stays fast under large bodies; a full queue answers 503 with Retry-After.
 
     Example: lamina serve runs/digits-cnn --port 8000
     """

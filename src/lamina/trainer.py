@@ -191,6 +191,9 @@ def _train(spec: RunSpec, folder: RunFolder | None, progress: str,
            extra_callbacks: list[Callback] | None, given: Any = None, report: bool = True) -> Run | None:
     """Train into a new run folder (``folder`` None) or continue the run in ``folder``; ``given``: data from Python;
     ``report``: write report.html and its figures."""
+    if folder is not None and (folder.root / "continual.json").is_file():  # its logs and checkpoints are per task
+        raise RunFolderError(f"{folder.root} holds a task sequence of lamina continual; continue it with "
+                             f"lamina resume {folder.root} (or lamina continual CONFIG --resume)")
     world = join_from_environment(resolve_device(spec.train.device))
     try:
         with ExitStack() as locks:  # the run folder's lock, taken inside, released here
@@ -209,6 +212,8 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
     """
     if spec.train.threads is not None:
         torch.set_num_threads(spec.train.threads)
+    if folder is not None and world.main:
+        locks.enter_context(run_lock(folder.root))  # first: a second process is refused before it reads the data
     if folder is None and world.main:
         check_runs_dir(spec.runs_dir)  # a runs_dir that cannot hold runs fails now, not after the data is read
         if "mlflow" in spec.train.loggers():
@@ -244,8 +249,6 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
 
     checkpoint = None
     if folder is not None:
-        if world.main:
-            locks.enter_context(run_lock(folder.root))
         checkpoint = _resume_checkpoint(folder, spec, data, progress)
     elif world.main:
         folder = RunFolder.create(spec.runs_dir, spec.name)

@@ -262,3 +262,54 @@ def test_an_unreadable_data_file_is_one_error(tmp_path: Path, monkeypatch: pytes
     path = config(tmp_path, BASE.replace("dataset: iris", f"path: {data}, target: label") + f"runs_dir: {tmp_path / 'r'}\n")
     refused(["train", str(path), "--progress", "none"], r"secret.csv cannot be read: permission denied",
             tmp_path, tmp_path / "r")
+
+
+def test_a_2_gib_sparse_csv_is_one_error_in_bounded_memory(tmp_path: Path) -> None:
+    """Item 8: a 2 GiB file of NUL bytes after its header (a sparse file: no disk used) is refused, not read whole."""
+    import os
+
+    data = tmp_path / "sparse.csv"
+    data.write_text("a,b,label\n1,2,x\n")
+    os.truncate(data, 2**31)
+    path = config(tmp_path, BASE.replace("dataset: iris", f"path: {data}, target: label") + f"runs_dir: {tmp_path / 'r'}\n")
+    refused(["train", str(path), "--progress", "none"], r"sparse.csv is not a readable csv file \(a row is longer than",
+            tmp_path, tmp_path / "r")
+
+
+def test_a_second_process_on_a_locked_run_is_one_error(tmp_path: Path) -> None:
+    """Item 2: while another holder has the run folder's lock, resume is refused naming it; nothing is written."""
+    import os
+
+    import lamina
+    from lamina.report.background import wait_for_reports
+    from lamina.train.lock import run_lock
+
+    path = config(tmp_path, BASE + f"runs_dir: {tmp_path / 'runs'}\nname: held\n")
+    lamina.fit(str(path), progress="none")
+    wait_for_reports()  # the figures are drawn: nothing in the folder is still being written
+    run = tmp_path / "runs" / "held"
+    (run / "summary.json").unlink()  # an unfinished run: what a second resume would continue
+    with run_lock(run):
+        refused(["resume", str(run), "--progress", "none"], rf"is in use by another lamina process \(PID {os.getpid()}\)", tmp_path)
+        refused(["train", str(path), "--resume", "--progress", "none"], rf"PID {os.getpid()}", tmp_path)
+
+
+def test_a_full_disk_while_writing_the_final_weights_is_one_error(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 9: the final model.safetensors cannot reach the disk (ENOSPC at the OS boundary): one error, no traceback."""
+    import errno
+    import os
+
+    synced = os.fsync
+
+    def full(fd: int) -> None:
+        target = os.readlink(f"/proc/self/fd/{fd}")  # the run's own weights, not a checkpoint's
+        if "/full/.model.safetensors." in target:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        synced(fd)
+
+    monkeypatch.setattr(os, "fsync", full)
+    path = config(tmp_path, BASE + f"runs_dir: {tmp_path / 'runs'}\nname: full\n")
+    refused(["train", str(path), "--progress", "none"], r"could not write .*model.safetensors: No space left on device",
+            tmp_path, tmp_path / "runs")
+    assert not (tmp_path / "runs" / "full" / "model.safetensors").exists()

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import lamina
 
-STARTUP_S = 60
+STARTUP_S = 120  # the worker processes each import torch and load the run before /health answers
 
 
 def _free_port() -> int:
@@ -59,7 +59,7 @@ def server(trained) -> Iterator[str]:
             time.sleep(0.2)
     else:
         process.kill()
-        pytest.fail("lamina serve did not answer /health within a minute")
+        pytest.fail(f"lamina serve did not answer /health within {STARTUP_S} s")
     yield url
     process.terminate()
     process.wait(timeout=20)
@@ -226,29 +226,42 @@ def test_1000_requests_generated_from_the_openapi_schema_get_no_5xx(server: str,
     assert httpx.get(f"{server}/health").status_code == 200
 
 
-def test_health_stays_fast_while_one_client_streams_large_bodies(server: str) -> None:
-    """Parsing and inference run off the event loop: /health answers while 7.6 MB bodies are parsed and scored.
+def _probe_health(url: str, count: int) -> list[float]:
+    """Seconds of each of ``count`` GET /health calls, 10 ms apart, sorted."""
+    latencies = []
+    with httpx.Client(timeout=10) as client:
+        for _ in range(count):
+            started = time.perf_counter()
+            assert client.get(f"{url}/health").status_code == 200
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.01)
+    return sorted(latencies)
 
-    Were bodies parsed on the event loop, which they keep busy, a typical /health probe would wait for part
-    of a body; the test asserts the median probe takes under a quarter of one body's time. The issue's 50 ms
-    p99 is not met (182-230 ms on a quiet machine: parsing in worker threads still holds the GIL, and some
-    probes wait for it), so that figure lives in the README and benchmarks/serve_health.py, not here. A latency comparison says nothing when more
-    processes want the CPU than it has cores, so it is checked only on a machine that is not overloaded;
-    every body and probe must be answered either way.
+
+def test_health_stays_fast_while_one_client_streams_large_bodies(server: str) -> None:
+    """Parsing and inference run in worker processes: /health answers while 7.6 MB bodies are parsed and scored.
+
+    200 probes with no other client, then 200 while one client posts 7.6 MB bodies (bounded loops on loopback).
+    The issue's figure, p99 under 50 ms, is asserted where the machine is not overloaded (load average at most
+    the cores); on an overloaded one, where every process waits for a core, what holds there: the p99 probe
+    waits under half of one body's time (with parsing in threads of the server, quiet: p99 216-227 ms, one body
+    71-96 ms), and always the median probe waits for no body (under a tenth of one body's time). Measured with
+    load 10-15 on 2 cores, 5 runs: idle p99 20-41 ms; under bodies p50 2.5-11 ms, p99 41-63 ms, one body 185-402 ms;
+    at load 4-5, 4 runs: under bodies p99 14-31 ms.
     """
     import threading
 
     rows = [[float(f"{(i * 64 + j) % 997 / 61:.15f}") for j in range(64)] for i in range(4096)]
     body = json.dumps({"instances": rows}).encode()
     body += b" " * (7_600_000 - len(body))  # JSON whitespace up to 7.6 MB
+    idle = _probe_health(server, 200)
     done = threading.Event()
     answered: list[int] = []
-
     body_seconds: list[float] = []
 
     def stream() -> None:
         with httpx.Client(timeout=60) as client:
-            for _ in range(30):  # bounded: the health loop below ends it sooner
+            for _ in range(30):  # bounded: the probes below end it sooner
                 started = time.perf_counter()
                 answered.append(client.post(f"{server}/predict", content=body,
                                             headers={"content-type": "application/json"}).status_code)
@@ -258,23 +271,20 @@ def test_health_stays_fast_while_one_client_streams_large_bodies(server: str) ->
 
     poster = threading.Thread(target=stream)
     poster.start()
-    latencies = []
-    with httpx.Client(timeout=10) as client:
-        while not answered:  # the first large body is being answered
-            time.sleep(0.01)
-        for _ in range(200):
-            started = time.perf_counter()
-            assert client.get(f"{server}/health").status_code == 200
-            latencies.append(time.perf_counter() - started)
-            time.sleep(0.01)
+    while not answered:  # the first large body has been answered: the workers are warm
+        time.sleep(0.01)
+    loaded = os.getloadavg()[0] > (os.cpu_count() or 1)
+    busy = _probe_health(server, 200)
     done.set()
     poster.join(timeout=120)
-    p99 = sorted(latencies)[int(0.99 * len(latencies))]
+    p50, p99, idle_p99 = busy[100], busy[198], idle[198]
     one_body = sorted(body_seconds)[len(body_seconds) // 2]
-    print(f"/health under 7.6 MB bodies: p50 {sorted(latencies)[100] * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
-          f"one body {one_body * 1000:.0f} ms; {len(answered)} bodies answered")
+    print(f"/health idle p99 {idle_p99 * 1000:.1f} ms; under 7.6 MB bodies p50 {p50 * 1000:.1f} ms, "
+          f"p99 {p99 * 1000:.1f} ms; one body {one_body * 1000:.0f} ms; {len(answered)} bodies; "
+          f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     assert set(answered) == {200} and len(answered) >= 2
-    if os.getloadavg()[0] > (os.cpu_count() or 1):
-        pytest.skip(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: p99 {p99 * 1000:.0f} ms not judged")
-    p50 = sorted(latencies)[len(latencies) // 2]
-    assert p50 < one_body / 4, f"/health p50 {p50 * 1000:.0f} ms waits for bodies ({one_body * 1000:.0f} ms each)"
+    assert p50 < one_body / 10, f"/health p50 {p50 * 1000:.0f} ms waits for bodies ({one_body * 1000:.0f} ms each)"
+    if loaded:
+        assert p99 < one_body / 2, f"/health p99 {p99 * 1000:.0f} ms waits for bodies ({one_body * 1000:.0f} ms each)"
+    else:
+        assert p99 < 0.050, f"/health p99 {p99 * 1000:.0f} ms under 7.6 MB bodies (the limit is 50 ms)"

@@ -41,3 +41,24 @@ def test_a_full_queue_answers_503_with_retry_after(tmp_path) -> None:
         assert client.get("/health").status_code == 200
         workers.release()
         assert client.post("/predict", json=body).status_code == 200
+
+
+def test_a_dead_worker_process_is_a_busy_answer_and_the_pool_is_replaced() -> None:
+    import os
+    import signal
+
+    async def scenario() -> tuple[int, int]:
+        workers = Workers(threads=1, processes=True)
+        await workers.start()
+        first = await workers.run(os.getpid)
+        assert first != os.getpid()
+        os.kill(first, signal.SIGKILL)
+        with pytest.raises(Busy):
+            await workers.run(os.getpid)
+        await workers.start()  # a fresh pool
+        second = await workers.run(os.getpid)
+        workers.close()
+        return first, second
+
+    first, second = asyncio.run(scenario())
+    assert second not in (first, os.getpid())

@@ -13,6 +13,11 @@ sequence runner around each task's training:
 * ``lwf`` (Li and Hoiem, learning without forgetting): a frozen copy of the
   model from before the task; ``on_loss`` adds ``alpha * T^2 * KL`` between its
   softened outputs and the model's on the current batch (no stored data).
+
+Everything a strategy keeps between batches and tasks (the Fisher information
+and anchor weights, the replay buffer, the teacher's weights, the generators)
+goes into the loop's checkpoints through ``tensors``, ``state_dict`` and
+``generators``, so a continual run resumes exactly (see lamina.continual.sequence).
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from lamina.config import ContinualSpec
 from lamina.continual.tasks import Task
-from lamina.train.callbacks import Callback
+from lamina.train.callbacks import Callback, validate_state
 
 if TYPE_CHECKING:
     from lamina.train.loop import State
@@ -53,6 +60,35 @@ class EWC(Strategy):
         self.strength, self.fisher_samples = strength, fisher_samples
         self.generator = torch.Generator().manual_seed(seed)
         self.anchors: list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]] = []  # (fisher, params)
+        self.shapes: dict[str, torch.Size] = {}  # the trained parameters' shapes, which saved anchors must have
+
+    def before_task(self, model: nn.Module, task: Task, index: int) -> None:
+        self.shapes = {n: p.shape for n, p in model.named_parameters() if p.requires_grad}
+
+    def generators(self) -> dict[str, torch.Generator]:
+        return {"fisher": self.generator}
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        out = {}
+        for t, (fisher, params) in enumerate(self.anchors):
+            out |= {f"fisher.{t}.{n}": f for n, f in fisher.items()} | {f"anchor.{t}.{n}": p for n, p in params.items()}
+        return out
+
+    def load_tensors(self, saved: dict[str, torch.Tensor]) -> None:
+        """The anchors of the finished tasks: for each, a finite, non-negative Fisher and the weights, as the model's."""
+        tasks = len(saved) // (2 * len(self.shapes)) if self.shapes else 0
+        expected = {f"{kind}.{t}.{n}" for t in range(tasks) for kind in ("fisher", "anchor") for n in self.shapes}
+        if set(saved) != expected:
+            odd = sorted(set(saved) ^ expected)[:2]
+            raise ValueError(f"EWC's saved anchors do not fit this model's parameters (e.g. {', '.join(odd)})")
+        for name, tensor in saved.items():
+            kind, _, param = name.split(".", 2)
+            if tensor.shape != self.shapes[param] or not torch.isfinite(tensor).all() \
+                    or (kind == "fisher" and bool((tensor < 0).any())):
+                raise ValueError(f"EWC's saved {name} is not a finite{' non-negative' if kind == 'fisher' else ''} "
+                                 f"tensor of shape {tuple(self.shapes[param])}")
+        self.anchors = [({n: saved[f"fisher.{t}.{n}"] for n in self.shapes},
+                         {n: saved[f"anchor.{t}.{n}"] for n in self.shapes}) for t in range(tasks)]
 
     def after_task(self, model: nn.Module, task: Task, index: int, device: torch.device) -> None:
         fisher = diagonal_fisher(model, task.train.x, self.fisher_samples, device, self.generator)
@@ -100,9 +136,40 @@ class Replay(Strategy):
         self.x: torch.Tensor | None = None
         self.y: torch.Tensor | None = None
         self.seen = 0
+        self.sample: tuple[torch.Tensor, torch.Tensor] | None = None  # one sample of the task: what saved ones must be like
 
     def __len__(self) -> int:
         return 0 if self.x is None else len(self.x)
+
+    def before_task(self, model: nn.Module, task: Task, index: int) -> None:
+        self.sample = (task.train.x[:1], task.train.y[:1])
+
+    def generators(self) -> dict[str, torch.Generator]:
+        return {"replay": self.generator}
+
+    def state_dict(self) -> dict[str, int]:
+        return {"seen": self.seen}
+
+    def load_state_dict(self, saved: dict[str, int]) -> None:
+        self.seen = validate_state(ReplayState, saved, "Replay").seen
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {} if self.x is None or self.y is None else {"x": self.x, "y": self.y}
+
+    def load_tensors(self, saved: dict[str, torch.Tensor]) -> None:
+        """The saved buffer: min(seen, capacity) samples of the tasks' kind (shape and dtype), or none."""
+        size = min(self.seen, self.capacity)
+        if not saved and not size:
+            self.x = self.y = None
+            return
+        if set(saved) != {"x", "y"} or self.sample is None:
+            raise ValueError(f"the replay buffer must hold x and y ({size} samples); got {', '.join(sorted(saved)) or 'none'}")
+        for name, like in zip(("x", "y"), self.sample):
+            tensor = saved[name]
+            if len(tensor) != size or tensor.shape[1:] != like.shape[1:] or tensor.dtype != like.dtype:
+                raise ValueError(f"the replay buffer's {name} is {tensor.dtype} {tuple(tensor.shape)}; "
+                                 f"{size} samples of {like.dtype} {tuple(like.shape[1:])} were expected")
+        self.x, self.y = saved["x"].clone(), saved["y"].clone()
 
     def on_batch_start(self, state: State) -> None:
         xb, yb = state.xb, state.yb
@@ -127,6 +194,11 @@ class Replay(Strategy):
             self.seen += 1
 
 
+class ReplayState(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    seen: int = Field(ge=0, le=2**53)
+
+
 class LwF(Strategy):
     """Learning without forgetting: distill the previous model's outputs on the new task's inputs."""
 
@@ -139,6 +211,21 @@ class LwF(Strategy):
             self.teacher = copy.deepcopy(model).eval()
             for p in self.teacher.parameters():
                 p.requires_grad_(False)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {} if self.teacher is None else {f"teacher.{k}": v for k, v in self.teacher.state_dict().items()}
+
+    def load_tensors(self, saved: dict[str, torch.Tensor]) -> None:
+        """The teacher's weights (a resumed task's teacher is the model as the task began, not as it resumed)."""
+        if self.teacher is None:
+            if saved:
+                raise ValueError("LwF's saved teacher belongs to a later task than this one")
+            return
+        expected = self.teacher.state_dict()
+        weights = {k.removeprefix("teacher."): v for k, v in saved.items()}
+        if set(weights) != set(expected) or any(weights[k].shape != v.shape for k, v in expected.items()):
+            raise ValueError("LwF's saved teacher does not fit this model")
+        self.teacher.load_state_dict(weights)
 
     def on_loss(self, state: State) -> None:
         if self.teacher is None or not self.alpha:

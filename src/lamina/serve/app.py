@@ -241,6 +241,23 @@ def _json_bytes(content: dict[str, Any]) -> bytes:
         return json.dumps(content).encode()
 
 
+_served: Predictor | None = None  # in a worker process of the service: the predictor it loaded at start
+
+
+def start_worker(folder: str, backend: str) -> None:
+    """Load the run in a worker process of the service, once (one torch thread: the pool has one per core)."""
+    global _served
+    torch.set_num_threads(1)
+    _served = Predictor(load_run(folder), backend)
+
+
+def answer_in_worker(body: bytes) -> tuple[int, bytes]:
+    """:func:`answer` with the worker process's own predictor (see :func:`start_worker`)."""
+    if _served is None:
+        raise RuntimeError("answer_in_worker runs only in a worker process started by start_worker")
+    return answer(_served, body)
+
+
 def check_limits(port: int | None = None, max_bytes: int = MAX_BYTES) -> None:
     """Refuse a port outside 1-65535 or a body limit below one byte (every request would get 413)."""
     if port is not None and not 1 <= port <= 65535:
@@ -253,9 +270,10 @@ def create_app(run: Run | str | Path, backend: str = "torch", max_bytes: int = M
                workers: Workers | None = None):
     """The FastAPI application serving ``run`` (loaded now, once).
 
-    /predict reads the body on the event loop and parses and predicts in ``workers`` (threads sized to the
-    cores, a bounded number of requests admitted: 503 with Retry-After beyond), so /health stays fast
-    while large bodies are being answered.
+    /predict reads the body on the event loop and parses and predicts in ``workers`` (by default worker
+    processes, one per core up to eight, each with its own copy of the model; a bounded number of requests
+    admitted: 503 with Retry-After beyond), so /health stays fast while large bodies are being answered:
+    parsing in a thread of this process would hold the GIL the event loop needs.
     """
     from contextlib import asynccontextmanager
 
@@ -264,10 +282,14 @@ def create_app(run: Run | str | Path, backend: str = "torch", max_bytes: int = M
 
     check_limits(None, max_bytes)
     predictor = Predictor(run if isinstance(run, Run) else load_run(run), backend)
-    pool = workers or Workers()
+    pool = workers or Workers(processes=True)
+
+    async def start_pool() -> None:
+        await pool.start(start_worker, str(predictor.run.folder.root), backend)
 
     @asynccontextmanager
     async def lifespan(_app: Any):
+        await start_pool()  # the worker processes are up before the first request
         yield
         pool.close()
 
@@ -308,7 +330,15 @@ def create_app(run: Run | str | Path, backend: str = "torch", max_bytes: int = M
                 body += chunk
                 if len(body) > max_bytes:
                     return problem(413, ["body"], f"the body exceeds the limit of {max_bytes} bytes")
-            status, content = await pool.run(answer, predictor, body)
+            try:
+                if pool.processes:
+                    await start_pool()  # already done, unless the app runs without its lifespan (or a worker died)
+                    status, content = await pool.run(answer_in_worker, bytes(body))
+                else:
+                    status, content = await pool.run(answer, predictor, body)
+            except Busy:
+                return problem(503, ["body"], "a worker process stopped; it is being replaced, retry shortly",
+                               {"Retry-After": "1"})
         finally:
             pool.release()
         return Response(content, status_code=status, media_type="application/json")

@@ -22,6 +22,9 @@ it back in ``load_state_dict``, so checkpoints carry it and a resumed run
 behaves as one that never stopped. A callback that draws random numbers names
 its generators in ``generators``: checkpoints save their states and a resume
 restores them (never re-seeds them), so its draws continue where they stopped.
+A callback whose state holds tensors (EWC's Fisher information, a replay
+buffer) returns them from ``tensors`` and takes them back in ``load_tensors``:
+checkpoints keep them in safetensors, never in JSON.
 """
 
 from __future__ import annotations
@@ -88,6 +91,13 @@ class Callback:
     def generators(self) -> dict[str, torch.Generator]:
         """The random generators this callback draws from, by name: checkpoints save and restore their states."""
         return {}
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Tensors of this callback's state, by name (saved in checkpoints as safetensors); none by default."""
+        return {}
+
+    def load_tensors(self, saved: dict[str, torch.Tensor]) -> None:
+        """Take back what ``tensors`` returned (raise ValueError when they do not fit)."""
 
 
 def handlers(callbacks: list[Callback], event: str) -> list[Any]:
@@ -168,17 +178,19 @@ class MetricsLog(Callback):
     It starts from the epochs already done (none, or a resumed checkpoint's), so
     lines written after that checkpoint by an interrupted run are dropped. Wall
     times are left out, so the same config and seed give the same file.
+    ``tag`` fields lead every line and ``head`` is kept before them (a task
+    sequence writes one file over several trainings: ``{"task": 2, ...}``).
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, tag: dict[str, Any] | None = None, head: str = "") -> None:
+        self.path, self.tag, self.head = path, tag or {}, head
 
     def on_train_start(self, state: State) -> None:
-        atomic_write_text(self.path, "".join(json.dumps(logs) + "\n" for logs in state.history))
+        atomic_write_text(self.path, self.head + "".join(json.dumps(self.tag | logs) + "\n" for logs in state.history))
 
     def on_epoch_end(self, state: State) -> None:
         with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(state.logs) + "\n")
+            handle.write(json.dumps(self.tag | state.logs) + "\n")
 
     def on_train_end(self, state: State) -> None:
         if self.path.exists():
@@ -189,22 +201,24 @@ class MetricsLog(Callback):
 class LossLog(Callback):
     """One JSON line per training batch in losses.jsonl (epoch, batch, loss), written at each epoch's end.
 
-    Like :class:`MetricsLog` it starts from the batches already done, and when
-    training fails part-way it adds the unfinished epoch's batches.
+    Like :class:`MetricsLog` it starts from the batches already done (after ``head``,
+    every line led by the ``tag`` fields), and when training fails part-way it adds
+    the unfinished epoch's batches.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, tag: dict[str, Any] | None = None, head: str = "") -> None:
+        self.path, self.tag, self.head = path, tag or {}, head
 
     def on_train_start(self, state: State) -> None:
-        atomic_write_text(self.path, "".join(_loss_lines(e + 1, losses) for e, losses in enumerate(state.loss_log)))
+        atomic_write_text(self.path, self.head + "".join(_loss_lines(e + 1, losses, self.tag)
+                                                         for e, losses in enumerate(state.loss_log)))
 
     def on_epoch_end(self, state: State) -> None:
-        self._append(_loss_lines(state.logs["epoch"], state.loss_log[-1]))
+        self._append(_loss_lines(state.logs["epoch"], state.loss_log[-1], self.tag))
 
     def on_train_end(self, state: State) -> None:
         partial = [float(loss) for loss in state.batch_losses]  # an unfinished epoch (a failure)
-        self._append(_loss_lines(state.epoch + 1, partial) if partial else "", sync=True)
+        self._append(_loss_lines(state.epoch + 1, partial, self.tag) if partial else "", sync=True)
 
     def _append(self, text: str, sync: bool = False) -> None:
         with self.path.open("a", encoding="utf-8") as handle:
@@ -214,9 +228,10 @@ class LossLog(Callback):
                 os.fsync(handle.fileno())
 
 
-def _loss_lines(epoch: int, losses: Any) -> str:
+def _loss_lines(epoch: int, losses: Any, tag: dict[str, Any] | None = None) -> str:
     values = losses.tolist() if hasattr(losses, "tolist") else losses
-    return "".join(json.dumps({"epoch": epoch, "batch": i + 1, "loss": v}) + "\n" for i, v in enumerate(values))
+    lead = tag or {}
+    return "".join(json.dumps(lead | {"epoch": epoch, "batch": i + 1, "loss": v}) + "\n" for i, v in enumerate(values))
 
 
 class TensorBoardLog(Callback):

@@ -4,7 +4,8 @@
 
 * ``model.safetensors``: the weights;
 * ``optimizer.safetensors``: every optimizer tensor, flattened by name;
-* ``state.safetensors``: the torch, CUDA, batch-order and callbacks' RNG states and the per-batch losses so far;
+* ``state.safetensors``: the torch, CUDA, batch-order and callbacks' RNG states, the callbacks' tensors
+  (``callback.<name>.<tensor>``) and the per-batch losses so far;
 * ``state.json``: everything else: the position (epoch, batch in the epoch, step), the resolved
   config and the hash of its locked part, library versions, the optimizer layout, the schedule,
   the grad scaler, Python's and NumPy's RNG states, the epoch logs and the callbacks' state;
@@ -221,6 +222,8 @@ def encode_state(state: State, epoch: int, batch: int, batches_rng: torch.Tensor
     for key, cb in zip(callback_keys(state.callbacks), state.callbacks):
         for name, generator in cb.generators().items():
             tensors[f"rng.callback.{key}.{name}"] = generator.get_state()
+        for name, tensor in cb.tensors().items():
+            tensors[f"callback.{key}.{name}"] = tensor.detach().cpu().contiguous()
     tensors["losses.done"] = torch.cat(state.loss_log) if state.loss_log else torch.zeros(0)
     tensors["losses.epoch"] = torch.stack(state.batch_losses).float() if state.batch_losses else torch.zeros(0)
     version, internal, gauss = random.getstate()
@@ -362,6 +365,8 @@ class Checkpoint:
         for cb, key in zip(state.callbacks, callback_keys(state.callbacks)):
             if key in m.callbacks:
                 cb.load_state_dict(m.callbacks[key])
+            prefix = f"callback.{key}."
+            cb.load_tensors({name[len(prefix):]: t for name, t in self.tensors.items() if name.startswith(prefix)})
             for name, generator in cb.generators().items():  # restored, not re-seeded: the draws go on
                 saved = self.tensors.get(f"rng.callback.{key}.{name}")
                 if saved is not None:
