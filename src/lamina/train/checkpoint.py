@@ -238,10 +238,22 @@ def encode_state(state: State, epoch: int, batch: int, batches_rng: torch.Tensor
         "callbacks": {key: cb.state_dict() for key, cb in zip(callback_keys(state.callbacks), state.callbacks)
                       if cb.state_dict()},
     }
-    return {"model.safetensors": encode_tensors(state.model.state_dict()),
+    return {"model.safetensors": encode_tensors(untied(state.model.state_dict())),
             "optimizer.safetensors": encode_tensors(optim_tensors),
             "state.safetensors": encode_tensors(tensors),
             "state.json": encode_json(meta, indent=None)}  # machine-read, written every epoch: one line
+
+
+def untied(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``weights`` with each tied tensor (a language model's embedding and output layer) copied: safetensors
+    refuses one storage under two names, and loading writes the same values into it twice."""
+    seen: set[int] = set()
+    out = {}
+    for name, tensor in weights.items():
+        storage = tensor.untyped_storage().data_ptr()
+        out[name] = tensor.clone() if storage in seen else tensor
+        seen.add(storage)
+    return out
 
 
 def write_checkpoint(folder: Path, files: dict[str, bytes]) -> None:
