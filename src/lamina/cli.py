@@ -173,7 +173,7 @@ def train(
         _sweep(config, sweep, set_ or [])
         return
     if is_language_config(read_raw_config(config, set_ or [])):
-        _train_language_model(config, set_ or [], progress, resume_ or nproc != 1)
+        _train_language_model(config, set_ or [], progress, resume_, nproc)
         return
     if is_segmentation_config(read_raw_config(config, set_ or [])):  # data.masks: the U-Net on the user's images
         _train_segmentation_folder(config, set_ or [], progress)
@@ -684,15 +684,15 @@ def generative(config: Path = typer.Argument(..., help="A run config (YAML) with
     console.print(f"run folder: {result['folder']}", markup=False)
 
 
-def _train_language_model(config: Path, overrides: list[str], progress: str, unsupported: bool) -> None:
+def _train_language_model(config: Path, overrides: list[str], progress: str, resume: bool, nproc: int) -> None:
     from lamina.errors import ConfigError
     from lamina.files import read_json
     from lamina.lm.train import as_lm_spec, train_lm
 
-    if unsupported:
-        raise ConfigError("language-model runs (task: language_model) train in one process and do not resume; "
-                          "drop --nproc and --resume")
-    root = train_lm(as_lm_spec(config, overrides), progress=progress)
+    if nproc != 1:
+        raise ConfigError(f"language-model runs (task: language_model) train in one process; drop --nproc "
+                          f"(got --nproc {nproc})")
+    root = train_lm(as_lm_spec(config, overrides), progress=progress, resume=resume)
     done = read_json(root / "summary.json")
     val = done["val"]
     _console().print(f"validation: loss {val['loss']:.4f} nats/token, perplexity {val['perplexity']:.3f}, "
