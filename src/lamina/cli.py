@@ -176,7 +176,7 @@ def train(
         _train_language_model(config, set_ or [], progress, resume_, nproc)
         return
     if is_segmentation_config(read_raw_config(config, set_ or [])):  # data.masks: the U-Net on the user's images
-        _train_segmentation_folder(config, set_ or [], progress)
+        _train_segmentation_folder(config, set_ or [], progress, resume_)
         return
     spec = load_config(config, set_ or [])  # a bad config fails here, before any process starts
     if spec.generative is not None:
@@ -853,13 +853,13 @@ def segment(runs_dir: str = typer.Option("runs", help="Where the run folder goes
                      f"IoU: {per_class}\nrun folder: {result['folder']} (report.html inside)", markup=False)
 
 
-def _train_segmentation_folder(config: Path, overrides: list[str], progress: str) -> None:
+def _train_segmentation_folder(config: Path, overrides: list[str], progress: str, resume: bool) -> None:
     """Train the U-Net on an image folder and its mask folder; print pixel accuracy and IoU per class."""
     from lamina.lm.config import read_raw_config
     from lamina.segment.folder import parse_segmentation_run, train_segmentation_folder
 
     spec = parse_segmentation_run(read_raw_config(config, overrides), str(config))
-    result = train_segmentation_folder(spec, progress)
+    result = train_segmentation_folder(spec, progress, resume)
     test = result["test"]
     per_class = "  ".join(f"{k} {v:.3f}" for k, v in test["iou"].items())
     _console().print(f"test pixel accuracy {test['pixel_accuracy']:.4f}  mean IoU {test['mean_iou']:.4f}\n"
