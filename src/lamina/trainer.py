@@ -35,9 +35,13 @@ from lamina.train.callbacks import (
 )
 from lamina.train.checkpoint import Checkpoint, Checkpoints, load_best_weights, resume_point, versions
 from lamina.train.distributed import World, join_from_environment, leave, process_device
+from lamina.train.fields import refuse_train_fields
 from lamina.train.hooks import Setup, apply_hooks
 from lamina.train.loop import State, TrainingDiverged, fit
 from lamina.train.lock import RunFolderBusy, run_lock
+
+# The train fields a supervised run cannot use (every other one acts): refused, naming the field, when set.
+SUPERVISED_REFUSED = {"selfsup": "it is lamina pretrain's section (self-supervised pretraining of an encoder)"}
 
 
 def seed_everything(seed: int) -> None:
@@ -85,6 +89,8 @@ def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
     """
     check_progress(progress)
     spec = as_spec(config)
+    if spec.train.selfsup is not None:  # a resolved config.yaml holds selfsup: null
+        refuse_train_fields(spec.train, SUPERVISED_REFUSED, "supervised", "lamina train")
     if spec.data.path is not None:
         spec.data.path = str(Path(spec.data.path).resolve())
     folder = unfinished_run(spec.runs_dir, spec.name) if resume else None

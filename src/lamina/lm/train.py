@@ -39,6 +39,7 @@ from lamina.nn.models.language import GPT
 from lamina.runs import RunFolder
 from lamina.train.callbacks import Callback, EarlyStopping, MetricsLog, Progress, TensorBoardLog, check_monitor
 from lamina.train.checkpoint import Checkpoints, load_best_weights, resume_point, versions
+from lamina.train.fields import refuse_train_fields
 from lamina.train.loop import fit
 
 # The train fields a language model cannot use: refused, naming the field, when a config sets them.
@@ -75,10 +76,7 @@ def language_metrics(loss: float, tokens: int, chars: int) -> dict[str, float]:
 def check_lm_train(spec: LMSpec) -> None:
     """Refuse train fields a language model cannot use, and a step budget that is not whole epochs, before training."""
     t = spec.train
-    refused = [name for name in REFUSED if name in t.model_fields_set]
-    if refused:
-        raise ConfigError(f"train.{refused[0]} does not apply to a language_model run (task: language_model): "
-                          f"{REFUSED[refused[0]]}; remove it from the train section")
+    refuse_train_fields(t, REFUSED, "language_model", "task: language_model")
     if t.steps % t.eval_every:
         raise ConfigError(f"train.steps must be a multiple of train.eval_every (each epoch of eval_every steps ends "
                           f"with an evaluation); got steps {t.steps} and eval_every {t.eval_every}")

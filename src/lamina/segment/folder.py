@@ -27,7 +27,7 @@ from lamina.errors import ConfigError, DataError
 from lamina.files import atomic_write_text
 from lamina.nn.models.unet import UNet
 from lamina.runs import RunFolder
-from lamina.segment.train import check_unet_train, finish_segmentation_run, fit_unet
+from lamina.segment.train import REFUSED, check_unet_train, finish_segmentation_run, fit_unet
 from lamina.train.callbacks import Callback
 from lamina.train.checkpoint import resume_point
 
@@ -135,7 +135,7 @@ def train_segmentation_folder(spec: SegmentationRun, progress: str = "auto", res
                                    split_indices(len(files), None, split.val, split.test, split.seed))}
     torch.manual_seed(spec.seed)
     model = UNet(tuple(pixels.shape[1:]), len(classes), width)
-    config = spec.model_dump(mode="json")
+    config = spec.model_dump(mode="json", exclude={"train": set(REFUSED)})  # without what does not apply
     folder = unfinished_run(spec.runs_dir, spec.name) if resume else None
     checkpoint = None
     if folder is not None:

@@ -35,6 +35,7 @@ from lamina.runs import RunFolder
 from lamina.segment.report import write_segmentation_report
 from lamina.train.callbacks import Callback, EarlyStopping, Progress, TensorBoardLog, check_monitor
 from lamina.train.checkpoint import Checkpoints, load_best_weights
+from lamina.train.fields import refuse_train_fields
 from lamina.train.loop import State, fit
 from lamina.train.steps import Step
 
@@ -86,10 +87,7 @@ def predict_masks(model: UNet, x: torch.Tensor, batch_size: int = 128) -> torch.
 
 def check_unet_train(train: TrainSpec) -> None:
     """Refuse the train fields a U-Net cannot use, naming the field and the family, before training."""
-    refused = [name for name in REFUSED if name in train.model_fields_set]
-    if refused:
-        raise ConfigError(f"train.{refused[0]} does not apply to a unet run (model.arch: unet): "
-                          f"{REFUSED[refused[0]]}; remove it from the train section")
+    refuse_train_fields(train, REFUSED, "unet", "model.arch: unet")
     if "monitor" in train.model_fields_set:
         check_monitor(train.monitor, list(MONITORS), "train.monitor")
     if train.early_stopping is not None:
