@@ -158,6 +158,7 @@ def train(
     With --remedy: lamina train examples/digits_mlp.yaml --remedy
     With --cv: lamina train examples/breast_cancer_mlp.yaml --cv 5
     With --sweep: lamina train examples/digits_mlp.yaml --sweep train.optimizer.lr=1e-3,1e-2 --sweep model.hidden=[32],[64]
+    With --resume (any family: language models and U-Net configs too): lamina train examples/language/shakespeare_char_lm.yaml --resume
     """
     import os
 
