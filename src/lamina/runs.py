@@ -61,6 +61,19 @@ class RunFolder:
             return cls(candidate)
         raise LaminaError(f"{base} holds too many runs named {name!r}; choose another name")
 
+    def read_config(self) -> Any:
+        """config.yaml as plain data (not yet validated): the one reader of a run folder's config, for every family.
+
+        A missing, undecodable or malformed file is a RunFolderError naming it.
+        """
+        if not self.config.is_file():
+            raise RunFolderError(f"{self.root} is not a run folder: config.yaml is missing")
+        try:
+            text = self.config.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise RunFolderError(f"{self.config} is not valid YAML ({exc})") from None
+        return parse_yaml(text, str(self.config), RunFolderError)
+
 
 def check_runs_dir(runs_dir: str | Path) -> Path:
     """Refuse a ``runs_dir`` that is, or lies under, a file (it could never hold run folders); creates nothing."""
@@ -357,14 +370,7 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
     folder = RunFolder(path)
     if not folder.root.is_dir():
         raise RunFolderError(f"run folder {folder.root} does not exist")
-    if not folder.config.is_file():
-        raise RunFolderError(f"{folder.root} is not a run folder: config.yaml is missing")
-    try:
-        text = folder.config.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise RunFolderError(f"{folder.config} is not valid YAML ({exc})") from None
-    raw = parse_yaml(text, str(folder.config), RunFolderError)
-    spec = parse_run_spec(raw, str(folder.config))
+    spec = parse_run_spec(folder.read_config(), str(folder.config))
     if spec.generative is not None:
         raise RunFolderError(f"{folder.root} is a generative ({spec.generative.model}) run: use lamina embed, "
                              "generate or anomaly on it (its summary.json holds its test figures)")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from lamina.files import atomic_write_text
+from lamina.report.page import html_page
 
 SHOWN = ("model", "kind", "latent", "params", "epochs_run", "train_seconds", "test_mse", "pca_test_mse",
          "judge_accuracy")
@@ -34,11 +35,8 @@ def write_generative_report(root: Path, summary: dict[str, Any]) -> Path:
     warnings = "".join(f"<p class='warn'>warning: {escape(w)}</p>" for w in summary.get("warnings", []))
     images = "".join(f"<h2>{escape(p.stem)}</h2><img src='figures/{escape(p.name)}' alt='{escape(p.stem)}'>"
                      for p in sorted((root / "figures").glob("*.png")))
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(summary['name'])}</title>"
-            "<style>body{font-family:sans-serif;max-width:1000px;margin:2rem auto}td,th{border:1px solid #ccc;"
-            "padding:.2rem .6rem;text-align:left}table{border-collapse:collapse}.warn{color:#a50}img{max-width:100%}"
-            f"</style></head><body><h1>{escape(summary['name'])}: {escape(summary['model'])}</h1>"
-            f"<table>{table}</table>{warnings}{images}</body></html>")
+    page = html_page(summary["name"], f"<h1>{escape(summary['name'])}: {escape(summary['model'])}</h1>"
+                                      f"<table>{table}</table>{warnings}{images}")
     path = root / "report.html"
     atomic_write_text(path, page)
     return path

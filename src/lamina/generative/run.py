@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lamina.config import GenerativeSpec, RunSpec, load_config, parse_run_spec, parse_yaml, save_config
+from lamina.config import GenerativeSpec, RunSpec, load_config, parse_run_spec, save_config
 from lamina.data.prepare import Prepared, Split, prepare_data
 from lamina.data.preprocess import Preprocessor
 from lamina.data.readers import read_csv, read_npz
@@ -278,10 +278,7 @@ def _write_lines(path: Path, rows: list[dict[str, Any]]) -> None:
 def load_generative(path: str | Path) -> GenerativeRun:
     """Rebuild a generative run from its folder (config, preprocessing, safetensors weights; nothing unpickled)."""
     folder = RunFolder(path)
-    if not folder.config.is_file():
-        raise RunFolderError(f"{folder.root} is not a run folder: config.yaml is missing")
-    spec = parse_run_spec(parse_yaml(folder.config.read_text(encoding="utf-8", errors="replace"),
-                                     str(folder.config), RunFolderError), str(folder.config))
+    spec = parse_run_spec(folder.read_config(), str(folder.config))
     if spec.generative is None:
         raise RunFolderError(f"{folder.root} is not a generative run (its config has no generative: section)")
     if not folder.weights.is_file():

@@ -8,7 +8,7 @@ from typing import Any
 
 from lamina.files import atomic_write_text
 from lamina.labs.catalog import LabResult
-from lamina.report.html import STYLE
+from lamina.report.page import html_page
 
 LAB_STYLE = """
 .confirmed { border-left: 4px solid #2b8a3e; padding: 0.3rem 0.8rem; background: #f0fff4; }
@@ -61,8 +61,7 @@ def write_page(results: list[LabResult], root: Path) -> Path:
              f"<p class='muted'>{confirmed} of {len(results)} claims confirmed on this machine.</p>",
              f"<table><tr><th>lab</th><th>verdict</th><th>margin</th><th>seconds</th></tr>{summary}</table>",
              *(_section(r, root) for r in results)]
-    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>lamina labs</title>"
-            f"<style>{STYLE}{LAB_STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
+    page = html_page("lamina labs", "".join(parts), LAB_STYLE)
     path = root / "labs.html"
     atomic_write_text(path, page)
     return path

@@ -27,12 +27,8 @@ class LanguageRun:
 
 def is_language_run(run: str | Path) -> bool:
     """Whether ``run`` is a run folder whose config.yaml says ``task: language_model`` (so ``generate`` samples text)."""
-    from lamina.config import parse_yaml
-
-    config = RunFolder(run).config
-    if not config.is_file():
-        return False
-    return is_language_config(parse_yaml(config.read_text(encoding="utf-8", errors="replace"), str(config), RunFolderError))
+    folder = RunFolder(run)
+    return folder.config.is_file() and is_language_config(folder.read_config())
 
 
 def load_language_run(run: str | Path) -> LanguageRun:
@@ -40,12 +36,8 @@ def load_language_run(run: str | Path) -> LanguageRun:
 
     Everything is JSON, YAML or safetensors: nothing is unpickled.
     """
-    from lamina.config import parse_yaml
-
     folder = RunFolder(run)
-    if not folder.config.is_file():
-        raise RunFolderError(f"{folder.root} is not a run folder: config.yaml is missing")
-    raw = parse_yaml(folder.config.read_text(encoding="utf-8", errors="replace"), str(folder.config), RunFolderError)
+    raw = folder.read_config()
     if not is_language_config(raw):
         raise RunFolderError(f"{folder.root} is not a language-model run (its config.yaml has no task: language_model)")
     try:

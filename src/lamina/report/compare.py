@@ -16,6 +16,7 @@ from typing import Any
 from lamina.errors import RunFolderError
 from lamina.files import atomic_write_text, read_json, read_jsonl, write_json
 from lamina.report.figures import pyplot, save_figure
+from lamina.report.page import html_page
 
 
 def _history(root: Path) -> list[dict[str, Any]]:
@@ -66,11 +67,9 @@ CONSEQUENCE = {
 
 def differences(roots: list[Path], names: list[str]) -> list[str]:
     """One sentence for each of data, split and seed that differs between the runs' configs, naming the values."""
-    from lamina.config import parse_yaml
+    from lamina.runs import RunFolder
 
-    configs = [parse_yaml((root / "config.yaml").read_text(encoding="utf-8", errors="replace"),
-                          str(root / "config.yaml"), RunFolderError) if (root / "config.yaml").is_file() else {}
-               for root in roots]
+    configs = [RunFolder(root).read_config() if (root / "config.yaml").is_file() else {} for root in roots]
     notes = []
     for what, paths in COMPARED.items():
         leaves = [dict(item for path in paths for item in _leaves(_at(config, path), ".".join(path)))
@@ -133,11 +132,8 @@ def _page(rows: list[dict[str, Any]], columns: list[str], notes: list[str]) -> s
     head = "".join(f"<th>{escape(c)}</th>" for c in columns)
     warnings = "".join(f"<p><strong>warning:</strong> {escape(n)}</p>" for n in notes)
     body = "".join("<tr>" + "".join(f"<td>{escape(_cell(row.get(c)))}</td>" for c in columns) + "</tr>" for row in rows)
-    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>run comparison</title>"
-            "<style>body{font-family:system-ui,sans-serif;margin:2rem} table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:0.25rem 0.6rem} img{max-width:100%}</style></head><body>"
-            f"<h1>Run comparison</h1>{warnings}<table><tr>{head}</tr>{body}</table>"
-            "<h2>Learning curves</h2><img src='curves.png' alt='learning curves'></body></html>\n")
+    return html_page("run comparison", f"<h1>Run comparison</h1>{warnings}<table><tr>{head}</tr>{body}</table>"
+                                       "<h2>Learning curves</h2><img src='curves.png' alt='learning curves'>")
 
 
 def format_table(result: dict[str, Any]) -> list[list[str]]:

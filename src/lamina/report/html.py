@@ -18,17 +18,8 @@ from lamina.files import atomic_write_text, read_json, read_jsonl
 from lamina.report import figures
 from lamina.report.activations import activation_figure, activation_series
 from lamina.report.background import Figure, draw_figures, draw_in_background
+from lamina.report.page import html_page
 
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
-h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; margin-top: 2rem; }
-table { border-collapse: collapse; margin: 0.5rem 0; } td, th { border: 1px solid #ccc; padding: 0.25rem 0.6rem; }
-th { background: #f3f3f3; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5rem 0; }
-.finding { border-left: 4px solid #d9822b; padding: 0.3rem 0.8rem; margin: 0.6rem 0; background: #fff8f0; }
-.healthy { border-left: 4px solid #2b8a3e; padding: 0.3rem 0.8rem; background: #f0fff4; }
-.muted { color: #666; }
-"""
 
 
 def _read(path: Path) -> Any:
@@ -124,9 +115,7 @@ def report_page(root: Path) -> tuple[str, list[Figure]]:
             shown.append(Figure(f"attr_{png.name}", shutil.copyfile, (png,)))
             parts.append(_image(f"figures/attr_{png.name}", png.stem))
 
-    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(summary['name'])} report"
-            f"</title><style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
-    return page, shown
+    return html_page(f"{summary['name']} report", "".join(parts)), shown
 
 
 def _remedy(remedy: dict[str, Any]) -> str:

@@ -46,14 +46,12 @@ def _rows(rows: list[tuple[Any, Any]], header: tuple[str, str]) -> str:
 
 def write_quality(report: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     """Write quality.json and quality.html (one offline page) into folder ``out``; returns their paths."""
-    from lamina.report.html import STYLE
+    from lamina.report.page import html_page
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     data, page = folder / "quality.json", folder / "quality.html"
     write_json(data, report)
     title = f"data quality: {report['source']}"
-    atomic_write_text(page, f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
-                            f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>{quality_section(report)}"
-                            f"</body></html>\n")
+    atomic_write_text(page, html_page(title, f"<h1>{escape(title)}</h1>{quality_section(report)}"))
     return data, page
