@@ -79,3 +79,18 @@ def test_a_resumed_epoch_draws_the_windows_an_uninterrupted_one_draws() -> None:
     rest = list(resumed)
     assert len(rest) == 3 and all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(first[2:], rest))
     assert torch.equal(first[0][1][:, :-1], first[0][0][:, 1:])  # targets: the inputs shifted by one token
+
+
+def test_resuming_over_a_changed_text_is_refused(text, tmp_path) -> None:
+    from lamina.errors import ConfigError
+
+    class Stop(Callback):
+        def on_epoch_end(self, state) -> None:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_lm(config(text, tmp_path, "changed"), progress="none", extra_callbacks=[Stop()])
+    other = tmp_path / "other.txt"
+    other.write_text(text.read_text()[:15_000] + "\u00e9" * 3000)  # a character the first text never had
+    with pytest.raises(ConfigError, match="the text's vocabulary changed"):
+        train_lm(config(other, tmp_path, "changed"), progress="none", resume=True)

@@ -30,7 +30,7 @@ from lamina.data.prepare import Prepared, Split
 from lamina.device import resolve_device
 from lamina.errors import ConfigError
 from lamina.evaluate.metrics import higher_is_better
-from lamina.files import atomic_write_text, save_tensors, write_json
+from lamina.files import atomic_write_text, read_json, save_tensors, write_json
 from lamina.lm.config import LMSpec, parse_lm_spec, read_raw_config
 from lamina.lm.corpus import Corpus, load_corpus, random_windows, tiled_windows
 from lamina.lm.nexttoken import NextToken, WindowBatches, mean_loss
@@ -111,6 +111,9 @@ def train_lm(config: LMSpec | dict[str, Any] | str | Path, progress: str = "auto
     folder = unfinished_run(spec.runs_dir, spec.name) if resume else None
     checkpoint = None
     if folder is not None:
+        if folder.preprocess.is_file() and read_json(folder.preprocess) != corpus.tokenizer.to_json():
+            raise ConfigError(f"cannot resume {folder.root}: the text's vocabulary changed since the run started "
+                              f"(the tokenizer fitted now differs from {folder.preprocess})")
         checkpoint, notes = resume_point(folder.checkpoints, raw)
         for note in notes if progress != "none" else []:
             print(f"note: {note}", file=sys.stderr, flush=True)
