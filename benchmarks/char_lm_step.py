@@ -5,8 +5,9 @@ embeddings, GELU MLP of width 512) on tinyshakespeare's training part with AdamW
 lr 1e-3, betas 0.9/0.99, weight decay 0.1) and gradient clipping at 1.0:
 
 * **lamina**: ``lamina.nn.models.language.GPT`` (lamina's Transformer blocks),
-  ``lamina.lm.corpus.random_windows`` and ``lamina.lm.train.train_step`` with lamina's
-  optimizer and warmup+cosine schedule, i.e. the code ``lamina train`` runs each step.
+  ``lamina.lm.corpus.random_windows`` and :func:`train_step` below with lamina's optimizer and
+  warmup+cosine schedule: the model and the step's arithmetic, without the loop (``lamina train``
+  now runs them through ``lamina.train.loop.fit``; ``benchmarks/char_lm_loop.py`` times that loop).
 * **hand**: a minimal nanoGPT-style model written here (fused qkv linear,
   ``F.scaled_dot_product_attention(is_causal=True)``) and a plain loop: random offsets,
   stacked slices, forward, cross-entropy, backward, clip, step.
@@ -37,7 +38,7 @@ from torch import nn
 
 from lamina.config import OptimizerSpec, ScheduleSpec
 from lamina.lm.corpus import load_corpus, random_windows
-from lamina.lm.train import train_step
+from lamina.lm.nexttoken import autocast_for
 from lamina.nn.models.language import GPT, GPTOptions
 from lamina.train.optim import make_optimizer, make_schedule
 
@@ -98,6 +99,26 @@ def hand_trainer(ids: torch.Tensor, vocab: int, batch: int) -> Callable[[], None
         optimizer.step()
 
     return step
+
+
+def train_step(model: GPT, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR | None,
+               x: torch.Tensor, y: torch.Tensor, clip_norm: float | None, precision: str = "fp32") -> torch.Tensor:
+    """One optimization step on windows ``x`` -> ``y`` (B, T), written out by hand; returns the loss, detached.
+
+    The forward pass runs in ``precision``, the loss in float32; gradients are clipped to ``clip_norm``
+    and the schedule advances once (what ``lamina train`` ran each step before the one loop drove it).
+    """
+    with autocast_for(precision):
+        logits = model(x)  # (B, T, V)
+    loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip_norm is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return loss.detach()
 
 
 def lamina_trainer(ids: torch.Tensor, vocab: int, batch: int, steps: int, precision: str = "fp32"

@@ -6,7 +6,7 @@ The size is nanoGPT's shakespeare-char GPU configuration: 6 layers, 6 heads, wid
 clipping at 1.0, under bf16 autocast by default:
 
 * **lamina**: ``lamina.nn.models.language.GPT``, ``lamina.lm.corpus.random_windows``, lamina's
-  optimizer and warmup+cosine schedule and ``lamina.lm.train.train_step`` (the step ``lamina
+  optimizer and warmup+cosine schedule and ``char_lm_step.train_step`` (the step ``lamina
   train`` runs), inside ``torch.autocast``;
 * **hand**: ``char_lm_step.HandBlock`` blocks in a model sized here (nanoGPT's initialization),
   windows drawn on the device, and the plain forward, cross-entropy, backward, clip, step.
@@ -37,11 +37,11 @@ from torch import nn
 
 from lamina.config import OptimizerSpec, ScheduleSpec
 from lamina.lm.corpus import load_corpus, random_windows, tiled_windows
-from lamina.lm.train import mean_loss, train_step
+from lamina.lm.nexttoken import mean_loss
 from lamina.nn.models.language import GPT, GPTOptions
 from lamina.train.optim import make_optimizer, make_schedule
 
-from char_lm_step import HandBlock  # the sibling script's block (benchmarks/ is on the path when run as a script)
+from char_lm_step import HandBlock, train_step  # the sibling script's block (benchmarks/ is on the path when run as a script)
 
 TEXT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tinyshakespeare.txt"
 SIZES = {"gpu": GPTOptions(layers=6, heads=6, width=384, context=256, dropout=0.0),

@@ -161,6 +161,7 @@ def train(
     With --cv: lamina train examples/breast_cancer_mlp.yaml --cv 5
     With --sweep: lamina train examples/digits_mlp.yaml --sweep train.optimizer.lr=1e-3,1e-2 --sweep model.hidden=[32],[64]
     Preference tuning (a preference: section): lamina train dpo.yaml  (DPO or a reward model on pairs.jsonl)
+    With --resume (any family: language models and U-Net configs too): lamina train examples/language/shakespeare_char_lm.yaml --resume
     """
     import os
 
@@ -179,17 +180,17 @@ def train(
         _sweep(config, sweep, set_ or [])
         return
     if is_language_config(read_raw_config(config, set_ or [])):
-        _train_language_model(config, set_ or [], progress, resume_ or nproc != 1)
+        _train_language_model(config, set_ or [], progress, resume_, nproc)
         return
     if is_segmentation_config(read_raw_config(config, set_ or [])):  # data.masks: the U-Net on the user's images
-        _train_segmentation_folder(config, set_ or [], progress)
+        _train_segmentation_folder(config, set_ or [], progress, resume_)
         return
     spec = load_config(config, set_ or [])  # a bad config fails here, before any process starts
     if spec.generative is not None or spec.train.selfsup is not None:
-        if resume_ or remedy or cv is not None or nproc != 1:
+        if remedy or cv is not None or nproc != 1:
             raise LaminaError(f"{config} trains a {'generative model' if spec.generative else 'self-supervised encoder'}"
-                              " in one process and resumes with lamina resume RUN; drop --resume, --remedy, --cv and --nproc")
-        (_train_generative if spec.generative is not None else _pretrain)(spec, progress)
+                              " in one process; drop --remedy, --cv and --nproc")
+        (_train_generative if spec.generative is not None else _pretrain)(spec, progress, resume_)
         return
     if cv is not None:
         from lamina.evaluate.crossval import cross_validate, format_cv
@@ -566,14 +567,14 @@ def pretrain(
     """
     from lamina.config import load_config
 
-    _pretrain(load_config(config, set_ or []), progress)
+    _pretrain(load_config(config, set_ or []), progress, False)
 
 
-def _pretrain(spec: Any, progress: str) -> None:
+def _pretrain(spec: Any, progress: str, resume: bool) -> None:
     from lamina.files import read_json
     from lamina.transfer.selfsup import pretrain as run_pretrain
 
-    folder = run_pretrain(spec, progress=progress)
+    folder = run_pretrain(spec, progress=progress, resume=resume)
     record = read_json(folder.root / "pretrain.json")
     _console().print(f"{record['method']} loss {record['losses'][0]:.4f} -> {record['losses'][-1]:.4f} "
                      f"over {record['epochs']} epochs on {record['samples']} inputs", markup=False)
@@ -713,13 +714,13 @@ def generative(config: Path = typer.Argument(..., help="A run config (YAML) with
     """
     from lamina.config import load_config
 
-    _train_generative(load_config(config, set_ or []), progress)
+    _train_generative(load_config(config, set_ or []), progress, False)
 
 
-def _train_generative(spec: Any, progress: str) -> None:
+def _train_generative(spec: Any, progress: str, resume: bool) -> None:
     from lamina.generative.run import train_generative
 
-    result = train_generative(spec, progress=progress)
+    result = train_generative(spec, progress=progress, resume=resume)
     console = _console()
     if "test_mse" in result:
         console.print(f"test reconstruction MSE {result['test_mse']:.5f} (PCA with {result['latent']} components: "
@@ -737,15 +738,15 @@ def _train_generative(spec: Any, progress: str) -> None:
     console.print(f"run folder: {result['folder']}", markup=False)
 
 
-def _train_language_model(config: Path, overrides: list[str], progress: str, unsupported: bool) -> None:
+def _train_language_model(config: Path, overrides: list[str], progress: str, resume: bool, nproc: int) -> None:
     from lamina.errors import ConfigError
     from lamina.files import read_json
     from lamina.lm.train import as_lm_spec, train_lm
 
-    if unsupported:
-        raise ConfigError("language-model runs (task: language_model) train in one process and do not resume; "
-                          "drop --nproc and --resume")
-    root = train_lm(as_lm_spec(config, overrides), progress=progress)
+    if nproc != 1:
+        raise ConfigError(f"language-model runs (task: language_model) train in one process; drop --nproc "
+                          f"(got --nproc {nproc})")
+    root = train_lm(as_lm_spec(config, overrides), progress=progress, resume=resume)
     done = read_json(root / "summary.json")
     val = done["val"]
     _console().print(f"validation: loss {val['loss']:.4f} nats/token, perplexity {val['perplexity']:.3f}, "
@@ -1002,13 +1003,13 @@ def segment(runs_dir: str = typer.Option("runs", help="Where the run folder goes
                      f"IoU: {per_class}\nrun folder: {result['folder']} (report.html inside)", markup=False)
 
 
-def _train_segmentation_folder(config: Path, overrides: list[str], progress: str) -> None:
+def _train_segmentation_folder(config: Path, overrides: list[str], progress: str, resume: bool) -> None:
     """Train the U-Net on an image folder and its mask folder; print pixel accuracy and IoU per class."""
     from lamina.lm.config import read_raw_config
     from lamina.segment.folder import parse_segmentation_run, train_segmentation_folder
 
     spec = parse_segmentation_run(read_raw_config(config, overrides), str(config))
-    result = train_segmentation_folder(spec, progress)
+    result = train_segmentation_folder(spec, progress, resume)
     test = result["test"]
     per_class = "  ".join(f"{k} {v:.3f}" for k, v in test["iou"].items())
     _console().print(f"test pixel accuracy {test['pixel_accuracy']:.4f}  mean IoU {test['mean_iou']:.4f}\n"

@@ -36,9 +36,14 @@ from lamina.train.callbacks import (
 )
 from lamina.train.checkpoint import Checkpoint, Checkpoints, load_best_weights, resume_point, versions
 from lamina.train.distributed import World, join_from_environment, leave, process_device
+from lamina.train.fields import refuse_train_fields
 from lamina.train.hooks import Setup, apply_hooks
 from lamina.train.loop import State, TrainingDiverged, fit
 from lamina.train.lock import RunFolderBusy, run_lock
+
+# The train fields a supervised run cannot use (every other one acts): refused, naming the field, when set.
+SUPERVISED_REFUSED = {"selfsup": "it is the section of self-supervised pretraining, which lamina train CONFIG runs "
+                                  "(lamina.transfer.selfsup.pretrain from Python)"}
 
 
 def seed_everything(seed: int) -> None:
@@ -115,12 +120,12 @@ def train(config: RunSpec | dict[str, Any] | str | Path, progress: str = "auto",
     """
     check_progress(progress)
     spec, given = spec_with_data(config, data) if data is not None else (as_spec(config), None)
-    if spec.generative is not None or spec.train.selfsup is not None:  # never trained as a classifier in silence
-        entry = ("lamina.generative.run.train_generative(config)" if spec.generative is not None
-                 else "lamina.transfer.selfsup.pretrain(spec)")
-        section = "a generative" if spec.generative is not None else "a train.selfsup"
-        raise ConfigError(f"this config has {section} section, which fit does not train; call {entry} "
-                          "(or run lamina train CONFIG, which trains every family)")
+    if spec.generative is not None:  # never trained as a classifier in silence
+        raise ConfigError("this config has a generative section, which fit does not train; call "
+                          "lamina.generative.run.train_generative(config) (or run lamina train CONFIG, which trains "
+                          "every family)")
+    if spec.train.selfsup is not None:  # a resolved config.yaml holds selfsup: null
+        refuse_train_fields(spec.train, SUPERVISED_REFUSED, "supervised", "lamina train")
     if spec.data.path is not None:
         spec.data.path = str(Path(spec.data.path).resolve())
     folder = unfinished_run(spec.runs_dir, spec.name) if resume else None

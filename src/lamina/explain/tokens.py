@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from lamina.errors import ConfigError
-from lamina.report.page import write_page
+from lamina.files import atomic_write_text
+from lamina.report.page import html_page
 
 TOKEN_METHODS = ("integrated_gradients", "saliency")
 PAD = 0  # padding id of every lamina vocabulary
@@ -96,6 +97,9 @@ def write_token_html(path: Path, rows: list[list[dict[str, Any]]], labels: list[
             spans.append(f"<span title='{t['attribution']:.4g}' style='background: rgba({rgb},{abs(share):.2f})'>"
                          f"{html.escape(t['token'])}</span>")
         lines.append(f"<p><b>{html.escape(label)}</b>: {' '.join(spans)}</p>")
-    body = (f"<h1>{html.escape(method)}: attribution per token</h1><p>Red tokens push towards the explained class "
-            "(in bold), blue ones against it; hover for the value.</p>" + "\n".join(lines))
-    return write_page(path, f"{method}: token attributions", body, "span { padding: 1px 3px; border-radius: 3px; }")
+    page = html_page(f"{method}: token attributions",
+                     f"<h1>{html.escape(method)}: attribution per token</h1><p>Red tokens push towards the explained "
+                     "class (in bold), blue ones against it; hover for the value.</p>" + "\n".join(lines),
+                     "span { padding: 1px 3px; border-radius: 3px; }")
+    atomic_write_text(path, page)
+    return path

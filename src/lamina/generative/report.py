@@ -6,7 +6,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from lamina.report.page import write_page
+from lamina.files import atomic_write_text
+from lamina.report.page import html_page
 
 SHOWN = ("model", "kind", "latent", "params", "epochs_run", "train_seconds", "test_mse", "pca_test_mse",
          "judge_accuracy")
@@ -34,5 +35,8 @@ def write_generative_report(root: Path, summary: dict[str, Any]) -> Path:
     warnings = "".join(f"<p class='warn'>warning: {escape(w)}</p>" for w in summary.get("warnings", []))
     images = "".join(f"<h2>{escape(p.stem)}</h2><img src='figures/{escape(p.name)}' alt='{escape(p.stem)}'>"
                      for p in sorted((root / "figures").glob("*.png")))
-    body = f"<h1>{escape(summary['name'])}: {escape(summary['model'])}</h1><table>{table}</table>{warnings}{images}"
-    return write_page(root / "report.html", summary["name"], body, ".warn { color: #a50; }")
+    page = html_page(summary["name"], f"<h1>{escape(summary['name'])}: {escape(summary['model'])}</h1>"
+                                      f"<table>{table}</table>{warnings}{images}")
+    path = root / "report.html"
+    atomic_write_text(path, page)
+    return path

@@ -41,6 +41,7 @@ from lamina.train.alternating import Adversarial
 from lamina.train.callbacks import (Callback, EarlyStopping, MetricsLog, Progress, TensorBoardLog,
                                     check_monitor)
 from lamina.train.checkpoint import Checkpoints, load_best_weights
+from lamina.train.fields import refuse_train_fields
 from lamina.train.loop import fit
 from lamina.train.reconstruction import Reconstruction, reconstruction_errors
 
@@ -207,14 +208,10 @@ def check_train_fields(spec: RunSpec) -> None:
     refused for a GAN only (no loss tells a better generator; its last weights are kept).
     """
     t, family = spec.train, spec.generative.model
-    refused = [name for name in REFUSED if name in t.model_fields_set]
-    if family == "gan" and "restore_best" in t.model_fields_set and t.restore_best:
-        refused.append("restore_best")
-    if refused:
-        name = refused[0]
-        why = REFUSED.get(name, "no loss tells a better generator")
-        raise ConfigError(f"train.{name} does not apply to a {family} run (generative.model: {family}): {why}; "
-                          "remove it from the train section")
+    refused = dict(REFUSED)
+    if family == "gan" and t.restore_best:
+        refused["restore_best"] = "no loss tells a better generator"
+    refuse_train_fields(t, refused, family, f"generative.model: {family}")
 
 
 def loop_callbacks(spec: RunSpec, folder: RunFolder, progress: str, step: Any, has_val: bool

@@ -6,8 +6,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from lamina.files import atomic_write_text
 from lamina.labs.catalog import LabResult
-from lamina.report.page import write_page as write_html
+from lamina.report.page import html_page
 
 LAB_STYLE = """
 .confirmed { border-left: 4px solid #2b8a3e; padding: 0.3rem 0.8rem; background: #f0fff4; }
@@ -60,4 +61,7 @@ def write_page(results: list[LabResult], root: Path) -> Path:
              f"<p class='muted'>{confirmed} of {len(results)} claims confirmed on this machine.</p>",
              f"<table><tr><th>lab</th><th>verdict</th><th>margin</th><th>seconds</th></tr>{summary}</table>",
              *(_section(r, root) for r in results)]
-    return write_html(root / "labs.html", "lamina labs", "".join(parts), LAB_STYLE)
+    page = html_page("lamina labs", "".join(parts), LAB_STYLE)
+    path = root / "labs.html"
+    atomic_write_text(path, page)
+    return path

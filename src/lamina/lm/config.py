@@ -40,12 +40,14 @@ class TextDataSpec(Spec):
         return self
 
 
-class LMTrainSpec(Spec):
-    """Step-based training: ``steps`` batches of ``batch_size`` random windows, evaluated every ``eval_every``.
+class LMTrainSpec(TrainSpec):
+    """The train section of a language-model run: the common one with a step budget instead of epochs.
 
-    ``precision: bf16`` runs the forward pass under bfloat16 autocast (weights, gradients and the
-    optimizer stay float32): on a CPU with bf16 instructions (AVX512-BF16, AMX) matrix products run
-    several times faster. The final validation is always scored in float32.
+    ``steps`` batches of ``batch_size`` random windows, in "epochs" of ``eval_every`` steps: each
+    ends with the validation loss on ``eval_batches`` batches of fixed windows (metrics.jsonl, early
+    stopping, checkpoints). ``precision: bf16`` runs the forward pass under bfloat16 autocast (weights,
+    gradients and the optimizer stay float32). The final validation is always scored in float32.
+    The fields of :data:`lamina.lm.train.REFUSED` do not apply and are refused when set.
     """
 
     steps: int = Field(2000, gt=0)
@@ -57,14 +59,16 @@ class LMTrainSpec(Spec):
     clip_norm: float | None = Field(1.0, gt=0)
     eval_every: int = Field(250, gt=0)
     eval_batches: int = Field(8, gt=0)
-    threads: int | None = Field(None, gt=0)
-    precision: Literal["fp32", "bf16"] = "fp32"
+    restore_best: bool = False  # the last weights, unless asked
+    tensorboard: bool = False
+    diagnose: bool = False
 
 
 class LMSpec(Spec):
     """Everything a language-model run needs; saved resolved as the run folder's config.yaml.
 
-    ``train.schedule.warmup_epochs`` is a fraction of all steps here (one pass of ``steps`` counts as one epoch).
+    ``train.schedule.warmup_epochs`` is a fraction of all steps here (one pass of ``steps`` counts as one epoch
+    for the schedule; progress, logs, early stopping and checkpoints count epochs of ``eval_every`` steps).
     """
 
     task: Literal["language_model"] = TASK

@@ -34,12 +34,10 @@ def is_tuned_language_config(raw: object) -> bool:
 
 def is_language_run(run: str | Path) -> bool:
     """Whether ``run`` is a language-model run folder (``task: language_model`` or DPO), so ``generate`` samples text."""
-    from lamina.config import parse_yaml
-
-    config = RunFolder(run).config
-    if not config.is_file():
+    folder = RunFolder(run)
+    if not folder.config.is_file():
         return False
-    raw = parse_yaml(config.read_text(encoding="utf-8", errors="replace"), str(config), RunFolderError)
+    raw = folder.read_config()
     return is_language_config(raw) or is_tuned_language_config(raw)
 
 

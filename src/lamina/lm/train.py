@@ -1,12 +1,14 @@
 """Train a GPT-style language model on a text file into a run folder; score it by perplexity and bits per character.
 
-    for step in steps:
-        random windows -> logits -> next-token cross-entropy -> backward -> clip -> step -> schedule
-        every eval_every steps (and at the end): validation loss on fixed windows -> metrics.jsonl
+    lamina.train.loop.fit with the next-token step (lamina.lm.nexttoken), in epochs of eval_every steps:
+        random windows -> logits -> next-token cross-entropy -> state.update (clip, step, schedule)
+        each epoch's end: validation loss on fixed windows -> metrics.jsonl, early stopping, checkpoints
     final: the whole validation part, every token scored once -> summary.json
 
-The run folder holds config.yaml, preprocess.json (the tokenizer; a BPE one also writes
-tokenizer.json), model.safetensors, metrics.jsonl and summary.json, and
+So a language model gets what every family gets from the one loop: checkpoints and exact resume,
+precision, accumulation, the non-finite stop, early stopping, TensorBoard and progress. The run
+folder holds config.yaml, preprocess.json (the tokenizer; a BPE one also writes tokenizer.json),
+model.safetensors, metrics.jsonl, checkpoints/ and summary.json, and
 :func:`lamina.lm.generate.load_language_run` rebuilds the model from it. Losses are nats per
 token; bits per character divide the total by the characters those tokens stand for, so char
 and BPE runs compare on one scale.
@@ -14,29 +16,43 @@ and BPE runs compare on one scale.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 import yaml
 
-from lamina.errors import LaminaError
-from lamina.files import atomic_write_bytes, atomic_write_text, save_tensors, write_json
+from lamina.data.prepare import Prepared, Split
+from lamina.device import resolve_device
+from lamina.errors import ConfigError
+from lamina.evaluate.metrics import higher_is_better
+from lamina.files import atomic_write_text, read_json, save_tensors, write_json
 from lamina.lm.config import LMSpec, parse_lm_spec, read_raw_config
 from lamina.lm.corpus import Corpus, load_corpus, random_windows, tiled_windows
+from lamina.lm.nexttoken import NextToken, WindowBatches, mean_loss
 from lamina.lm.tokenize import save_tokenizer
 from lamina.nn.models.language import GPT
 from lamina.runs import RunFolder
-from lamina.train.checkpoint import versions
-from lamina.train.optim import make_optimizer, make_schedule
+from lamina.train.callbacks import Callback, EarlyStopping, MetricsLog, Progress, TensorBoardLog, check_monitor
+from lamina.train.checkpoint import Checkpoints, load_best_weights, resume_point, versions
+from lamina.train.fields import refuse_train_fields
+from lamina.train.loop import fit
 
-EVAL_BATCH = 64  # windows per evaluation forward; larger batches fall out of the cache and run slower per token
+# The train fields a language model cannot use: refused, naming the field, when a config sets them.
+REFUSED = {"epochs": "set train.steps (an epoch here is train.eval_every steps)",
+           "loss": "the next-token cross-entropy is a language model's loss",
+           "label_smoothing": "the next-token loss takes no smoothing",
+           "huber_delta": "the next-token cross-entropy is a language model's loss",
+           "epoch_metrics": "its metrics are loss, perplexity and bits per character",
+           "class_weight": "there are no classes to weight",
+           "log": "language-model runs log to TensorBoard only (train.tensorboard)",
+           "adversarial": "it needs a classifier", "lr_groups": "it needs a backbone",
+           "selfsup": "see lamina pretrain", "augment": "text windows take no augmentation",
+           "diagnose": "the diagnosis monitor reads a classifier's run", "diagnose_every": "see train.diagnose"}
 
 
 def as_lm_spec(config: LMSpec | dict[str, Any] | str | Path, overrides: list[str] | None = None) -> LMSpec:
@@ -48,26 +64,6 @@ def as_lm_spec(config: LMSpec | dict[str, Any] | str | Path, overrides: list[str
     return parse_lm_spec(read_raw_config(config, overrides), f"config file {config}")
 
 
-def autocast_for(precision: str) -> AbstractContextManager:
-    """The context a forward pass runs in: bfloat16 autocast on the CPU for ``bf16``, nothing for ``fp32``."""
-    return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
-
-
-@torch.inference_mode()
-def mean_loss(model: GPT, x: torch.Tensor, y: torch.Tensor, precision: str = "fp32") -> float:
-    """Mean next-token cross-entropy (nats per token) of ``model`` over windows ``x`` -> ``y``, in eval mode."""
-    was_training = model.training
-    model.eval()
-    total = torch.zeros((), dtype=torch.float64)
-    for start in range(0, len(x), EVAL_BATCH):
-        with autocast_for(precision):
-            logits = model(x[start : start + EVAL_BATCH])  # (B, T, V)
-        target = y[start : start + EVAL_BATCH]  # (B, T)
-        total += F.cross_entropy(logits.float().flatten(0, 1), target.flatten(), reduction="sum")
-    model.train(was_training)
-    return float(total) / y.numel()
-
-
 def language_metrics(loss: float, tokens: int, chars: int) -> dict[str, float]:
     """Perplexity per token and bits per character from a mean loss in nats per token over ``tokens`` tokens.
 
@@ -77,86 +73,107 @@ def language_metrics(loss: float, tokens: int, chars: int) -> dict[str, float]:
     return {"loss": loss, "perplexity": math.exp(loss), "bits_per_char": loss / math.log(2) * tokens / chars}
 
 
-def train_lm(config: LMSpec | dict[str, Any] | str | Path, progress: str = "auto") -> Path:
-    """Train the language model a config describes; returns the new run folder.
+def check_lm_train(spec: LMSpec) -> None:
+    """Refuse train fields a language model cannot use, and a step budget that is not whole epochs, before training."""
+    t = spec.train
+    refuse_train_fields(t, REFUSED, "language_model", "task: language_model")
+    if t.steps % t.eval_every:
+        raise ConfigError(f"train.steps must be a multiple of train.eval_every (each epoch of eval_every steps ends "
+                          f"with an evaluation); got steps {t.steps} and eval_every {t.eval_every}")
 
-    ``progress`` is 'auto' (a bar on a terminal, lines otherwise), 'bar', 'plain' or 'none'.
+
+def resolved_config(spec: LMSpec) -> dict[str, Any]:
+    """The config.yaml data: every default filled in, without the refused train fields (they do not apply)."""
+    return spec.model_dump(mode="json", exclude={"train": set(REFUSED)})
+
+
+def train_lm(config: LMSpec | dict[str, Any] | str | Path, progress: str = "auto", resume: bool = False,
+             extra_callbacks: list[Callback] | None = None) -> Path:
+    """Train the language model a config describes through the one loop; returns the run folder.
+
+    ``progress`` is 'auto' (a bar on a terminal, lines otherwise), 'bar', 'plain' or 'none'. With
+    ``resume``, the newest unfinished run of the config's name continues from its newest valid
+    checkpoint (and ends exactly where an uninterrupted run ends). ``extra_callbacks`` join the loop's.
     """
+    from lamina.trainer import unfinished_run
+
     spec = as_lm_spec(config)
     spec.data.path = str(Path(spec.data.path).resolve())
-    if spec.train.threads is not None:
-        torch.set_num_threads(spec.train.threads)
+    check_lm_train(spec)
+    t = spec.train
+    if t.threads is not None:
+        torch.set_num_threads(t.threads)
+    device = resolve_device(t.device)
     torch.manual_seed(spec.seed)
     corpus = load_corpus(spec.data.path, spec.data.val, spec.model.context, spec.data.tokenizer, spec.data.vocab_size)
     model = GPT(corpus.tokenizer.vocab, spec.model)
-    folder = RunFolder.create(spec.runs_dir, spec.name)
-    atomic_write_text(folder.config, yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+    raw = resolved_config(spec)
+    folder = unfinished_run(spec.runs_dir, spec.name) if resume else None
+    checkpoint = None
+    if folder is not None:
+        if folder.preprocess.is_file() and read_json(folder.preprocess) != corpus.tokenizer.to_json():
+            raise ConfigError(f"cannot resume {folder.root}: the text's vocabulary changed since the run started "
+                              f"(the tokenizer fitted now differs from {folder.preprocess})")
+        checkpoint, notes = resume_point(folder.checkpoints, raw)
+        for note in notes if progress != "none" else []:
+            print(f"note: {note}", file=sys.stderr, flush=True)
+    folder = folder or RunFolder.create(spec.runs_dir, spec.name)
+    atomic_write_text(folder.config, yaml.safe_dump(raw, sort_keys=False))
     save_tokenizer(corpus.tokenizer, folder.preprocess)
 
-    t = spec.train
-    optimizer = make_optimizer(model.parameters(), t.optimizer)
-    scheduler = make_schedule(optimizer, t.schedule, 1, t.steps)
-    batches = torch.Generator().manual_seed(spec.seed)
     probe = torch.Generator().manual_seed(spec.seed + 1)  # the same validation windows at every evaluation
     val_x, val_y = random_windows(corpus.val, spec.model.context, t.eval_batches * t.batch_size, probe)
-    history: list[dict[str, Any]] = []
-    bar = StepProgress(progress, t.steps)
+    epochs = t.steps // t.eval_every
+    batches = WindowBatches(corpus.train, spec.model.context, t.batch_size, t.eval_every, spec.seed, device)
+    # the schedule spans all steps: its warmup_epochs is a share of them, as before the loop counted epochs
+    loop_spec = t.model_copy(update={"epochs": epochs, "schedule": t.schedule.model_copy(
+        update={"warmup_epochs": t.schedule.warmup_epochs * epochs})})
+    checkpoints, callbacks = lm_callbacks(spec, folder, progress, raw)
+    held_out = Split(val_x, val_y, np.arange(len(val_x)))  # the windows NextToken validates on
+    windows = Split(corpus.train, corpus.train, np.arange(len(corpus.train)))  # token ids; WindowBatches cuts them
     started = time.perf_counter()
-    model.train()
-    running = torch.zeros(())
-    for step in range(1, t.steps + 1):
-        x, y = random_windows(corpus.train, spec.model.context, t.batch_size, batches)  # (B, T), (B, T)
-        loss = train_step(model, optimizer, scheduler, x, y, t.clip_norm, t.precision)
-        if not math.isfinite(float(loss)):
-            raise LaminaError(f"language-model training diverged at step {step}: the loss is {float(loss)}. "
-                              "Lower train.optimizer.lr or set train.clip_norm")
-        running += loss
-        if step % t.eval_every == 0 or step == t.steps:
-            logs = {"step": step, "train_loss": float(running) / (step - (history[-1]["step"] if history else 0)),
-                    "val_loss": mean_loss(model, val_x, val_y, t.precision), "lr": optimizer.param_groups[0]["lr"],
-                    "seconds": round(time.perf_counter() - started, 3)}
-            running.zero_()
-            history.append(logs)
-            append_line(folder.metrics, logs)
-            bar.log(step, logs)
-        bar.advance(step)
+    state = fit(model, Prepared(windows, held_out, held_out, None, spec.data.path), loop_spec,
+                callbacks + (extra_callbacks or []) + [checkpoints], device, seed=spec.seed, resume=checkpoint,
+                step=NextToken(val_x, val_y), batches=batches)
     seconds = time.perf_counter() - started
-    bar.close()
+    if t.restore_best and checkpoints.best is not None:
+        model.load_state_dict(load_best_weights(folder.checkpoints))
+    model.cpu()
 
     save_tensors(folder.weights, weights_of(model))
     val = validation_metrics(model, corpus, spec.model.context)
     unigram = unigram_loss(corpus.train, corpus.val)
+    trained = len(state.history) * t.eval_every
     write_json(folder.summary, {
         "name": spec.name, "task": spec.task, "data": spec.data.path,
         "tokens": {"train": len(corpus.train), "val": len(corpus.val), "vocab": corpus.tokenizer.vocab},
-        "params": sum(p.numel() for p in model.parameters()), "steps": t.steps,
-        "train_seconds": round(seconds, 3), "seconds_per_step": round(seconds / t.steps, 5),
-        "final_step": history[-1], "val": val, "unigram_val_loss": unigram,
+        "params": sum(p.numel() for p in model.parameters()), "steps": trained,
+        "train_seconds": round(seconds, 3), "seconds_per_step": round(seconds / max(1, trained), 5),
+        "stopped_early": state.stopped_early, "final_step": state.history[-1] if state.history else {},
+        "val": val, "unigram_val_loss": unigram,
         "unigram_bits_per_char": unigram / math.log(2) * len(corpus.val) / corpus.characters(corpus.val),
         "versions": versions(),
     })
     return folder.root
 
 
-def train_step(model: GPT, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR | None,
-               x: torch.Tensor, y: torch.Tensor, clip_norm: float | None, precision: str = "fp32") -> torch.Tensor:
-    """One optimization step on windows ``x`` -> ``y`` (B, T); returns the batch's mean loss, detached.
-
-    The forward pass runs in ``precision`` (see :func:`autocast_for`), the loss in float32.
-    Gradients are clipped to ``clip_norm`` and the schedule advances once. A non-finite loss
-    leaves the weights stepped; the caller checks the returned loss and stops.
-    """
-    with autocast_for(precision):
-        logits = model(x)  # (B, T, V)
-    loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if clip_norm is not None:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-    optimizer.step()
-    if scheduler is not None:
-        scheduler.step()
-    return loss.detach()
+def lm_callbacks(spec: LMSpec, folder: RunFolder, progress: str, raw: dict[str, Any]
+                 ) -> tuple[Checkpoints, list[Callback]]:
+    """The run folder's checkpoints (to go last) and the loop's other callbacks: progress, logs, early stopping."""
+    t, available = spec.train, ["train_loss", "val_loss"]
+    if "monitor" in t.model_fields_set:
+        check_monitor(t.monitor, available, "train.monitor")
+    checkpoints = Checkpoints(folder.checkpoints, t.checkpoint, t.monitor, "max" if higher_is_better(t.monitor)
+                              else "min", raw)
+    callbacks: list[Callback] = [Progress(progress), MetricsLog(folder.metrics)]
+    if t.tensorboard:
+        callbacks.append(TensorBoardLog(folder.tensorboard))
+    if t.early_stopping is not None:
+        es = t.early_stopping
+        check_monitor(es.monitor, available, "train.early_stopping.monitor")
+        mode = es.mode if es.mode != "auto" else ("max" if higher_is_better(es.monitor) else "min")
+        callbacks.append(EarlyStopping(es.monitor, mode, es.patience, es.min_delta))
+    return checkpoints, callbacks
 
 
 def validation_metrics(model: GPT, corpus: Corpus, context: int) -> dict[str, float]:
@@ -181,41 +198,3 @@ def unigram_loss(train: torch.Tensor, val: torch.Tensor) -> float:
     return float(-log_p[val].mean())
 
 
-def append_line(path: Path, logs: dict[str, Any]) -> None:
-    """Append one JSON line to ``path`` (the whole file rewritten atomically, so it is never half a line)."""
-    old = path.read_bytes() if path.is_file() else b""
-    atomic_write_bytes(path, old + json.dumps(logs).encode("utf-8") + b"\n")
-
-
-class StepProgress:
-    """A rich bar over steps on a terminal, plain lines at each evaluation otherwise, or nothing ('none')."""
-
-    def __init__(self, style: str, total: int) -> None:
-        if style == "auto":
-            style = "bar" if sys.stderr.isatty() else "plain"
-        self.style, self.bar, self.task = style, None, None
-        if style == "bar":
-            from rich.console import Console
-            from rich.progress import Progress
-
-            self.bar = Progress(*Progress.get_default_columns(), "{task.fields[metrics]}", console=Console(stderr=True))
-            self.bar.start()
-            self.task = self.bar.add_task("train", total=total, metrics="")
-
-    def advance(self, step: int) -> None:
-        """Move the bar to ``step``."""
-        if self.bar is not None:
-            self.bar.update(self.task, completed=step)
-
-    def log(self, step: int, logs: dict[str, Any]) -> None:
-        """Show an evaluation's losses."""
-        text = f"train_loss {logs['train_loss']:.4f}  val_loss {logs['val_loss']:.4f}"
-        if self.bar is not None:
-            self.bar.update(self.task, metrics=text)
-        elif self.style == "plain":
-            print(f"step {step}: {text}  ({logs['seconds']:.1f}s)", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        """Stop the bar."""
-        if self.bar is not None:
-            self.bar.stop()

@@ -2,22 +2,33 @@
 
 Frozen (``tune_blocks=0``): sentence embeddings are computed once and only a linear head
 learns, which is fast and needs few labels. Fine-tuned: the top ``tune_blocks`` encoder
-blocks learn too, at a smaller learning rate than the head. Saved as safetensors (the
-head and any tuned blocks) plus the class names in JSON.
+blocks learn too, at a smaller learning rate than the head, on texts tokenized once and cut
+to each batch's longest. Both train through the one loop (:func:`lamina.train.loop.fit`)
+with the :class:`Classify` step. Saved as safetensors (the head and any tuned blocks) plus
+the class names in JSON.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lamina.config import TrainSpec
+from lamina.data.prepare import Prepared, Split
 from lamina.errors import DataError, RunFolderError
 from lamina.files import load_tensors, read_json, save_tensors, write_json
-from lamina.lm.encoder import MiniLM
+from lamina.lm.encoder import MiniLM, SentenceEncoder
+from lamina.train.loop import fit
+from lamina.train.steps import Step
+
+if TYPE_CHECKING:
+    from lamina.train.loop import State
 
 
 class TextClassifier:
@@ -67,6 +78,32 @@ class TextClassifier:
         return model
 
 
+class TunedHead(nn.Module):
+    """The encoder and the head as one module over packed token rows (B, 3, T): ids, attention mask, types."""
+
+    def __init__(self, encoder: SentenceEncoder, head: nn.Linear) -> None:
+        super().__init__()
+        self.encoder, self.head = encoder, head
+
+    def forward(self, packed: torch.Tensor) -> torch.Tensor:
+        """Class scores (B, C) of the packed texts, cut to the batch's longest (padding is at the end)."""
+        steps = int(packed[:, 1].sum(1).max())
+        ids, mask, types = packed[:, :, :steps].unbind(1)  # each (B, T)
+        return self.head(self.encoder(ids, mask, types))
+
+
+class Classify(Step):
+    """One batch of a text classifier: cross-entropy of the class scores of features or packed token rows."""
+
+    def train_step(self, state: State, batch: tuple[Any, Any]) -> torch.Tensor:
+        x, y = batch
+        with state.autocast:
+            scores = state.net(x)  # (B, C)
+        loss = F.cross_entropy(scores.float(), y)
+        state.update(loss)
+        return loss
+
+
 def fit_text_classifier(texts: Sequence[str], labels: Sequence[str], tune_blocks: int = 0, epochs: int = 60,
                         lr: float = 1e-2, encoder_lr: float = 2e-5, batch_size: int = 16, seed: int = 0,
                         encoder: MiniLM | None = None) -> TextClassifier:
@@ -82,24 +119,20 @@ def fit_text_classifier(texts: Sequence[str], labels: Sequence[str], tune_blocks
     model = TextClassifier(encoder, sorted(set(labels)))
     target = torch.tensor([model.classes.index(y) for y in labels])
     encoder.model.requires_grad_(False)
-    groups = [{"params": model.head.parameters(), "lr": lr}]
+    groups = None
     if tune_blocks:
-        tuned = encoder.model.blocks[blocks - tune_blocks :]
-        tuned.requires_grad_(True)
-        groups.append({"params": tuned.parameters(), "lr": encoder_lr})
-    optimizer = torch.optim.AdamW(groups, weight_decay=0.01)
-    features = None if tune_blocks else encoder.embed(list(texts))  # (N, D), computed once when frozen
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        for batch in torch.randperm(len(texts), generator=g).split(batch_size):
-            if features is None:
-                encoder.model.train()
-                scores = model.logits([texts[i] for i in batch.tolist()], grad=True)
-            else:
-                scores = model.head(features[batch])
-            loss = F.cross_entropy(scores, target[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        encoder.model.blocks[blocks - tune_blocks :].requires_grad_(True)
+        tuned = [p for p in encoder.model.parameters() if p.requires_grad]
+        groups = [{"params": list(model.head.parameters()), "lr": lr}, {"params": tuned, "lr": encoder_lr}]
+        net: nn.Module = TunedHead(encoder.model, model.head)
+        x = torch.stack(encoder.tokenize(list(texts)), 1)  # (N, 3, T): tokenized once
+    else:
+        net, x = model.head, encoder.embed(list(texts))  # (N, D), computed once when frozen
+    rows = Split(x, target, np.arange(len(x)))
+    none = Split(x[:0], target[:0], np.arange(0))
+    spec = TrainSpec(epochs=epochs, batch_size=batch_size, optimizer={"name": "adamw", "lr": lr, "weight_decay": 0.01},
+                     tensorboard=False, diagnose=False)
+    fit(net, Prepared(rows, none, none, None, "texts"), spec, [], encoder.device, seed=seed, groups=groups,
+        step=Classify())
     encoder.model.eval()
     return model

@@ -133,7 +133,7 @@ def _page(rows: list[dict[str, Any]], columns: list[str], notes: list[str]) -> s
     warnings = "".join(f"<p><strong>warning:</strong> {escape(n)}</p>" for n in notes)
     body = "".join("<tr>" + "".join(f"<td>{escape(_cell(row.get(c)))}</td>" for c in columns) + "</tr>" for row in rows)
     return html_page("run comparison", f"<h1>Run comparison</h1>{warnings}<table><tr>{head}</tr>{body}</table>"
-                                        "<h2>Learning curves</h2><img src='curves.png' alt='learning curves'>")
+                                       "<h2>Learning curves</h2><img src='curves.png' alt='learning curves'>")
 
 
 def format_table(result: dict[str, Any]) -> list[list[str]]:

@@ -20,6 +20,8 @@ from lamina.report.activations import activation_figure, activation_series
 from lamina.report.background import Figure, draw_figures, draw_in_background
 from lamina.report.page import html_page
 
+
+
 def _read(path: Path) -> Any:
     return read_json(path) if path.is_file() else None
 
@@ -129,8 +131,7 @@ def report_page(root: Path) -> tuple[str, list[Figure]]:
             shown.append(Figure(f"attr_{png.name}", shutil.copyfile, (png,)))
             parts.append(_image(f"figures/attr_{png.name}", png.stem))
 
-    page = html_page(f"{summary['name']} report", "".join(parts))
-    return page, shown
+    return html_page(f"{summary['name']} report", "".join(parts)), shown
 
 
 def _remedy(remedy: dict[str, Any]) -> str:

@@ -1,12 +1,11 @@
-"""The one HTML page shell of every page lamina writes (run reports, comparisons, data quality, labs,
-token attributions): one style sheet, a UTF-8 head, offline, no scripts, written atomically."""
+"""The one HTML page shell of every page lamina writes (run reports, comparisons, labs, data quality, attributions).
+
+Offline pages: no scripts, no CDN; one style sheet, to which a page may add its own rules.
+"""
 
 from __future__ import annotations
 
 from html import escape
-from pathlib import Path
-
-from lamina.files import atomic_write_text
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -16,18 +15,14 @@ th { background: #f3f3f3; text-align: left; } td.num { text-align: right; font-v
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5rem 0; }
 .finding { border-left: 4px solid #d9822b; padding: 0.3rem 0.8rem; margin: 0.6rem 0; background: #fff8f0; }
 .healthy { border-left: 4px solid #2b8a3e; padding: 0.3rem 0.8rem; background: #f0fff4; }
-.muted { color: #666; }
+.muted { color: #666; } .warn { color: #a50; }
 """
 
 
 def html_page(title: str, body: str, style: str = "") -> str:
-    """A whole page: ``title`` (plain text, escaped here) in the head and ``body`` (HTML) inside, with
-    lamina's style sheet plus ``style``; so every page looks alike and none loads anything from outside."""
+    """A whole HTML page: doctype, UTF-8, the escaped ``title``, the shared style sheet plus ``style``, and ``body``.
+
+    One shell for every page, so they look alike and a change to the shell is made once.
+    """
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
             f"<style>{STYLE}{style}</style></head><body>{body}</body></html>\n")
-
-
-def write_page(path: Path, title: str, body: str, style: str = "") -> Path:
-    """Write :func:`html_page` to ``path`` atomically (a reader never sees half a page); returns ``path``."""
-    atomic_write_text(path, html_page(title, body, style))
-    return path

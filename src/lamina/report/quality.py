@@ -6,8 +6,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from lamina.files import write_json
-from lamina.report.page import write_page
+from lamina.files import atomic_write_text, write_json
 
 
 def quality_section(report: dict[str, Any]) -> str:
@@ -47,10 +46,12 @@ def _rows(rows: list[tuple[Any, Any]], header: tuple[str, str]) -> str:
 
 def write_quality(report: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     """Write quality.json and quality.html (one offline page) into folder ``out``; returns their paths."""
+    from lamina.report.page import html_page
+
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     data, page = folder / "quality.json", folder / "quality.html"
     write_json(data, report)
     title = f"data quality: {report['source']}"
-    write_page(page, title, f"<h1>{escape(title)}</h1>{quality_section(report)}")
+    atomic_write_text(page, html_page(title, f"<h1>{escape(title)}</h1>{quality_section(report)}"))
     return data, page

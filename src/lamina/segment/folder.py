@@ -9,6 +9,7 @@ metrics.jsonl, summary.json (test pixel accuracy, IoU per class and mean IoU) an
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,9 @@ from lamina.errors import ConfigError, DataError
 from lamina.files import atomic_write_text
 from lamina.nn.models.unet import UNet
 from lamina.runs import RunFolder
-from lamina.segment.train import SegmentationSettings, finish_segmentation_run, fit_unet
+from lamina.segment.train import REFUSED, check_unet_train, finish_segmentation_run, fit_unet
+from lamina.train.callbacks import Callback
+from lamina.train.checkpoint import resume_point
 
 
 
@@ -101,8 +104,17 @@ def read_masks(paths: list[Path], size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def train_segmentation_folder(spec: SegmentationRun, progress: str = "auto") -> dict[str, Any]:
-    """Train the U-Net preset on an image folder and its masks; writes a run folder and returns the summary."""
+def train_segmentation_folder(spec: SegmentationRun, progress: str = "auto", resume: bool = False,
+                              extra_callbacks: list[Callback] | None = None) -> dict[str, Any]:
+    """Train the U-Net preset on an image folder and its masks; writes a run folder and returns the summary.
+
+    The train section acts as in any run or is refused (:func:`lamina.segment.train.check_unet_train`)
+    before the images are read. With ``resume``, the newest unfinished run of the config's name
+    continues from its newest valid checkpoint; ``extra_callbacks`` join the loop's.
+    """
+    from lamina.trainer import unfinished_run
+
+    check_unet_train(spec.train)
     width = spec.model.width
     files, mask_files = image_mask_pairs(Path(spec.data.path), Path(spec.data.masks))
     image = spec.data.image or ImageSpec()
@@ -123,11 +135,17 @@ def train_segmentation_folder(spec: SegmentationRun, progress: str = "auto") -> 
                                    split_indices(len(files), None, split.val, split.test, split.seed))}
     torch.manual_seed(spec.seed)
     model = UNet(tuple(pixels.shape[1:]), len(classes), width)
-    settings = SegmentationSettings(name=spec.name, width=width, epochs=spec.train.epochs,
-                                    batch_size=spec.train.batch_size, lr=spec.train.optimizer.lr, seed=spec.seed)
-    folder = RunFolder.create(spec.runs_dir, spec.name)
-    atomic_write_text(folder.config, yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+    config = spec.model_dump(mode="json", exclude={"train": set(REFUSED)})  # without what does not apply
+    folder = unfinished_run(spec.runs_dir, spec.name) if resume else None
+    checkpoint = None
+    if folder is not None:
+        checkpoint, notes = resume_point(folder.checkpoints, config)
+        for note in notes if progress != "none" else []:
+            print(f"note: {note}", file=sys.stderr, flush=True)
+    folder = folder or RunFolder.create(spec.runs_dir, spec.name)
+    atomic_write_text(folder.config, yaml.safe_dump(config, sort_keys=False))
     started = time.perf_counter()
-    state = fit_unet(model, *parts["train"], *parts["val"], settings, progress)
+    state = fit_unet(model, *parts["train"], *parts["val"], spec.train, spec.seed, folder, config, progress,
+                     checkpoint, extra_callbacks)
     return finish_segmentation_run(folder, model, state, parts["test"], classes,
                                    {"name": spec.name, "images": len(files)}, time.perf_counter() - started)

@@ -6,8 +6,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from lamina.files import atomic_write_text
 from lamina.report import figures
-from lamina.report.page import write_page
+from lamina.report.page import html_page
 
 
 def _rows(pairs: list[tuple[str, Any]]) -> str:
@@ -26,4 +27,7 @@ def write_segmentation_report(root: Path, summary: dict[str, Any], history: list
              "<h2>Test metrics</h2>", f"<table><tr><th>metric</th><th>value</th></tr>{_rows(overall + per_class)}</table>",
              "<h2>Learning curves</h2>", f"<img src='figures/{curves.name}' alt='learning curves'>",
              "<h2>Example predictions</h2>", "<img src='figures/predictions.png' alt='image, true mask, predicted mask'>"]
-    return write_page(root / "report.html", f"{summary['name']} report", "".join(parts))
+    page = html_page(f"{summary['name']} report", "".join(parts))
+    path = root / "report.html"
+    atomic_write_text(path, page)
+    return path

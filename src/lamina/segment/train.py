@@ -1,10 +1,13 @@
 """Train a U-Net on the synthetic shapes set and measure pixel accuracy and IoU (torchmetrics).
 
-    loop.fit with the pixel-wise step: per batch, per-pixel cross-entropy -> state.update (Adam)
-    per epoch: validation mean IoU -> keep the best weights so far
-    restore the best weights -> test pixel accuracy, IoU per class and mean
+    loop.fit with the pixel-wise step: per batch, per-pixel cross-entropy -> state.update
+    per epoch: validation mean IoU and pixel accuracy -> checkpoints (the best by val_mean_iou)
+    restore the best weights (train.restore_best) -> test pixel accuracy, IoU per class and mean
 
-The run folder holds segmentation.json (the settings), model.safetensors,
+The train section acts as in any run (optimizer, schedule, clipping, precision, accumulation,
+early stopping, TensorBoard, checkpoints and exact resume); the fields of :data:`REFUSED` do
+not apply to a U-Net and are refused, naming the field, when a config sets them. The run folder
+holds segmentation.json (the settings) or config.yaml, model.safetensors, checkpoints/,
 metrics.jsonl, summary.json, figures/predictions.png and report.html.
 """
 
@@ -23,14 +26,28 @@ from pydantic import Field, field_validator
 from lamina.config import Options, TrainSpec
 from lamina.data.prepare import Prepared, Split
 from lamina.data.shapes import SHAPE_CLASSES, make_shapes
+from lamina.device import resolve_device
 from lamina.files import atomic_write_text, save_tensors, write_json
 from lamina.nn.models.unet import UNet
 from lamina.report import figures
 from lamina.runs import RunFolder
 from lamina.segment.report import write_segmentation_report
-from lamina.train.callbacks import Callback, Progress
+from lamina.train.callbacks import Callback, EarlyStopping, Progress, TensorBoardLog, check_monitor
+from lamina.train.checkpoint import Checkpoints, load_best_weights
+from lamina.train.fields import refuse_train_fields
 from lamina.train.loop import State, fit
 from lamina.train.steps import Step
+
+# The train fields a U-Net cannot use: refused, naming the field, when a config sets them.
+REFUSED = {"loss": "the pixel-wise cross-entropy is the U-Net's loss",
+           "label_smoothing": "the pixel-wise cross-entropy takes no smoothing",
+           "huber_delta": "the pixel-wise cross-entropy is the U-Net's loss",
+           "epoch_metrics": "its metrics are pixel accuracy and IoU", "class_weight": "the pixel-wise loss takes none",
+           "log": "segmentation runs log to TensorBoard only (train.tensorboard)", "adversarial": "it needs a classifier",
+           "lr_groups": "it needs a backbone", "selfsup": "see lamina pretrain",
+           "augment": "a mask would need the image's transform", "diagnose": "the diagnosis monitor reads a classifier's run",
+           "diagnose_every": "see train.diagnose"}
+MONITORS = ("val_mean_iou", "val_pixel_accuracy", "train_loss")  # what each epoch's logs hold; the first by default
 
 
 class SegmentationSettings(Options):
@@ -57,9 +74,19 @@ class SegmentationSettings(Options):
 
 @torch.no_grad()
 def predict_masks(model: UNet, x: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
-    """Per-pixel predicted classes (N, H, W) in eval mode."""
+    """Per-pixel predicted classes (N, H, W) in eval mode, on the CPU (the model may sit on another device)."""
     model.eval()
-    return torch.cat([model(chunk).argmax(1) for chunk in x.split(batch_size)])
+    device = next(model.parameters()).device
+    return torch.cat([model(chunk.to(device)).argmax(1).cpu() for chunk in x.split(batch_size)])
+
+
+def check_unet_train(train: TrainSpec) -> None:
+    """Refuse the train fields a U-Net cannot use, naming the field and the family, before training."""
+    refuse_train_fields(train, REFUSED, "unet", "model.arch: unet")
+    if "monitor" in train.model_fields_set:
+        check_monitor(train.monitor, list(MONITORS), "train.monitor")
+    if train.early_stopping is not None:
+        check_monitor(train.early_stopping.monitor, list(MONITORS), "train.early_stopping.monitor")
 
 
 def segmentation_metrics(predicted: torch.Tensor, masks: torch.Tensor, classes: list[str]) -> dict[str, Any]:
@@ -89,29 +116,35 @@ class PixelWise(Step):
         return {"val_mean_iou": scores["mean_iou"], "val_pixel_accuracy": scores["pixel_accuracy"]}
 
 
-class KeepBestIoU(Callback):
-    """Remember the weights of the epoch with the highest validation mean IoU, in memory."""
-
-    def __init__(self) -> None:
-        self.best, self.weights = -1.0, None
-
-    def on_epoch_end(self, state: State) -> None:
-        if state.logs["val_mean_iou"] > self.best:
-            self.best = state.logs["val_mean_iou"]
-            self.weights = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
-
-
 def fit_unet(model: UNet, x: torch.Tensor, masks: torch.Tensor, val_x: torch.Tensor, val_masks: torch.Tensor,
-             settings: SegmentationSettings, progress: str = "auto") -> State:
-    """Train with per-pixel cross-entropy (Adam) through the one loop; restores the weights of the best val mean IoU."""
+             train: TrainSpec, seed: int, folder: RunFolder, config: dict[str, Any], progress: str = "auto",
+             resume: Any = None, extra_callbacks: list[Callback] | None = None) -> State:
+    """Train with per-pixel cross-entropy through the one loop, checkpointing into ``folder``.
+
+    ``train`` acts as in any run (see :func:`check_unet_train` for what is refused); ``config`` is
+    what checkpoints record (a resume must match it). With ``train.restore_best`` the weights of the
+    best monitored epoch (val_mean_iou unless ``train.monitor`` is set) are restored at the end.
+    """
+    check_unet_train(train)
+    if train.threads is not None:
+        torch.set_num_threads(train.threads)
     split = lambda a, b: Split(a, b, np.arange(len(a)))  # noqa: E731
     data = Prepared(split(x, masks), split(val_x, val_masks), split(val_x[:0], val_masks[:0]), None, "shapes")
-    spec = TrainSpec(epochs=settings.epochs, batch_size=settings.batch_size, device="cpu", tensorboard=False,
-                     optimizer={"name": "adam", "lr": settings.lr}, diagnose=False)
-    best = KeepBestIoU()
-    state = fit(model, data, spec, [Progress(progress), best], torch.device("cpu"), seed=settings.seed,
-                step=PixelWise())
-    model.load_state_dict(best.weights)
+    monitor = train.monitor if "monitor" in train.model_fields_set else MONITORS[0]
+    checkpoints = Checkpoints(folder.checkpoints, train.checkpoint, monitor,
+                              "min" if monitor == "train_loss" else "max", config)
+    callbacks: list[Callback] = [Progress(progress)]
+    if train.tensorboard:
+        callbacks.append(TensorBoardLog(folder.tensorboard))
+    if train.early_stopping is not None:
+        es = train.early_stopping
+        mode = es.mode if es.mode != "auto" else ("min" if es.monitor == "train_loss" else "max")
+        callbacks.append(EarlyStopping(es.monitor, mode, es.patience, es.min_delta))
+    state = fit(model, data, train, callbacks + (extra_callbacks or []) + [checkpoints], resolve_device(train.device),
+                seed=seed, resume=resume, step=PixelWise())
+    if train.restore_best and checkpoints.best is not None:
+        model.load_state_dict(load_best_weights(folder.checkpoints))
+    model.cpu()
     return state
 
 
@@ -128,8 +161,11 @@ def train_segmentation(settings: SegmentationSettings | None = None, runs_dir: s
     model = UNet((1, settings.size, settings.size), len(classes), settings.width)
     folder = RunFolder.create(runs_dir, settings.name)
     write_json(folder.root / "segmentation.json", settings.model_dump(mode="json"))
+    train = TrainSpec(epochs=settings.epochs, batch_size=settings.batch_size, device="cpu", tensorboard=False,
+                      optimizer={"name": "adam", "lr": settings.lr})
     started = time.perf_counter()
-    state = fit_unet(model, *parts["train"], *parts["val"], settings, progress)
+    state = fit_unet(model, *parts["train"], *parts["val"], train, settings.seed, folder,
+                     {"segmentation": settings.model_dump(mode="json")}, progress)
     return finish_segmentation_run(folder, model, state, parts["test"], classes,
                                    {"name": settings.name}, time.perf_counter() - started)
 

@@ -124,7 +124,7 @@ class State:
 def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callback], device: torch.device,
         seed: int = 0, batch_path: str = "auto", workers: int = 0, resume: Any = None,
         groups: list[dict[str, Any]] | None = None, step: Step | None = None,
-        sampler: str = "shuffle") -> State:
+        sampler: str = "shuffle", batches: Any = None) -> State:
     """Train ``model`` on ``data.train`` batch by batch as ``step`` says, validating after every epoch.
 
     ``step`` is the model family's :class:`lamina.train.steps.Step` (None: supervised, ``data.train.y`` the targets).
@@ -133,6 +133,8 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
     ``batch_path`` picks the in-memory fast path or the DataLoader path ('auto' decides by size).
     ``resume`` (a loaded :class:`lamina.train.checkpoint.Checkpoint`) continues where it was saved.
     ``sampler`` 'balanced' draws training classes equally often (``data.sampler``).
+    ``batches`` replaces the batches of ``data.train``: a resumable source of the family's own
+    (a language model's random windows; its ``samples`` counts an epoch's samples).
     """
     if step is None:
         from lamina.train.supervised import Supervised
@@ -140,9 +142,11 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
         step = Supervised()
     model.to(device)
     world = current_world()
-    batches = make_batches(data.train.x, data.train.y, spec.batch_size, True, device,
-                           path=batch_path, seed=seed, workers=workers, rank=world.rank, world=world.size,
-                           sampler=sampler)
+    samples = len(data.train) if batches is None else batches.samples
+    if batches is None:
+        batches = make_batches(data.train.x, data.train.y, spec.batch_size, True, device,
+                               path=batch_path, seed=seed, workers=workers, rank=world.rank, world=world.size,
+                               sampler=sampler)
     per_epoch = -(-len(batches) // spec.accumulate_steps)
     optimizers = {name: make_optimizer(params, spec.optimizer)
                   for name, params in step.parameters(model, groups).items()}
@@ -154,8 +158,8 @@ def fit(model: nn.Module, data: Prepared, spec: TrainSpec, callbacks: list[Callb
     state = State(model, optimizer, scheduler, spec, spec.epochs, len(batches), None, device, data,
                   batches, scaler, callbacks)
     state.optimizers, state.schedulers = optimizers, schedulers
-    state.shares = combine(accumulation_shares(len(data.train), spec.batch_size, spec.accumulate_steps),
-                           shard_weights(len(data.train), spec.batch_size, world))
+    state.shares = combine(accumulation_shares(samples, spec.batch_size, spec.accumulate_steps),
+                           shard_weights(samples, spec.batch_size, world))
     state.net = compiled(wrap(model, device)) if spec.compile else wrap(model, device)  # DDP under several processes
     state.params = {name: list(model.parameters()) if single else [p for g in opt.param_groups for p in g["params"]]
                     for name, opt in optimizers.items()}

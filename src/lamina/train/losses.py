@@ -15,6 +15,7 @@ from lamina.config import TrainSpec
 from lamina.errors import ConfigError, did_you_mean
 from lamina.registry import LOSSES
 
+SETTINGS = {"label_smoothing": ("cross_entropy", "token_cross_entropy", "bce"), "huber_delta": ("huber",)}  # who reads them
 AUTO = {"multiclass": "cross_entropy", "binary": "bce", "regression": "mse", "seq2seq": "token_cross_entropy"}
 FITS = {
     "token_cross_entropy": ("seq2seq",),
@@ -86,6 +87,10 @@ def loss_for(spec: TrainSpec, task: str, labels: torch.Tensor | None = None, cla
             f"train.loss '{name}' does not fit a {task} task; use one of "
             + ", ".join(n for n, tasks in FITS.items() if task in tasks)
         )
+    for field, users in SETTINGS.items():  # a setting the chosen loss would ignore is refused, not dropped
+        if getattr(spec, field) != type(spec).model_fields[field].default and name not in users:
+            raise ConfigError(f"train.{field} applies to the {' and '.join(users)} loss only; this run's loss is "
+                              f"'{name}' (train.loss, or the {task} task's default): remove train.{field}")
     weight = class_weights(spec, task, labels, classes) if labels is not None else None
     if weight is not None:
         return lambda output, target: fn(output, target, spec, weight.to(output.device))

@@ -32,11 +32,19 @@ from lamina.data.prepare import Prepared, Split, prepare_data
 from lamina.errors import ConfigError
 from lamina.files import save_tensors, write_json
 from lamina.nn.build import build_model
-from lamina.train.callbacks import Callback, MetricsLog, Progress
+from lamina.train.callbacks import Callback, EarlyStopping, MetricsLog, Progress, TensorBoardLog, check_monitor
+from lamina.train.fields import refuse_train_fields
 from lamina.device import resolve_device
 from lamina.train.loop import State, fit
 from lamina.train.steps import Step
 
+# The train fields pretraining cannot use: refused, naming the field, when a config sets them.
+REFUSED = {"loss": "the pretraining method sets its loss", "label_smoothing": "labels are unused",
+           "huber_delta": "the pretraining method sets its loss", "epoch_metrics": "labels are unused",
+           "class_weight": "labels are unused", "log": "pretraining logs to TensorBoard only (train.tensorboard)",
+           "adversarial": "it needs a classifier", "lr_groups": "it trains a new encoder, not a backbone",
+           "restore_best": "there is no validation to choose by; the last weights are kept",
+           "diagnose": "the diagnosis monitor reads a classifier's run", "diagnose_every": "see train.diagnose"}
 DEFAULT_VIEWS = {3: [{"shift": 1}, {"rotate": 10}, {"cutout": {"size": 3, "p": 0.5}}, {"noise": 0.1}],
                  1: [{"noise": 0.3}, {"mixup": 0.9}]}
 
@@ -158,10 +166,20 @@ def pretrain(spec: RunSpec, progress: str = "auto", resume: bool = False,
     from lamina.train.checkpoint import Checkpoints
     from lamina.trainer import _resume_checkpoint, unfinished_run
 
-    if spec.train.selfsup is None:
+    t = spec.train
+    if t.selfsup is None:
         raise ConfigError("lamina pretrain needs a train.selfsup section, e.g. train.selfsup: {method: simclr}")
     if spec.model.backbone is not None:
         raise ConfigError("lamina pretrain trains a new encoder; model.backbone cannot be used here")
+    refused = REFUSED | ({"augment": "the denoise method masks and noises its inputs itself"}
+                         if t.selfsup.method == "denoise" else {})
+    refuse_train_fields(t, refused, t.selfsup.method, f"train.selfsup.method: {t.selfsup.method}")
+    if "monitor" in t.model_fields_set:
+        check_monitor(t.monitor, ["train_loss"], "train.monitor")
+    if t.early_stopping is not None:
+        check_monitor(t.early_stopping.monitor, ["train_loss"], "train.early_stopping.monitor")
+    if t.threads is not None:
+        torch.set_num_threads(t.threads)
     data = prepare_data(spec.data)
     torch.manual_seed(spec.seed)
     built = build_model(spec.model, data.input_shape, data.n_outputs)
@@ -172,8 +190,14 @@ def pretrain(spec: RunSpec, progress: str = "auto", resume: bool = False,
     folder = folder or RunFolder.create(spec.runs_dir, spec.name)
     save_config(spec, folder.config)  # first, so an interrupted run can be found and resumed
     write_json(folder.preprocess, data.preprocessor.to_json())
-    checkpoints = Checkpoints(folder.checkpoints, spec.train.checkpoint, "train_loss", "min", spec.to_dict())
-    callbacks = [MetricsLog(folder.metrics), *(extra_callbacks or []), checkpoints]
+    checkpoints = Checkpoints(folder.checkpoints, t.checkpoint, "train_loss", "min", spec.to_dict())
+    callbacks: list[Callback] = [MetricsLog(folder.metrics)]
+    if t.tensorboard:
+        callbacks.append(TensorBoardLog(folder.tensorboard))
+    if t.early_stopping is not None:
+        es = t.early_stopping
+        callbacks.append(EarlyStopping(es.monitor, "max" if es.mode == "max" else "min", es.patience, es.min_delta))
+    callbacks += [*(extra_callbacks or []), checkpoints]
     result = pretrain_encoder(encoder_of(built.model), x, spec.train.selfsup, spec.train.augment, spec.train,
                               spec.seed, device, "plain" if progress != "none" else "none", callbacks, checkpoint)
     return write_encoder_run(spec, data.preprocessor, built.model, {
