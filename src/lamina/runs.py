@@ -74,19 +74,6 @@ class RunFolder:
             return cls(candidate)
         raise LaminaError(f"{base} holds too many runs named {name!r}; choose another name")
 
-    def read_config(self) -> Any:
-        """config.yaml as plain data (not yet validated): the one reader of a run folder's config, for every family.
-
-        A missing, undecodable or malformed file is a RunFolderError naming it.
-        """
-        if not self.config.is_file():
-            raise RunFolderError(f"{self.root} is not a run folder: config.yaml is missing")
-        try:
-            text = self.config.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise RunFolderError(f"{self.config} is not valid YAML ({exc})") from None
-        return parse_yaml(text, str(self.config), RunFolderError)
-
 
 def check_runs_dir(runs_dir: str | Path) -> Path:
     """Refuse a ``runs_dir`` that is, or lies under, a file (it could never hold run folders); creates nothing."""
