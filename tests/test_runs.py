@@ -204,3 +204,35 @@ def test_a_run_saved_before_the_columnar_reader_still_predicts(csv_run, tmp_path
     filled.write_text(f"{header}\n{','.join(cells[:2] + [fill] + cells[3:])}\n")
     assert legacy.predict_file(unknown) == legacy.predict_file(filled)
     assert run.predict_file(unknown).report.unseen == {"colour": 1}  # a new run: '?' is a value it never saw
+
+
+def test_image_table_run_predicts_the_listed_images_and_refuses_other_tables(tmp_path: Path) -> None:
+    from tests.data.image_folders import save_image
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for label in ("dark", "light"):
+        (tmp_path / "img" / label).mkdir(parents=True)
+        for i in range(12):
+            pixels = rng.integers(0, 100, (8, 8)) + (150 if label == "light" else 0)
+            save_image(pixels.astype(np.uint8), tmp_path / "img" / label / f"{i}", 0)
+            rows.append(f"img/{label}/{i}.png,{label}")
+    (tmp_path / "list.csv").write_text("file,shade\n" + "\n".join(rows) + "\n")
+    run = train({"runs_dir": str(tmp_path / "runs"), "train": {"epochs": 20, "batch_size": 8, "tensorboard": False,
+                                                         "diagnose": False, "optimizer": {"lr": 0.01}},
+                 "model": {"arch": "cnn", "channels": [4], "dense": [8]},
+                 "data": {"path": str(tmp_path / "list.csv"), "image_column": "file", "target": "shade",
+                          "image": {"cache": str(tmp_path / "cache")}}}, progress="none")
+    listed = load_run(run.folder.root).predict_file(tmp_path / "list.csv")
+    folder = load_run(run.folder.root).predict_file(tmp_path / "img")
+    assert [r["file"] for r in listed] == [str(tmp_path / "img" / r.split(",")[0][4:]) for r in rows]
+    assert sorted(listed, key=lambda r: r["file"]) == sorted(folder, key=lambda r: r["file"])  # same numbers
+    assert sum(r["label"] == r["file"].split("/")[-2] for r in listed) >= 20  # it learned dark from light
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match="has no column 'file' \\(data.image_column\\)"):
+        run.predict_file(tmp_path / "other.csv")
+    folder_run = train({"runs_dir": str(tmp_path / "runs"), "name": "folder", "train": {"epochs": 1, "diagnose": False},
+                        "data": {"path": str(tmp_path / "img"), "image": {"cache": str(tmp_path / "cache")}}},
+                       progress="none")
+    with pytest.raises(DataError, match="was trained on image files; give it an image file or a folder of images"):
+        folder_run.predict_file(tmp_path / "other.csv")

@@ -144,7 +144,12 @@ class Run:
         ``file``); a table run's result also counts unseen and out-of-range values."""
         if is_image_input(path):
             return Predictions(self.predict_images(path))
+        if self.spec.data.image_column is not None and table_format(path) is not None:
+            return Predictions(self.predict_images(path, self.spec.data.image_column))
         inputs = self.preprocessor.inputs
+        if table_format(path) is not None and len(inputs.shape) == 3 and not inputs.feature_names:
+            raise DataError(f"{self.folder.root} was trained on image files; give it an image file or a folder of "
+                            f"images, not the table {path}")
         if inputs.kind == "table" and table_format(path) is not None:
             x, report = inputs.table_inputs(self._table(path))
             check_finite_inputs(x, inputs, str(path))
@@ -166,13 +171,14 @@ class Run:
         data = read_table(path, na_values=NA_VALUES if na_values is None else na_values)
         return Table(str(path), {name: data.column(name) for name in data.column_names})
 
-    def predict_images(self, path: str | Path) -> list[dict[str, Any]]:
-        """Predictions for an image file or a folder of images, decoded as the run's training images were."""
-        from lamina.data.images import check_image_shape, image_files, read_image_inputs
+    def predict_images(self, path: str | Path, column: str | None = None) -> list[dict[str, Any]]:
+        """Predictions for an image file or a folder of images, decoded as the run's training images were;
+        with ``column``, for the images a table lists in that column (paths relative to the table)."""
+        from lamina.data.images import check_image_shape, image_files, listed_images, read_image_inputs
 
         shape = self.preprocessor.inputs.shape
         check_image_shape(shape, str(self.folder.root))
-        files = image_files(Path(path))
+        files = listed_images(Path(path), column) if column is not None else image_files(Path(path))
         x = read_image_inputs(files, shape, self.image_resize)
         rows = prediction_rows(self.outputs(x), self.preprocessor)
         return [{"file": str(f), **row} for f, row in zip(files, rows)]

@@ -203,3 +203,11 @@ def test_a_chain_ending_in_softmax_gets_one_warning_line_naming_the_layer(tmp_pa
     code, out = invoke("summary", str(config))
     assert code == 0, out
     assert out.startswith("warning: model.layers[3] (softmax) ends the chain, but the multiclass loss takes logits"), out
+
+
+def test_summary_shows_what_arch_auto_picks(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.yaml", {"data": {"dataset": "iris"}})  # no model section: auto
+    code, out = invoke("summary", str(config))
+    assert code == 0, out
+    assert "model: arch auto chose mlp (hidden: [16])" in out and "run: mlp on dataset 'iris'" in out
+    assert "trainable parameters: 131" in out  # 4*16+16 + 16*3+3

@@ -117,31 +117,17 @@ def prepare_image_table(spec: DataSpec, fitted: Preprocessor | None = None) -> P
 
 def read_image_table(spec: DataSpec) -> tuple[list[Path], np.ndarray, list[str], int]:
     """The image files, labels and sorted class names a table lists, and how many listed files are missing."""
-    from lamina.data.columns import as_strings
-    from lamina.data.readers import read_table
-
     table_path = Path(spec.path)
     if not isinstance(spec.target, str):
         raise ConfigError(f"data.image_column needs data.target: the one column of {table_path} that holds each "
                           f"image's label; got {spec.target}")
-    table = read_table(table_path, spec.format, spec.na_values)
-    columns = {}
-    for field, name in (("data.image_column", spec.image_column), ("data.target", spec.target)):
-        if name not in table.column_names:
-            raise DataError(f"{table_path} has no column '{name}' ({field}); columns: {', '.join(table.column_names)}")
-        columns[field] = as_strings(table.column(name)).to_pylist()
+    columns = table_columns(table_path, {"data.image_column": spec.image_column, "data.target": spec.target},
+                            spec.format, spec.na_values)
     paths, labels = columns["data.image_column"], columns["data.target"]
-    for field, values in columns.items():
-        empty = next((i for i, v in enumerate(values) if v is None or not str(v).strip()), None)
-        if empty is not None:
-            raise DataError(f"{table_path} row {empty + 2}: the {field} cell is empty; every row needs an image "
-                            "path and a label")
     files = [table_path.parent / p.strip() for p in paths]
     present = [f.is_file() for f in files]
     if not all(present) and spec.on_bad_file != "skip":
-        row = present.index(False)
-        raise DataError(f"{table_path} row {row + 2}: image file {files[row]} does not exist (paths are relative to "
-                        "the table's folder); fix the path, or set data.on_bad_file: skip")
+        missing_file_error(table_path, files, present)
     kept = [i for i, ok in enumerate(present) if ok]
     if not kept:
         raise DataError(f"none of the {len(files)} image files {table_path} lists exists")
@@ -151,6 +137,43 @@ def read_image_table(spec: DataSpec) -> tuple[list[Path], np.ndarray, list[str],
         raise DataError(f"{table_path} column '{spec.target}' holds one class ('{classes[0]}'); classification "
                         "needs at least two")
     return [files[i] for i in kept], labels, classes, len(files) - len(kept)
+
+
+def table_columns(table_path: Path, wanted: dict[str, str], fmt: str = "auto",
+                  na_values: list[str] | None = None) -> dict[str, list[str]]:
+    """The columns ``wanted`` ({config field: column name}) of a table as strings; every cell must be filled."""
+    from lamina.data.columns import as_strings
+    from lamina.data.readers import NA_VALUES, read_table
+
+    table = read_table(table_path, fmt, NA_VALUES if na_values is None else na_values)
+    columns = {}
+    for field, name in wanted.items():
+        if name not in table.column_names:
+            raise DataError(f"{table_path} has no column '{name}' ({field}); columns: {', '.join(table.column_names)}")
+        values = as_strings(table.column(name)).to_pylist()
+        empty = next((i for i, v in enumerate(values) if v is None or not str(v).strip()), None)
+        if empty is not None:
+            raise DataError(f"{table_path} row {empty + 2}: the {field} cell is empty; every row needs an image "
+                            "path" + (" and a label" if len(wanted) > 1 else ""))
+        columns[field] = values
+    return columns
+
+
+def missing_file_error(table_path: Path, files: list[Path], present: list[bool]) -> None:
+    """Raise the error for the first listed image file that does not exist, naming its row."""
+    row = present.index(False)
+    raise DataError(f"{table_path} row {row + 2}: image file {files[row]} does not exist (paths are relative to "
+                    "the table's folder); fix the path, or set data.on_bad_file: skip")
+
+
+def listed_images(table_path: Path, column: str) -> list[Path]:
+    """The image files a table lists in ``column`` (relative to the table's folder), for prediction: all must exist."""
+    paths = table_columns(table_path, {"data.image_column": column})["data.image_column"]
+    files = [table_path.parent / p.strip() for p in paths]
+    present = [f.is_file() for f in files]
+    if not all(present):
+        missing_file_error(table_path, files, present)
+    return files
 
 
 def _prepare_files(files: list[Path], labels: np.ndarray, classes: list[str], spec: DataSpec,
