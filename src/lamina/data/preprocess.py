@@ -86,12 +86,14 @@ class InputPrep:
     @classmethod
     def fit_table(cls, table: Table, names: list[str], rows: np.ndarray, kinds: dict[str, str], missing: str,
                   scale: str, encoding: str = "onehot", na_values: list[str] | None = None,
-                  nonfinite: str = "error", max_categories: int = 50) -> tuple[InputPrep, list[dict]]:
+                  nonfinite: str = "error", max_categories: int = 50,
+                  distinct: dict[str, int] | None = None) -> tuple[InputPrep, list[dict]]:
         """Detect each column's kind (``kinds`` overrides), then fit imputation, scaling and categories on ``rows``.
 
         Returns the transform and the schema (one dict per column). ``encoding`` 'embedding' gives each
         categorical column one input holding its category's index (for an embedding layer) instead of
-        one-hot columns. Columns that are ids, free text, constant or empty are left out.
+        one-hot columns. Columns that are ids, free text, constant or empty are left out. ``distinct``:
+        distinct-value counts of number columns already made over these same rows (not counted again).
         """
         from lamina.data.columns import arrow_column, as_strings, category_counts, check_finite, missing_mask
         from lamina.data.schema import LEFT_OUT, detect
@@ -99,7 +101,7 @@ class InputPrep:
         columns, schema = [], []
         for name in names:
             column = arrow_column(table.column(name), na_values)
-            found = detect(column, name, table.source, kinds.get(name), max_categories)
+            found = detect(column, name, table.source, kinds.get(name), max_categories, (distinct or {}).get(name))
             info = found.kind
             if info.kind in LEFT_OUT:
                 info.action = "left out"
@@ -179,29 +181,37 @@ class InputPrep:
 
     # ------------------------------------------------------------ applying
 
-    def transform_table(self, table: Table) -> np.ndarray:
-        """Apply the fitted transform to a table holding (at least) the training columns."""
+    def transform_table(self, table: Table, rows: np.ndarray | None = None) -> np.ndarray:
+        """Apply the fitted transform to a table holding (at least) the training columns.
+
+        ``rows`` picks and orders the rows of the result (all rows, in file order, when None).
+        """
         if self.kind == "tokens" and self.tokenizer.get("kind") in ("word", "char"):  # a text column (data.text)
             from lamina.data.text import encode_table
 
-            return encode_table(table, self.vocab, self.tokenizer, self.shape[0])
+            return _pick(encode_table(table, self.vocab, self.tokenizer, self.shape[0]), rows)
         if self.kind == "series":
             from lamina.data.series import latest_windows
 
-            return latest_windows(table, self)
+            return _pick(latest_windows(table, self), rows)
         if self.kind == "array":
             block = np.stack([self._numbers(table, n) for n in self.feature_names], axis=1) \
                 if self.feature_names else np.zeros((table.rows, 0))
-            return self.transform_array(block, table.source)
-        return self.table_inputs(table)[0]
+            return _pick(self.transform_array(block, table.source), rows)
+        return self.table_inputs(table, rows)[0]
 
-    def table_inputs(self, table: Table) -> tuple[np.ndarray, InputReport]:
-        """The model inputs (float32) of a table's rows, with the count of unseen and out-of-range values."""
+    def table_inputs(self, table: Table, rows: np.ndarray | None = None) -> tuple[np.ndarray, InputReport]:
+        """The model inputs (float32) of a table's rows (``rows``: these, in this order), with the count of unseen
+        and out-of-range values over the whole table.
+
+        Column by column, each written straight into the one output array: the peak is that array plus one
+        column's working copies.
+        """
         from lamina.data.columns import (arrow_column, as_strings, calendar_features, category_codes, check_finite,
                                          missing_mask, parse_datetimes)
 
         report = InputReport()
-        out = np.empty((table.rows, self.shape[0]), dtype=np.float32)
+        out = np.empty((table.rows if rows is None else len(rows), self.shape[0]), dtype=np.float32)
         position = 0
         for col in self.columns:
             column = arrow_column(table.column(col.name, "feature column"), self.na_values)
@@ -216,12 +226,17 @@ class InputPrep:
                     outside = int(np.count_nonzero((values < col.low) | (values > col.high)))
                     if outside:
                         report.out_of_range[col.name] = outside
-                block[:, 0] = (np.where(np.isnan(values), col.fill, values) - col.mean) / col.std
+                values = np.array(values) if rows is None else values[rows]  # a copy of our own, changed in place
+                gaps = np.isnan(values)
+                np.subtract(values, col.mean, out=values)
+                np.divide(values, col.std, out=values)
+                values[gaps] = (col.fill - col.mean) / col.std
+                block[:, 0] = values
             elif col.kind == "datetime":
                 seconds = parse_datetimes(column)
                 if seconds is None:
                     raise DataError(f"{table.source} column '{col.name}' does not parse as dates, as in training")
-                features = calendar_features(seconds, col.parts)
+                features = calendar_features(_pick(seconds, rows), col.parts)
                 features = np.where(np.isnan(features), np.asarray(col.fills), features)
                 block[:] = (features - np.asarray(col.means)) / np.asarray(col.stds)
             else:
@@ -230,6 +245,7 @@ class InputPrep:
                 unseen = int(np.count_nonzero((codes < 0) & ~missing))
                 if unseen:
                     report.unseen[col.name] = unseen
+                codes = _pick(codes, rows)
                 if col.kind == "category_index":
                     block[:, 0] = codes + 1
                 else:
@@ -341,6 +357,11 @@ class Preprocessor:
             return cls(InputPrep(**inputs), TargetPrep(**data["target"]))
         except (AttributeError, KeyError, TypeError) as exc:
             raise RunFolderError(f"{where} is not a lamina preprocessing file (bad or missing {exc})") from None
+
+
+def _pick(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    """``values[rows]``, or ``values`` itself when ``rows`` is None (all rows, in order)."""
+    return values if rows is None else values[rows]
 
 
 def _token_ids(x: np.ndarray, shape: list[int], vocab: int, where: str) -> np.ndarray:

@@ -18,7 +18,7 @@ rows compare as 64-bit hashes of their cells' value codes (fast at a million row
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +63,17 @@ class TableQuality:
 
     ``keys`` holds one 64-bit key per row over the input columns (every column but the target and the
     id-like ones; None when there are none), so a run reports leakage across its split without
-    keeping, or reading again, the table.
+    keeping, or reading again, the table. ``distinct`` counts the distinct values of each number
+    column (the schema shows the same count: one sort per column serves both).
     """
 
     report: dict[str, Any]
     keys: np.ndarray | None
+    distinct: dict[str, int] = field(default_factory=dict)
 
     def take(self, rows: np.ndarray) -> TableQuality:
-        """The same report whose row keys follow ``rows`` (the rows a run kept, e.g. those with a target)."""
+        """The same report whose row keys follow ``rows`` (the rows a run kept, e.g. those with a target);
+        the distinct counts, which were of every row, are dropped."""
         return TableQuality(self.report, None if self.keys is None else self.keys[rows])
 
     def finish(self, splits: dict[str, np.ndarray] | None) -> dict[str, Any]:
@@ -103,10 +106,12 @@ def table_quality(columns: dict[str, Any], target: str | None = None, source: st
     """
     check_target(columns, target, source)
     n = len(next(iter(columns.values()))) if columns else 0
-    stats, every, inputs = {}, np.zeros(n, dtype=np.uint64), None
+    stats, every, inputs, numbers = {}, np.zeros(n, dtype=np.uint64), None, {}
     for name, column in columns.items():
         found = _stats(column)
         codes = found.pop("codes")
+        if found.pop("number"):
+            numbers[name] = found["distinct"]
         every = _mix(every, codes)
         if name != target and not found["id_like"]:
             inputs = _mix(np.zeros(n, dtype=np.uint64) if inputs is None else inputs, codes)
@@ -126,7 +131,7 @@ def table_quality(columns: dict[str, Any], target: str | None = None, source: st
     }
     if target is not None:
         report["classes"] = _column_balance(columns[target])
-    return TableQuality(report, inputs)
+    return TableQuality(report, inputs, numbers)
 
 
 def check_target(columns: dict[str, Any], target: str | None, source: str) -> None:
@@ -159,7 +164,8 @@ def _stats(column: Any) -> dict[str, Any]:
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.uint64)
     whole = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
     id_like = len(present) >= ID_MIN_ROWS and distinct >= ID_SHARE * len(present) and whole
-    return {"missing": int(column.null_count), "distinct": distinct, "codes": codes, "id_like": bool(id_like)}
+    return {"missing": int(column.null_count), "distinct": distinct, "codes": codes, "id_like": bool(id_like),
+            "number": False}
 
 
 def _number_stats(column: Any) -> dict[str, Any]:
@@ -179,7 +185,8 @@ def _number_stats(column: Any) -> dict[str, Any]:
     whole = not pa.types.is_boolean(column.type) and (
         pa.types.is_integer(column.type) or bool(np.all(np.floor(ordered) == ordered)))
     id_like = len(present) >= ID_MIN_ROWS and distinct >= ID_SHARE * len(present) and whole
-    return {"missing": len(values) - len(present), "distinct": distinct, "codes": codes, "id_like": bool(id_like)}
+    return {"missing": len(values) - len(present), "distinct": distinct, "codes": codes, "id_like": bool(id_like),
+            "number": True}
 
 
 def _mix(keys: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -334,12 +341,11 @@ def run_quality(spec: Any, data: Any, root: Path) -> dict[str, Any] | None:
     """Write a run's quality.json (before training) and print its warnings; None where it does not apply.
 
     ``spec`` is the run's DataSpec and ``data`` its Prepared splits, whose rows give the leakage
-    counts. Time series and text pairs are skipped (windows overlap by design); so are image folders
-    and array sets with more than MAX_ARRAY_FEATURES values per sample.
+    counts. A table training read carries its report (``data.quality``, made from the same columns:
+    the file is not read again). Time series and text pairs are skipped (windows overlap by design);
+    so are image folders and array sets with more than MAX_ARRAY_FEATURES values per sample.
     """
     import sys
-
-    import pyarrow as pa
 
     from lamina.files import write_json
 
@@ -347,28 +353,43 @@ def run_quality(spec: Any, data: Any, root: Path) -> dict[str, Any] | None:
 
     if spec.series is not None or is_pairs(spec) or (spec.path is not None and Path(spec.path).is_dir()):
         return None  # image folders: no per-pixel table report
-    from lamina.data.readers import table_format
-
-    if spec.path is not None and table_format(spec.path, spec.format) is not None:
-        try:
-            columns, source = read_columns(spec.path, spec.format, spec.na_values), spec.path
-        except DataError as exc:  # the run's own reader took the file: the report must not stop it
-            print(f"warning: no data-quality report: {exc}", file=sys.stderr)
-            return None
-        target = spec.target if isinstance(spec.target, str) else None
-        if target is None or target not in columns:
-            return None
-    else:
-        from lamina.data.prepare import load_source
-
-        loaded = load_source(spec)
-        if loaded.x is None or np.prod(loaded.x.shape[1:]) > MAX_ARRAY_FEATURES:
-            return None
-        columns, source, target = array_columns(loaded.x, loaded.features), loaded.name, "target"
-        columns[target] = pa.array(np.asarray(loaded.y).astype(str).reshape(len(loaded.x), -1)[:, 0])
     splits = {"train": data.train.rows, "val": data.val.rows, "test": data.test.rows}
-    report = quality_report(columns, target, splits, source)
+    if data.quality is not None:
+        report = data.quality.finish(splits)
+    else:
+        found = _run_columns(spec)
+        if found is None:
+            return None
+        report = quality_report(*found, splits)
     write_json(root / "quality.json", report)
     for line in report["warnings"]:
         print(f"warning: {line} (data quality: {root / 'quality.json'})", file=sys.stderr)
     return report
+
+
+def _run_columns(spec: Any) -> tuple[dict[str, Any], str, str] | None:
+    """(columns, target, source) of a run's data when training did not make the report itself (a text model's
+    CSV, an array set); None where no report applies."""
+    import sys
+
+    import pyarrow as pa
+
+    from lamina.data.readers import table_format
+
+    if spec.path is not None and table_format(spec.path, spec.format) is not None:
+        if not isinstance(spec.target, str):  # several targets (regression): no class report
+            return None
+        try:
+            columns = read_columns(spec.path, spec.format, spec.na_values)
+        except DataError as exc:  # the run's own reader took the file: the report must not stop it
+            print(f"warning: no data-quality report: {exc}", file=sys.stderr)
+            return None
+        return (columns, spec.target, spec.path) if spec.target in columns else None
+    from lamina.data.prepare import load_source
+
+    loaded = load_source(spec)
+    if loaded.x is None or np.prod(loaded.x.shape[1:]) > MAX_ARRAY_FEATURES:
+        return None
+    columns = array_columns(loaded.x, loaded.features)
+    columns["target"] = pa.array(np.asarray(loaded.y).astype(str).reshape(len(loaded.x), -1)[:, 0])
+    return columns, "target", loaded.name
