@@ -13,7 +13,7 @@ as Parquet, then for each file:
   hidden layer of 32, batch 1024, diagnosis and TensorBoard off)
   and prints its peak resident memory (the subprocess's maximum RSS, from
   ``getrusage(RUSAGE_CHILDREN)`` in a wrapper process of its own) and the phase seconds lamina wrote in the run's
-  ``summary.json`` (read, prepare, train, test scoring);
+  ``summary.json`` (read, prepare, the data-quality report made from the same columns, train, test scoring);
 * reads the same file with ``pandas.read_csv`` / ``pandas.read_parquet`` and
   ``pyarrow.csv.read_csv`` / ``pyarrow.parquet.read_table``, each in its own
   subprocess, printing seconds and peak memory.
@@ -143,6 +143,8 @@ def main() -> None:
             ready = lamina["read_seconds"] + lamina["prepare_seconds"]
             print(f"  lamina   read        {lamina['read_seconds']:7.2f} s")
             print(f"  lamina   prepare     {lamina['prepare_seconds']:7.2f} s")
+            print(f"  lamina   quality     {lamina.get('quality_seconds', float('nan')):7.2f} s   "
+                  "(the quality report, from the columns already read)")
             print(f"  lamina   train       {lamina['train_seconds']:7.2f} s   (1 epoch)")
             print(f"  lamina   test score  {lamina['test_seconds']:7.2f} s   (from the prepared arrays)")
             print(f"  lamina   whole run   {lamina['seconds']:7.2f} s   peak {lamina['peak_gb']:5.2f} GB   "
