@@ -231,14 +231,14 @@ class InputPrep:
                 np.subtract(values, col.mean, out=values)
                 np.divide(values, col.std, out=values)
                 values[gaps] = (col.fill - col.mean) / col.std
-                block[:, 0] = values
+                block[:, 0] = values.astype(np.float32)  # cast first: a casting strided write is 10x slower
             elif col.kind == "datetime":
                 seconds = parse_datetimes(column)
                 if seconds is None:
                     raise DataError(f"{table.source} column '{col.name}' does not parse as dates, as in training")
                 features = calendar_features(_pick(seconds, rows), col.parts)
                 features = np.where(np.isnan(features), np.asarray(col.fills), features)
-                block[:] = (features - np.asarray(col.means)) / np.asarray(col.stds)
+                block[:] = ((features - np.asarray(col.means)) / np.asarray(col.stds)).astype(np.float32)
             else:
                 missing = missing_mask(column)
                 codes = category_codes(as_strings(column).fill_null(col.fill), col.categories)
@@ -247,7 +247,7 @@ class InputPrep:
                     report.unseen[col.name] = unseen
                 codes = _pick(codes, rows)
                 if col.kind == "category_index":
-                    block[:, 0] = codes + 1
+                    block[:, 0] = (codes + 1).astype(np.float32)
                 else:
                     block[:] = 0.0
                     if col.other:
