@@ -122,7 +122,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--formats", default="csv,parquet")
-    parser.add_argument("--folder", help="keep the generated files here (default: a temporary folder)")
+    parser.add_argument("--folder", help="keep the generated files here, and reuse them when they hold --rows rows "
+                                         "(default: a temporary folder)")
     args = parser.parse_args()
     python = sys.executable
     print(f"{args.rows:,} rows x (30 numeric + 2 categorical + label); {os.cpu_count()} cores")
@@ -130,7 +131,12 @@ def main() -> None:
         folder = Path(args.folder or tmp)
         folder.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        paths = write_table(folder, args.rows)
+        marker = folder / "rows.txt"  # a kept folder holding this many rows already is reused
+        if args.folder and marker.is_file() and marker.read_text() == str(args.rows):
+            paths = {"csv": folder / "table.csv", "parquet": folder / "table.parquet"}
+        else:
+            paths = write_table(folder, args.rows)
+            marker.write_text(str(args.rows))
         print(f"generated in {time.perf_counter() - started:.1f}s: " +
               ", ".join(f"{k} {p.stat().st_size / 1e6:.0f} MB" for k, p in paths.items()))
         for kind in args.formats.split(","):

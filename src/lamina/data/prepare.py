@@ -15,7 +15,8 @@ from lamina.data.builtin import ArrayData
 from lamina.data.pairs import is_pairs, prepare_pairs
 from lamina.data.preprocess import InputPrep, Preprocessor, TargetPrep
 from lamina.data.quality import TableQuality
-from lamina.data.readers import Table, parse_float, read_csv, read_npz, read_table, table_format
+from lamina.data.readers import (Table, parse_float, read_csv, read_npz, read_table, release_arrow_memory,
+                                 table_format)
 from lamina.data.columns import (arrow_column, as_strings, cardinality, first_non_number, missing_mask,
                                   parse_numbers)
 from lamina.data.schema import ColumnKind
@@ -106,11 +107,17 @@ def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None, quality: bo
     train, val, test = split_rows(source, spec)
     prep = fitted or fit_preprocessor(source, train, spec)
     order = np.concatenate([train, val, test])  # the inputs are made in split order: each split is then a view
-    if source.table is not None:
+    if source.table is not None and prep.inputs.kind == "table":
+        parts, _ = prep.inputs.table_parts(source.table, order)
+        source.table = None  # the raw columns are no longer needed: freed before the input array is made
+        release_arrow_memory()
+        x = prep.inputs.assemble(parts)
+        del parts
+    elif source.table is not None:
         x = prep.inputs.transform_table(source.table, order)
     else:
         x = prep.inputs.transform_array(source.x, source.name)[order]
-    source.table = None  # the raw columns are no longer needed
+    source.table = None
     prepared = _package(x, prep.target.encode(source.y, source.name)[order], (train, val, test), prep, source.name)
     if fitted is None:
         prepared.schema = source.schema

@@ -202,24 +202,28 @@ class InputPrep:
 
     def table_inputs(self, table: Table, rows: np.ndarray | None = None) -> tuple[np.ndarray, InputReport]:
         """The model inputs (float32) of a table's rows (``rows``: these, in this order), with the count of unseen
-        and out-of-range values over the whole table.
+        and out-of-range values over the whole table."""
+        parts, report = self.table_parts(table, rows)
+        return self.assemble(parts), report
 
-        Column by column, each written straight into the one output array: the peak is that array plus one
-        column's working copies.
+    def table_parts(self, table: Table, rows: np.ndarray | None = None) -> tuple[list[np.ndarray], InputReport]:
+        """Each input column's transformed values in compact form (float32 blocks; category codes, not one-hot)
+        for :meth:`assemble`, with the count of unseen and out-of-range values over the whole table.
+
+        Two steps so a caller can free the table between them: the peak then holds the compact parts and
+        either the table or the input array, never both (half the memory at 5M rows).
         """
         from lamina.data.columns import (arrow_column, as_strings, calendar_features, category_codes, check_finite,
                                          missing_mask, parse_datetimes)
 
         report = InputReport()
-        out = np.empty((table.rows if rows is None else len(rows), self.shape[0]), dtype=np.float32)
-        position = 0
+        parts = []
         for col in self.columns:
             column = arrow_column(table.column(col.name, "feature column"), self.na_values)
             if self.missing == "reject" and column.null_count:
                 row = int(np.argmax(missing_mask(column)))
                 raise DataError(f"{table.source} row {row + 2}, column '{col.name}' is missing and data.missing is "
                                 "'reject' (set data.missing: impute to fill it)")
-            block = out[:, position:position + col.width]
             if col.kind == "numeric":
                 values = check_finite(self._numbers(table, col.name, column), table.source, col.name, self.nonfinite)
                 if col.low is not None:
@@ -231,31 +235,41 @@ class InputPrep:
                 np.subtract(values, col.mean, out=values)
                 np.divide(values, col.std, out=values)
                 values[gaps] = (col.fill - col.mean) / col.std
-                block[:, 0] = values.astype(np.float32)  # cast first: a casting strided write is 10x slower
+                parts.append(values.astype(np.float32)[:, None])
             elif col.kind == "datetime":
                 seconds = parse_datetimes(column)
                 if seconds is None:
                     raise DataError(f"{table.source} column '{col.name}' does not parse as dates, as in training")
                 features = calendar_features(_pick(seconds, rows), col.parts)
                 features = np.where(np.isnan(features), np.asarray(col.fills), features)
-                block[:] = ((features - np.asarray(col.means)) / np.asarray(col.stds)).astype(np.float32)
+                parts.append(((features - np.asarray(col.means)) / np.asarray(col.stds)).astype(np.float32))
             else:
                 missing = missing_mask(column)
                 codes = category_codes(as_strings(column).fill_null(col.fill), col.categories)
                 unseen = int(np.count_nonzero((codes < 0) & ~missing))
                 if unseen:
                     report.unseen[col.name] = unseen
-                codes = _pick(codes, rows)
-                if col.kind == "category_index":
-                    block[:, 0] = (codes + 1).astype(np.float32)
-                else:
-                    block[:] = 0.0
-                    if col.other:
-                        codes = np.where(codes < 0, len(col.categories), codes)
-                    hit = np.flatnonzero(codes >= 0)
-                    block[hit, codes[hit]] = 1.0
+                parts.append(_pick(codes, rows).astype(np.int32))
+        return parts, report
+
+    def assemble(self, parts: list[np.ndarray]) -> np.ndarray:
+        """The (N, width) float32 model inputs from :meth:`table_parts`: blocks copied in, categories one-hot
+        (or as 1 + index for an embedding; 0 for unseen or missing)."""
+        out = np.empty((len(parts[0]) if parts else 0, self.shape[0]), dtype=np.float32)
+        position = 0
+        for col, part in zip(self.columns, parts):
+            block = out[:, position:position + col.width]
+            if col.kind in ("numeric", "datetime"):
+                block[:] = part
+            elif col.kind == "category_index":
+                block[:, 0] = (part + 1).astype(np.float32)  # cast first: a casting strided write is 10x slower
+            else:
+                block[:] = 0.0
+                codes = np.where(part < 0, len(col.categories), part) if col.other else part
+                hit = np.flatnonzero(codes >= 0)
+                block[hit, codes[hit]] = 1.0
             position += col.width
-        return out, report
+        return out
 
     def _numbers(self, table: Table, name: str, column=None) -> np.ndarray:
         """A column's numbers (float64, NaN for missing), or a DataError naming the first cell that is words."""

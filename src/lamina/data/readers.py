@@ -162,7 +162,17 @@ def read_table(path: str | Path, fmt: str = "auto", na_values: list[str] | tuple
         raise DataError(f"{path} has a header but no data rows")
     if kind != "csv":
         table = _null_na_strings(table, list(na_values))
+    release_arrow_memory()
     return table
+
+
+def release_arrow_memory() -> None:
+    """Hand the memory pyarrow has freed back to the system: its allocator otherwise keeps the pages for
+    pyarrow's own reuse, where numpy (the input arrays made next) cannot use them. After a CSV read this
+    returns the parser's working memory (about as much again as the table)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _read_arrow(path: Path, kind: str, na_values: list[str]):
