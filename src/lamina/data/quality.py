@@ -360,7 +360,8 @@ def run_quality(spec: Any, data: Any, root: Path) -> dict[str, Any] | None:
         found = _run_columns(spec)
         if found is None:
             return None
-        report = quality_report(*found, splits)
+        columns, target, source = found
+        report = quality_report(columns, target, splits, source)
     write_json(root / "quality.json", report)
     for line in report["warnings"]:
         print(f"warning: {line} (data quality: {root / 'quality.json'})", file=sys.stderr)
