@@ -20,6 +20,9 @@ from lamina.data.readers import Table
 from lamina.errors import DataError, RunFolderError
 
 
+ASSEMBLE_ROWS = 8192  # rows of the input array filled at a time (about 2.5 MB at 80 inputs: held in cache)
+
+
 @dataclass
 class Column:
     """How one table column becomes model inputs (fitted on the training rows)."""
@@ -254,21 +257,27 @@ class InputPrep:
 
     def assemble(self, parts: list[np.ndarray]) -> np.ndarray:
         """The (N, width) float32 model inputs from :meth:`table_parts`: blocks copied in, categories one-hot
-        (or as 1 + index for an embedding; 0 for unseen or missing)."""
-        out = np.empty((len(parts[0]) if parts else 0, self.shape[0]), dtype=np.float32)
-        position = 0
-        for col, part in zip(self.columns, parts):
-            block = out[:, position:position + col.width]
-            if col.kind in ("numeric", "datetime"):
-                block[:] = part
-            elif col.kind == "category_index":
-                block[:, 0] = (part + 1).astype(np.float32)  # cast first: a casting strided write is 10x slower
-            else:
-                block[:] = 0.0
-                codes = np.where(part < 0, len(col.categories), part) if col.other else part
-                hit = np.flatnonzero(codes >= 0)
-                block[hit, codes[hit]] = 1.0
-            position += col.width
+        (or as 1 + index for an embedding; 0 for unseen or missing).
+
+        Filled ASSEMBLE_ROWS rows at a time, every column of a slab before the next, so the slab stays in
+        cache: column by column over a million rows is several times slower (each write a cache miss).
+        """
+        n = len(parts[0]) if parts else 0
+        out = np.zeros((n, self.shape[0]), dtype=np.float32)
+        for start in range(0, n, ASSEMBLE_ROWS):
+            slab = out[start:start + ASSEMBLE_ROWS]
+            position = 0
+            for col, part in zip(self.columns, parts):
+                piece = part[start:start + ASSEMBLE_ROWS]
+                if col.kind in ("numeric", "datetime"):
+                    slab[:, position:position + col.width] = piece
+                elif col.kind == "category_index":
+                    slab[:, position] = piece + 1
+                else:
+                    codes = np.where(piece < 0, len(col.categories), piece) if col.other else piece
+                    hit = np.flatnonzero(codes >= 0)
+                    slab[hit, position + codes[hit]] = 1.0
+                position += col.width
         return out
 
     def _numbers(self, table: Table, name: str, column=None) -> np.ndarray:
