@@ -243,14 +243,15 @@ def _table_source(table: Table, spec: DataSpec, quality: bool = False) -> Source
     features = [c for c in table.columns if c not in targets and c not in spec.drop]
     if not features:
         raise DataError(f"{table.source} has no feature columns besides the target {targets}")
+    values = [arrow_column(table.column(t), spec.na_values if spec.text is None else None) for t in targets]
+    missing = _missing_targets(table, values, targets, spec.missing_target)
     report, started = None, time.perf_counter()
     if quality and isinstance(spec.target, str) and spec.text is None:  # arrow columns, one target
         from lamina.data.quality import table_quality
 
         report = table_quality(table.columns, spec.target, table.source)
     seconds = time.perf_counter() - started
-    values = [arrow_column(table.column(t), spec.na_values if spec.text is None else None) for t in targets]
-    table, values, kept = _drop_missing_targets(table, values, targets, spec.missing_target)
+    table, values, kept = _drop_rows(table, values, missing)
     dropped = 0 if kept is None else len(kept.missing)
     if report is not None and kept is not None:
         report = report.take(kept.rows)
@@ -272,22 +273,28 @@ class Kept:
     missing: np.ndarray
 
 
-def _drop_missing_targets(table: Table, values: list, targets: list[str], policy: str) -> tuple[Table, list, Kept | None]:
-    """Rows whose target is missing: dropped (with a printed count; the kept rows returned) or, with ``policy``
-    'reject', an error. None when every row has its target."""
+def _missing_targets(table: Table, values: list, targets: list[str], policy: str) -> np.ndarray:
+    """Where the target is missing; an error when it is missing in every row, or anywhere under ``policy`` 'reject'."""
     missing = np.zeros(table.rows, dtype=bool)
     for column in values:
         missing |= missing_mask(column)
     count = int(missing.sum())
-    if not count:
-        return table, values, None
     if count == table.rows:
         raise DataError(f"{table.source}: the target {', '.join(targets)} is missing in every row ({count}); "
                         "there is nothing to learn from")
-    if policy == "reject":
+    if count and policy == "reject":
         row = int(np.argmax(missing))
         raise DataError(f"{table.source} row {row + 2}: the target is missing ({count} rows in all) and "
                         "data.missing_target is 'reject' (set it to drop to train on the other rows)")
+    return missing
+
+
+def _drop_rows(table: Table, values: list, missing: np.ndarray) -> tuple[Table, list, Kept | None]:
+    """The table and target columns without the ``missing`` rows (with a printed count), and the rows kept;
+    None when no row is missing."""
+    count = int(missing.sum())
+    if not count:
+        return table, values, None
     print(f"note: {count} of {table.rows} rows of {table.source} have no target and are left out "
           "(data.missing_target: drop)", file=sys.stderr)
     keep = np.flatnonzero(~missing)
