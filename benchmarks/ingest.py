@@ -94,8 +94,9 @@ def peak_of(command: list[str]) -> tuple[float, float, subprocess.CompletedProce
 def train_lamina(path: Path, folder: Path, python: str) -> dict:
     """One epoch of lamina train on ``path``: wall seconds, peak GB and the phase timings from summary.json."""
     config = folder / f"{path.suffix[1:]}.yaml"
+    runs = Path(tempfile.mkdtemp(prefix="runs-", dir=folder))  # a fresh runs_dir: a kept folder's old run is never read
     config.write_text(json.dumps({
-        "name": f"ingest-{path.suffix[1:]}", "runs_dir": str(folder / "runs"), "seed": 0,
+        "name": f"ingest-{path.suffix[1:]}", "runs_dir": str(runs), "seed": 0,
         "data": {"path": str(path), "target": "label"},
         "model": {"arch": "mlp", "hidden": [32]},
         "train": {"epochs": 1, "batch_size": 1024, "diagnose": False, "tensorboard": False},
@@ -103,7 +104,7 @@ def train_lamina(path: Path, folder: Path, python: str) -> dict:
     seconds, peak, done = peak_of([python, "-m", "lamina", "train", str(config), "--progress", "plain"])
     if done.returncode != 0:
         raise SystemExit(f"lamina train failed:\n{done.stderr[-3000:]}")
-    summary = json.loads((folder / "runs" / f"ingest-{path.suffix[1:]}" / "summary.json").read_text())
+    summary = json.loads((runs / f"ingest-{path.suffix[1:]}" / "summary.json").read_text())
     return {"seconds": seconds, "peak_gb": peak, **summary["timings"], "test": summary["test"]}
 
 
