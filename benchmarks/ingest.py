@@ -13,7 +13,7 @@ as Parquet, then for each file:
   hidden layer of 32, batch 1024, diagnosis and TensorBoard off)
   and prints its peak resident memory (the subprocess's maximum RSS, from
   ``getrusage(RUSAGE_CHILDREN)`` in a wrapper process of its own) and the phase seconds lamina wrote in the run's
-  ``summary.json`` (read, prepare, train, test scoring);
+  ``summary.json`` (read, prepare, the data-quality report made from the same columns, train, test scoring);
 * reads the same file with ``pandas.read_csv`` / ``pandas.read_parquet`` and
   ``pyarrow.csv.read_csv`` / ``pyarrow.parquet.read_table``, each in its own
   subprocess, printing seconds and peak memory.
@@ -94,8 +94,9 @@ def peak_of(command: list[str]) -> tuple[float, float, subprocess.CompletedProce
 def train_lamina(path: Path, folder: Path, python: str) -> dict:
     """One epoch of lamina train on ``path``: wall seconds, peak GB and the phase timings from summary.json."""
     config = folder / f"{path.suffix[1:]}.yaml"
+    runs = Path(tempfile.mkdtemp(prefix="runs-", dir=folder))  # a fresh runs_dir: a kept folder's old run is never read
     config.write_text(json.dumps({
-        "name": f"ingest-{path.suffix[1:]}", "runs_dir": str(folder / "runs"), "seed": 0,
+        "name": f"ingest-{path.suffix[1:]}", "runs_dir": str(runs), "seed": 0,
         "data": {"path": str(path), "target": "label"},
         "model": {"arch": "mlp", "hidden": [32]},
         "train": {"epochs": 1, "batch_size": 1024, "diagnose": False, "tensorboard": False},
@@ -103,7 +104,7 @@ def train_lamina(path: Path, folder: Path, python: str) -> dict:
     seconds, peak, done = peak_of([python, "-m", "lamina", "train", str(config), "--progress", "plain"])
     if done.returncode != 0:
         raise SystemExit(f"lamina train failed:\n{done.stderr[-3000:]}")
-    summary = json.loads((folder / "runs" / f"ingest-{path.suffix[1:]}" / "summary.json").read_text())
+    summary = json.loads((runs / f"ingest-{path.suffix[1:]}" / "summary.json").read_text())
     return {"seconds": seconds, "peak_gb": peak, **summary["timings"], "test": summary["test"]}
 
 
@@ -122,7 +123,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--formats", default="csv,parquet")
-    parser.add_argument("--folder", help="keep the generated files here (default: a temporary folder)")
+    parser.add_argument("--folder", help="keep the generated files here, and reuse them when they hold --rows rows "
+                                         "(default: a temporary folder)")
     args = parser.parse_args()
     python = sys.executable
     print(f"{args.rows:,} rows x (30 numeric + 2 categorical + label); {os.cpu_count()} cores")
@@ -130,7 +132,12 @@ def main() -> None:
         folder = Path(args.folder or tmp)
         folder.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        paths = write_table(folder, args.rows)
+        marker = folder / "rows.txt"  # a kept folder holding this many rows already is reused
+        if args.folder and marker.is_file() and marker.read_text() == str(args.rows):
+            paths = {"csv": folder / "table.csv", "parquet": folder / "table.parquet"}
+        else:
+            paths = write_table(folder, args.rows)
+            marker.write_text(str(args.rows))
         print(f"generated in {time.perf_counter() - started:.1f}s: " +
               ", ".join(f"{k} {p.stat().st_size / 1e6:.0f} MB" for k, p in paths.items()))
         for kind in args.formats.split(","):
@@ -143,6 +150,8 @@ def main() -> None:
             ready = lamina["read_seconds"] + lamina["prepare_seconds"]
             print(f"  lamina   read        {lamina['read_seconds']:7.2f} s")
             print(f"  lamina   prepare     {lamina['prepare_seconds']:7.2f} s")
+            print(f"  lamina   quality     {lamina.get('quality_seconds', float('nan')):7.2f} s   "
+                  "(the quality report, from the columns already read)")
             print(f"  lamina   train       {lamina['train_seconds']:7.2f} s   (1 epoch)")
             print(f"  lamina   test score  {lamina['test_seconds']:7.2f} s   (from the prepared arrays)")
             print(f"  lamina   whole run   {lamina['seconds']:7.2f} s   peak {lamina['peak_gb']:5.2f} GB   "

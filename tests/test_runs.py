@@ -147,7 +147,7 @@ def test_table_run_saves_its_schema_and_phase_timings(table_run) -> None:
     schema = json.loads((run.folder.root / "schema.json").read_text())["columns"]
     assert {r["column"]: r["kind"] for r in schema}["signup"] == "datetime"
     timings = json.loads(run.folder.summary.read_text())["timings"]
-    assert set(timings) == {"read_seconds", "prepare_seconds", "train_seconds", "test_seconds"}
+    assert set(timings) == {"read_seconds", "prepare_seconds", "quality_seconds", "train_seconds", "test_seconds"}
 
 
 def test_unseen_categories_and_out_of_range_values_are_counted_in_python(table_run) -> None:

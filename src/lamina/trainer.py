@@ -226,7 +226,8 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
 
             check_mlflow()  # likewise a tracker that is not installed, before a run folder exists
     seed_everything(spec.seed)
-    data = prepare_data(spec.data, given=given, groups=spec.eval.groups, group_inputs=spec.eval.group_inputs)
+    data = prepare_data(spec.data, given=given, groups=spec.eval.groups, group_inputs=spec.eval.group_inputs,
+                        quality=world.main)  # the quality report from the same read (run_quality below)
     if data.schema and world.main and progress != "none":
         from lamina.data.schema import format_schema
 

@@ -114,3 +114,27 @@ def test_run_warns_before_training_and_reports_quality(tmp_path: Path, capsys: p
     assert f"warning: {saved['leakage']['test_in_train']} test rows have an exact copy" in err
     assert "warning: class 'dgo' has a single row (a typo of 'dog'?)" in err
     assert "Data quality (before training)" in (run.folder.root / "report.html").read_text()
+
+
+def test_training_read_makes_the_report_without_reading_the_file_again(tmp_path: Path) -> None:
+    from lamina.config import DataSpec
+    from lamina.data.prepare import prepare_data
+    from lamina.data.quality import run_quality
+
+    rows = messy_rows()
+    rows[150][4] = ""  # a row without a target (not one of the copied rows): training drops it, the report still counts it
+    path = write_csv(tmp_path / "messy.csv", rows)
+    spec = DataSpec(path=str(path), target="label", split={"val": 0.2, "test": 0.2, "seed": 0})
+    data = prepare_data(spec, quality=True)
+    expected = read_columns(path)
+    assert prepare_data(spec).quality is None  # only a training read (quality=True) makes the report
+    path.unlink()  # the report must come from the columns training read
+    saved = run_quality(spec, data, tmp_path)
+    assert saved == json.loads((tmp_path / "quality.json").read_text())
+    assert saved["rows"] == BASE + COPIES and saved["classes"]["missing_labels"] == 1
+    assert saved["duplicates"] == {"rows": COPIES, "groups": COPIES} and saved["id_like_columns"] == ["id"]
+    kept = np.flatnonzero(np.arange(BASE + COPIES) != 150)  # the split's rows index the kept rows
+    inputs = {name: column.take(kept) for name, column in expected.items()}
+    splits = {"train": data.train.rows, "val": data.val.rows, "test": data.test.rows}
+    assert saved["leakage"] == quality_report(inputs, "label", splits)["leakage"] and sum(saved["leakage"].values()) > 0
+    assert data.timings["quality_seconds"] >= 0

@@ -36,7 +36,10 @@ def kinds(data) -> dict[str, str]:
 
 
 def test_each_column_kind_is_detected_and_left_out_or_used(tmp_path: Path) -> None:
-    data = prepare_data(DataSpec(path=str(messy_table(tmp_path / "m.csv")), target="label"))
+    spec = DataSpec(path=str(messy_table(tmp_path / "m.csv")), target="label")
+    data = prepare_data(spec)
+    shared = prepare_data(spec, quality=True)  # number columns' distinct counts come from the quality report
+    assert shared.quality.distinct["row"] == N and shared.schema == data.schema
     assert kinds(data) == {"label": "target", "row": "id-like", "code": "id-like", "name": "text",
                            "signup": "datetime", "amount": "numeric", "price": "numeric", "share": "numeric",
                            "const": "constant", "empty": "empty", "colour": "categorical"}

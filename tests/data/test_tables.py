@@ -9,7 +9,7 @@ import pytest
 
 from lamina.config import DataSpec
 from lamina.data.prepare import prepare_data
-from lamina.data.readers import read_csv
+from lamina.data.readers import SAMPLE_BYTES, Table, read_csv, read_table
 from lamina.errors import ConfigError, DataError
 
 
@@ -21,6 +21,30 @@ def test_csv_columns_are_typed_imputed_and_encoded(tabular_csv: Path) -> None:
     assert data.input_shape == (1 + 1 + 3,)
     assert data.task == "multiclass" and data.preprocessor.target.classes == ["high", "low", "mid"]
     assert np.isfinite(data.train.x.numpy()).all()
+
+
+def test_splits_are_views_of_one_array_in_split_order(tabular_csv: Path) -> None:
+    data = prepare_data(DataSpec(path=str(tabular_csv), target="label"))
+    table = read_table(tabular_csv)
+    every = data.preprocessor.inputs.transform_table(
+        Table(str(tabular_csv), {name: table.column(name) for name in table.column_names}))
+    for split in (data.train, data.val, data.test):
+        assert len(split) > 0 and np.array_equal(split.x.numpy(), every[split.rows])
+    base = data.train.x.untyped_storage().data_ptr()  # one allocation: the splits are slices, not copies
+    assert data.val.x.untyped_storage().data_ptr() == base == data.test.x.untyped_storage().data_ptr()
+    assert sorted(np.concatenate([data.train.rows, data.val.rows, data.test.rows]).tolist()) == list(range(240))
+
+
+def test_csv_types_from_the_first_block_give_way_to_a_later_row(tmp_path: Path) -> None:
+    path = tmp_path / "late.csv"
+    rows = SAMPLE_BYTES // 8 + 1000  # past the sampled first block
+    path.write_text("a,b,c\n" + "1,2,x\n" * rows + "2.5,words,y\n")
+    table = read_table(path)
+    assert [str(t) for t in table.schema.types] == ["double", "string", "string"]
+    assert table.num_rows == rows + 1 and table.column("a")[-1].as_py() == 2.5 and table.column("b")[-1].as_py() == "words"
+    clean = tmp_path / "clean.csv"
+    clean.write_text("a,b,c\n" + "1,2,x\n" * rows)
+    assert [str(t) for t in read_table(clean).schema.types] == ["int64", "int64", "string"]
 
 
 def test_missing_values_rejected_when_asked(tabular_csv: Path) -> None:

@@ -15,7 +15,9 @@ from lamina.config import DataSpec
 from lamina.data.builtin import ArrayData
 from lamina.data.pairs import is_pairs, prepare_pairs
 from lamina.data.preprocess import InputPrep, Preprocessor, TargetPrep
-from lamina.data.readers import Table, parse_float, read_csv, read_npz, read_table, table_format
+from lamina.data.quality import TableQuality
+from lamina.data.readers import (Table, parse_float, read_csv, read_npz, read_table, release_arrow_memory,
+                                 table_format)
 from lamina.data.columns import (arrow_column, as_strings, cardinality, first_non_number, missing_mask,
                                   parse_numbers)
 from lamina.data.schema import ColumnKind
@@ -50,6 +52,7 @@ class Prepared:
     schema: list[dict] | None = None  # tables: each column's detected kind and treatment (schema.json)
     groups: dict[str, np.ndarray] = field(default_factory=dict)  # eval.groups: each named column's value per row, as text
     timings: dict[str, float] = field(default_factory=dict)  # seconds spent reading and preparing
+    quality: TableQuality | None = None  # tables read for training: the quality report, less its leakage counts
 
     @property
     def task(self) -> str:
@@ -83,7 +86,7 @@ class Prepared:
 
 
 def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None, given: Any = None,
-                 groups: list[str] | None = None, group_inputs: bool = False) -> Prepared:
+                 groups: list[str] | None = None, group_inputs: bool = False, quality: bool = False) -> Prepared:
     """Load the data the spec names and return train/val/test tensors.
 
     Preprocessing is fitted on the training rows, or, when ``fitted`` is given
@@ -92,7 +95,8 @@ def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None, given: Any 
     arrays or a frame, see lamina.data.memory) instead of a file or builtin set.
     ``groups`` (eval.groups) names table columns whose values are kept per row in
     ``Prepared.groups`` for metrics by group; they are not model inputs unless
-    ``group_inputs``.
+    ``group_inputs``. ``quality`` (training) also makes a table's data-quality
+    report from the columns already read (``Prepared.quality``), so the file is read once.
     """
     groups = list(groups or [])
     if spec.python is not None or given is not None:
@@ -115,7 +119,7 @@ def prepare_data(spec: DataSpec, fitted: Preprocessor | None = None, given: Any 
 
         return prepare_image_table(spec, fitted)
     started = time.perf_counter()
-    source = load_source(spec, [] if group_inputs else groups)
+    source = load_source(spec, [] if group_inputs else groups, quality=quality and fitted is None)
     kept = group_values(source, groups)
     prepared = _prepare_source(source, split_rows(source, spec), spec, fitted, started)
     prepared.groups = kept
@@ -145,16 +149,29 @@ def group_values(source: Source, names: list[str]) -> dict[str, np.ndarray]:
 def _prepare_source(source: Source, rows: tuple[np.ndarray, np.ndarray, np.ndarray], spec: DataSpec,
                     fitted: Preprocessor | None, started: float) -> Prepared:
     """Fit (or apply ``fitted``) preprocessing on the (train, val, test) ``rows`` of a read source; timed from ``started``."""
-    read = time.perf_counter() - started
+    read = time.perf_counter() - started - source.quality_seconds
     train, val, test = rows
     prep = fitted or fit_preprocessor(source, train, spec)
-    x = prep.inputs.transform_table(source.table) if source.table is not None else prep.inputs.transform_array(source.x, source.name)
-    source.table = None  # the raw columns are no longer needed: free them before the splits are copied
-    prepared = _package(x, source.y, train, val, test, prep, source.name)
+    order = np.concatenate([train, val, test])  # the inputs are made in split order: each split is then a view
+    if source.table is not None and prep.inputs.kind == "table":
+        parts, _ = prep.inputs.table_parts(source.table, order)
+        source.table = None  # the raw columns are no longer needed: freed before the input array is made
+        release_arrow_memory()
+        x = prep.inputs.assemble(parts)
+        del parts
+    elif source.table is not None:
+        x = prep.inputs.transform_table(source.table, order)
+    else:
+        x = prep.inputs.transform_array(source.x, source.name)[order]
+    source.table = None
+    prepared = _package(x, prep.target.encode(source.y, source.name)[order], (train, val, test), prep, source.name)
     if fitted is None:
         prepared.schema = source.schema
+    prepared.quality = source.quality
     prepared.timings = {"read_seconds": round(read, 3),
-                        "prepare_seconds": round(time.perf_counter() - started - read, 3)}
+                        "prepare_seconds": round(time.perf_counter() - started - read - source.quality_seconds, 3)}
+    if source.quality is not None:
+        prepared.timings["quality_seconds"] = round(source.quality_seconds, 3)
     return prepared
 
 
@@ -224,6 +241,8 @@ class Source:
     vocab: list[str] | None = None
     schema: list[dict] | None = None  # tables: the target columns' schema rows
     codes: np.ndarray | None = None  # class labels as indices into their sorted names (a faster stratified split)
+    quality: TableQuality | None = None  # tables, when asked: the quality report made from the columns as read
+    quality_seconds: float = 0.0
 
     @property
     def rows(self) -> int:
@@ -231,10 +250,11 @@ class Source:
         return len(self.y)
 
 
-def load_source(spec: DataSpec, left_out: list[str] | None = None) -> Source:
+def load_source(spec: DataSpec, left_out: list[str] | None = None, quality: bool = False) -> Source:
     """Read the spec's builtin set or file and work out the task (unless the spec fixes it).
 
     ``left_out``: table columns that are no model input (the eval.groups columns, by default).
+    ``quality``: a table file read columnar also gets its data-quality report (``Source.quality``).
     """
     if spec.dataset is not None:
         return _array_source(DATASETS.get(spec.dataset)(), spec, f"dataset '{spec.dataset}'")
@@ -246,7 +266,7 @@ def load_source(spec: DataSpec, left_out: list[str] | None = None) -> Source:
     if kind == "csv" and spec.text is not None:  # a text model tokenizes strings: the string reader
         return _table_source(read_csv(path), spec, left_out)
     if kind is not None:
-        return _table_source(_arrow_table(path, kind, spec), spec, left_out)
+        return _table_source(_arrow_table(path, kind, spec), spec, left_out, quality)
     raise ConfigError(f"data.path {path} has an unknown format '{path.suffix}'; use a .csv, .parquet, .feather, "
                       ".arrow, .jsonl or .npz file or set data.format")
 
@@ -271,7 +291,7 @@ def fit_preprocessor(source: Source, train: np.ndarray, spec: DataSpec) -> Prepr
         inputs, schema = InputPrep.fit_table(source.table, source.features, train, kinds, spec.missing,
                                              "standard" if spec.scale == "auto" else spec.scale,
                                              spec.categorical_encoding, spec.na_values, spec.nonfinite,
-                                             spec.max_categories)
+                                             spec.max_categories, source.quality.distinct if source.quality else None)
         source.schema = (source.schema or []) + schema
     else:
         inputs = InputPrep.fit_array(source.x, train, source.shape, source.features, spec.missing, spec.scale, source.name)
@@ -282,7 +302,8 @@ def fit_preprocessor(source: Source, train: np.ndarray, spec: DataSpec) -> Prepr
 # ---------------------------------------------------------------- tables
 
 
-def _table_source(table: Table, spec: DataSpec, left_out: list[str] | None = None) -> Source:
+def _table_source(table: Table, spec: DataSpec, left_out: list[str] | None = None, quality: bool = False) -> Source:
+    """The table's targets, task and feature columns; with ``quality``, its quality report made from the same columns."""
     if spec.target is None:
         raise ConfigError(f"data.target is required for table data: name the column to predict (columns: {', '.join(table.columns)})")
     targets = [spec.target] if isinstance(spec.target, str) else list(spec.target)
@@ -299,7 +320,17 @@ def _table_source(table: Table, spec: DataSpec, left_out: list[str] | None = Non
     if not features:
         raise DataError(f"{table.source} has no feature columns besides the target {targets}")
     values = [arrow_column(table.column(t), spec.na_values if spec.text is None else None) for t in targets]
-    table, values, dropped = _drop_missing_targets(table, values, targets, spec.missing_target)
+    missing = _missing_targets(table, values, targets, spec.missing_target)
+    report, started = None, time.perf_counter()
+    if quality and isinstance(spec.target, str) and spec.text is None:  # arrow columns, one target
+        from lamina.data.quality import table_quality
+
+        report = table_quality(table.columns, spec.target, table.source)
+    seconds = time.perf_counter() - started
+    table, values, kept = _drop_rows(table, values, missing)
+    dropped = 0 if kept is None else len(kept.missing)
+    if report is not None and kept is not None:
+        report = report.take(kept.rows)
     task = _infer_task(values, spec.task, table.source, targets)
     schema = [ColumnKind(t, "target", f"data.target ({task})", 0, cardinality(v),
                          f"predicted; {dropped} rows with it missing dropped" if dropped else "predicted").as_dict()
@@ -308,29 +339,45 @@ def _table_source(table: Table, spec: DataSpec, left_out: list[str] | None = Non
     schema += [ColumnKind(n, "ignore", "eval.groups", 0, 0, "metrics by group; not an input (eval.group_inputs: "
                           "false)").as_dict() for n in left_out]
     y, codes = _target_array(values, task, table.source, targets)
-    return Source(table.source, y, task, targets, table=table, features=features, schema=schema, codes=codes)
+    return Source(table.source, y, task, targets, table=table, features=features, schema=schema, codes=codes,
+                  quality=report, quality_seconds=seconds)
 
 
-def _drop_missing_targets(table: Table, values: list, targets: list[str], policy: str) -> tuple[Table, list, int]:
-    """Rows whose target is missing: dropped (with a printed count) or, with ``policy`` 'reject', an error."""
+@dataclass
+class Kept:
+    """The rows of a table kept after those with a missing target were dropped (``missing``: the dropped ones)."""
+
+    rows: np.ndarray
+    missing: np.ndarray
+
+
+def _missing_targets(table: Table, values: list, targets: list[str], policy: str) -> np.ndarray:
+    """Where the target is missing; an error when it is missing in every row, or anywhere under ``policy`` 'reject'."""
     missing = np.zeros(table.rows, dtype=bool)
     for column in values:
         missing |= missing_mask(column)
     count = int(missing.sum())
-    if not count:
-        return table, values, 0
     if count == table.rows:
         raise DataError(f"{table.source}: the target {', '.join(targets)} is missing in every row ({count}); "
                         "there is nothing to learn from")
-    if policy == "reject":
+    if count and policy == "reject":
         row = int(np.argmax(missing))
         raise DataError(f"{table.source} row {row + 2}: the target is missing ({count} rows in all) and "
                         "data.missing_target is 'reject' (set it to drop to train on the other rows)")
+    return missing
+
+
+def _drop_rows(table: Table, values: list, missing: np.ndarray) -> tuple[Table, list, Kept | None]:
+    """The table and target columns without the ``missing`` rows (with a printed count), and the rows kept;
+    None when no row is missing."""
+    count = int(missing.sum())
+    if not count:
+        return table, values, None
     print(f"note: {count} of {table.rows} rows of {table.source} have no target and are left out "
           "(data.missing_target: drop)", file=sys.stderr)
     keep = np.flatnonzero(~missing)
     kept = Table(table.source, {name: _take(column, keep) for name, column in table.columns.items()})
-    return kept, [column.take(keep) for column in values], count
+    return kept, [column.take(keep) for column in values], Kept(keep, np.flatnonzero(missing))
 
 
 def _take(column, rows: np.ndarray):
@@ -488,13 +535,12 @@ def label_order(label: str) -> tuple[int, float, str]:
     return (0, number, "") if number is not None and np.isfinite(number) else (1, 0.0, label)
 
 
-def _package(x: np.ndarray, y_raw: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.ndarray,
+def _package(x: np.ndarray, y: np.ndarray, splits: tuple[np.ndarray, np.ndarray, np.ndarray],
              prep: Preprocessor, source: str) -> Prepared:
-    y = prep.target.encode(y_raw, source)
+    """The splits as views of ``x`` and ``y``, whose rows are the train, val and test rows in that order (no copy)."""
     xt, yt = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
-
-    def take(rows: np.ndarray) -> Split:
-        index = torch.from_numpy(rows.astype(np.int64))
-        return Split(xt[index], yt[index], rows)
-
-    return Prepared(take(train), take(val), take(test), prep, source)
+    parts, start = [], 0
+    for rows in splits:
+        parts.append(Split(xt[start:start + len(rows)], yt[start:start + len(rows)], rows))
+        start += len(rows)
+    return Prepared(*parts, prep, source)

@@ -20,6 +20,9 @@ from lamina.data.readers import Table
 from lamina.errors import DataError, RunFolderError
 
 
+ASSEMBLE_ROWS = 8192  # rows of the input array filled at a time (about 2.5 MB at 80 inputs: held in cache)
+
+
 @dataclass
 class Column:
     """How one table column becomes model inputs (fitted on the training rows)."""
@@ -86,12 +89,14 @@ class InputPrep:
     @classmethod
     def fit_table(cls, table: Table, names: list[str], rows: np.ndarray, kinds: dict[str, str], missing: str,
                   scale: str, encoding: str = "onehot", na_values: list[str] | None = None,
-                  nonfinite: str = "error", max_categories: int = 50) -> tuple[InputPrep, list[dict]]:
+                  nonfinite: str = "error", max_categories: int = 50,
+                  distinct: dict[str, int] | None = None) -> tuple[InputPrep, list[dict]]:
         """Detect each column's kind (``kinds`` overrides), then fit imputation, scaling and categories on ``rows``.
 
         Returns the transform and the schema (one dict per column). ``encoding`` 'embedding' gives each
         categorical column one input holding its category's index (for an embedding layer) instead of
-        one-hot columns. Columns that are ids, free text, constant or empty are left out.
+        one-hot columns. Columns that are ids, free text, constant or empty are left out. ``distinct``:
+        distinct-value counts of number columns already made over these same rows (not counted again).
         """
         from lamina.data.columns import arrow_column, as_strings, category_counts, check_finite, missing_mask
         from lamina.data.schema import LEFT_OUT, detect
@@ -99,7 +104,7 @@ class InputPrep:
         columns, schema = [], []
         for name in names:
             column = arrow_column(table.column(name), na_values)
-            found = detect(column, name, table.source, kinds.get(name), max_categories)
+            found = detect(column, name, table.source, kinds.get(name), max_categories, (distinct or {}).get(name))
             info = found.kind
             if info.kind in LEFT_OUT:
                 info.action = "left out"
@@ -181,67 +186,101 @@ class InputPrep:
 
     # ------------------------------------------------------------ applying
 
-    def transform_table(self, table: Table) -> np.ndarray:
-        """Apply the fitted transform to a table holding (at least) the training columns."""
-        if self.kind == "tokens" and self.tokenizer.get("kind") in ("word", "char", "minilm"):  # data.text
+    def transform_table(self, table: Table, rows: np.ndarray | None = None) -> np.ndarray:
+        """Apply the fitted transform to a table holding (at least) the training columns.
+
+        ``rows`` picks and orders the rows of the result (all rows, in file order, when None).
+        """
+        if self.kind == "tokens" and self.tokenizer.get("kind") in ("word", "char", "minilm"):  # a text column (data.text)
             from lamina.data.text import encode_table
 
-            return encode_table(table, self.vocab, self.tokenizer, self.shape[0])
+            return _pick(encode_table(table, self.vocab, self.tokenizer, self.shape[0]), rows)
         if self.kind == "series":
             from lamina.data.series import latest_windows
 
-            return latest_windows(table, self)
+            return _pick(latest_windows(table, self), rows)
         if self.kind == "array":
             block = np.stack([self._numbers(table, n) for n in self.feature_names], axis=1) \
                 if self.feature_names else np.zeros((table.rows, 0))
-            return self.transform_array(block, table.source)
-        return self.table_inputs(table)[0]
+            return _pick(self.transform_array(block, table.source), rows)
+        return self.table_inputs(table, rows)[0]
 
-    def table_inputs(self, table: Table) -> tuple[np.ndarray, InputReport]:
-        """The model inputs (float32) of a table's rows, with the count of unseen and out-of-range values."""
+    def table_inputs(self, table: Table, rows: np.ndarray | None = None) -> tuple[np.ndarray, InputReport]:
+        """The model inputs (float32) of a table's rows (``rows``: these, in this order), with the count of unseen
+        and out-of-range values over the whole table."""
+        parts, report = self.table_parts(table, rows)
+        return self.assemble(parts), report
+
+    def table_parts(self, table: Table, rows: np.ndarray | None = None) -> tuple[list[np.ndarray], InputReport]:
+        """Each input column's transformed values in compact form (float32 blocks; category codes, not one-hot)
+        for :meth:`assemble`, with the count of unseen and out-of-range values over the whole table.
+
+        Two steps so a caller can free the table between them: the peak then holds the compact parts and
+        either the table or the input array, never both (half the memory at 5M rows).
+        """
         from lamina.data.columns import (arrow_column, as_strings, calendar_features, category_codes, check_finite,
                                          missing_mask, parse_datetimes)
 
         report = InputReport()
-        out = np.empty((table.rows, self.shape[0]), dtype=np.float32)
-        position = 0
+        parts = []
         for col in self.columns:
             column = arrow_column(table.column(col.name, "feature column"), self.na_values)
             if self.missing == "reject" and column.null_count:
                 row = int(np.argmax(missing_mask(column)))
                 raise DataError(f"{table.source} row {row + 2}, column '{col.name}' is missing and data.missing is "
                                 "'reject' (set data.missing: impute to fill it)")
-            block = out[:, position:position + col.width]
             if col.kind == "numeric":
                 values = check_finite(self._numbers(table, col.name, column), table.source, col.name, self.nonfinite)
                 if col.low is not None:
                     outside = int(np.count_nonzero((values < col.low) | (values > col.high)))
                     if outside:
                         report.out_of_range[col.name] = outside
-                block[:, 0] = (np.where(np.isnan(values), col.fill, values) - col.mean) / col.std
+                values = np.array(values) if rows is None else values[rows]  # a copy of our own, changed in place
+                gaps = np.isnan(values)
+                np.subtract(values, col.mean, out=values)
+                np.divide(values, col.std, out=values)
+                values[gaps] = (col.fill - col.mean) / col.std
+                parts.append(values.astype(np.float32)[:, None])
             elif col.kind == "datetime":
                 seconds = parse_datetimes(column)
                 if seconds is None:
                     raise DataError(f"{table.source} column '{col.name}' does not parse as dates, as in training")
-                features = calendar_features(seconds, col.parts)
+                features = calendar_features(_pick(seconds, rows), col.parts)
                 features = np.where(np.isnan(features), np.asarray(col.fills), features)
-                block[:] = (features - np.asarray(col.means)) / np.asarray(col.stds)
+                parts.append(((features - np.asarray(col.means)) / np.asarray(col.stds)).astype(np.float32))
             else:
                 missing = missing_mask(column)
                 codes = category_codes(as_strings(column).fill_null(col.fill), col.categories)
                 unseen = int(np.count_nonzero((codes < 0) & ~missing))
                 if unseen:
                     report.unseen[col.name] = unseen
-                if col.kind == "category_index":
-                    block[:, 0] = codes + 1
+                parts.append(_pick(codes, rows).astype(np.int32))
+        return parts, report
+
+    def assemble(self, parts: list[np.ndarray]) -> np.ndarray:
+        """The (N, width) float32 model inputs from :meth:`table_parts`: blocks copied in, categories one-hot
+        (or as 1 + index for an embedding; 0 for unseen or missing).
+
+        Filled ASSEMBLE_ROWS rows at a time, every column of a slab before the next, so the slab stays in
+        cache: column by column over a million rows is several times slower (each write a cache miss).
+        """
+        n = len(parts[0]) if parts else 0
+        out = np.zeros((n, self.shape[0]), dtype=np.float32)
+        for start in range(0, n, ASSEMBLE_ROWS):
+            slab = out[start:start + ASSEMBLE_ROWS]
+            position = 0
+            for col, part in zip(self.columns, parts):
+                piece = part[start:start + ASSEMBLE_ROWS]
+                if col.kind in ("numeric", "datetime"):
+                    slab[:, position:position + col.width] = piece
+                elif col.kind == "category_index":
+                    slab[:, position] = piece + 1
                 else:
-                    block[:] = 0.0
-                    if col.other:
-                        codes = np.where(codes < 0, len(col.categories), codes)
+                    codes = np.where(piece < 0, len(col.categories), piece) if col.other else piece
                     hit = np.flatnonzero(codes >= 0)
-                    block[hit, codes[hit]] = 1.0
-            position += col.width
-        return out, report
+                    slab[hit, position + codes[hit]] = 1.0
+                position += col.width
+        return out
 
     def _numbers(self, table: Table, name: str, column=None) -> np.ndarray:
         """A column's numbers (float64, NaN for missing), or a DataError naming the first cell that is words."""
@@ -343,6 +382,11 @@ class Preprocessor:
             return cls(InputPrep(**inputs), TargetPrep(**data["target"]))
         except (AttributeError, KeyError, TypeError) as exc:
             raise RunFolderError(f"{where} is not a lamina preprocessing file (bad or missing {exc})") from None
+
+
+def _pick(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    """``values[rows]``, or ``values`` itself when ``rows`` is None (all rows, in order)."""
+    return values if rows is None else values[rows]
 
 
 def _token_ids(x: np.ndarray, shape: list[int], vocab: int, where: str) -> np.ndarray:

@@ -18,6 +18,7 @@ rows compare as 64-bit hashes of their cells' value codes (fast at a million row
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,37 @@ def labels_of(column: Any) -> np.ndarray:
     return np.asarray(column.cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False)).astype(str)
 
 
+@dataclass
+class TableQuality:
+    """A table's quality report before a split is known, with what the leakage counts need later.
+
+    ``keys`` holds one 64-bit key per row over the input columns (every column but the target and the
+    id-like ones; None when there are none), so a run reports leakage across its split without
+    keeping, or reading again, the table. ``distinct`` counts the distinct values of each number
+    column (the schema shows the same count: one sort per column serves both).
+    """
+
+    report: dict[str, Any]
+    keys: np.ndarray | None
+    distinct: dict[str, int] = field(default_factory=dict)
+
+    def take(self, rows: np.ndarray) -> TableQuality:
+        """The same report whose row keys follow ``rows`` (the rows a run kept, e.g. those with a target);
+        the distinct counts, which were of every row, are dropped."""
+        return TableQuality(self.report, None if self.keys is None else self.keys[rows])
+
+    def finish(self, splits: dict[str, np.ndarray] | None) -> dict[str, Any]:
+        """The full report: the leakage counts over ``splits`` (indices into the kept rows) and the warnings."""
+        report = {key: value for key, value in self.report.items() if key != "classes"}
+        if splits is not None:
+            n = report["rows"] if self.keys is None else len(self.keys)
+            report["leakage"] = leakage(np.arange(n, dtype=np.uint64) if self.keys is None else self.keys, splits)
+        if "classes" in self.report:
+            report["classes"] = self.report["classes"]
+        report["warnings"] = quality_warnings(report)
+        return report
+
+
 def quality_report(columns: dict[str, Any], target: str | None = None,
                    splits: dict[str, np.ndarray] | None = None, source: str = "") -> dict[str, Any]:
     """The quality report of pyarrow ``columns`` (see the module docstring) as plain JSON-ready data.
@@ -63,14 +95,28 @@ def quality_report(columns: dict[str, Any], target: str | None = None,
     ``target`` names the label column (class balance and very small classes);
     ``splits`` maps split names (train, val, test) to row indices, for the leakage counts.
     """
+    return table_quality(columns, target, source).finish(splits)
+
+
+def table_quality(columns: dict[str, Any], target: str | None = None, source: str = "") -> TableQuality:
+    """Everything in the quality report but the leakage counts, in one pass over ``columns``.
+
+    Each column's value codes are folded into the row keys as soon as they are made, so memory holds
+    two key arrays, not one code array per column.
+    """
     check_target(columns, target, source)
     n = len(next(iter(columns.values()))) if columns else 0
-    stats = {name: _stats(column) for name, column in columns.items()}
+    stats, every, inputs, numbers = {}, np.zeros(n, dtype=np.uint64), None, {}
+    for name, column in columns.items():
+        found = _stats(column)
+        codes = found.pop("codes")
+        if found.pop("number"):
+            numbers[name] = found["distinct"]
+        every = _mix(every, codes)
+        if name != target and not found["id_like"]:
+            inputs = _mix(np.zeros(n, dtype=np.uint64) if inputs is None else inputs, codes)
+        stats[name] = found
     empty = [name for name, s in stats.items() if s["missing"] == n]
-    constant = [name for name, s in stats.items() if name not in empty and s["distinct"] == 1]
-    id_like = [name for name, s in stats.items() if name != target and name not in empty and s["id_like"]]
-    inputs = [name for name in columns if name != target and name not in id_like]
-    codes = {name: s["codes"] for name, s in stats.items()}
     report: dict[str, Any] = {
         "source": source,
         "rows": n,
@@ -79,16 +125,13 @@ def quality_report(columns: dict[str, Any], target: str | None = None,
         "missing": {name: s["missing"] for name, s in stats.items() if s["missing"]},
         "missing_cells": int(sum(s["missing"] for s in stats.values())),
         "empty_columns": empty,
-        "constant_columns": constant,
-        "id_like_columns": id_like,
-        "duplicates": _duplicates(_row_keys(codes, list(columns))),
+        "constant_columns": [name for name, s in stats.items() if name not in empty and s["distinct"] == 1],
+        "id_like_columns": [name for name, s in stats.items() if name != target and name not in empty and s["id_like"]],
+        "duplicates": _duplicates(every),
     }
-    if splits is not None:
-        report["leakage"] = leakage(_row_keys(codes, inputs) if inputs else np.arange(n, dtype=np.uint64), splits)
     if target is not None:
-        report["classes"] = class_balance(labels_of(columns[target]))
-    report["warnings"] = quality_warnings(report)
-    return report
+        report["classes"] = _column_balance(columns[target])
+    return TableQuality(report, inputs, numbers)
 
 
 def check_target(columns: dict[str, Any], target: str | None, source: str) -> None:
@@ -101,32 +144,54 @@ def check_target(columns: dict[str, Any], target: str | None, source: str) -> No
 
 
 def _stats(column: Any) -> dict[str, Any]:
-    """Missing cells (nulls and NaN), distinct present values, each cell's value code, and whether id-like."""
+    """Missing cells (nulls and NaN), distinct present values, each cell's value code, and whether id-like.
+
+    Numbers take a numpy path (a sort for the distinct count, the value's own bits as its code: no hash
+    table per column); other types are dictionary-encoded by pyarrow.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
     if pa.types.is_null(column.type):  # an all-empty column, as the table reader types it
         column = column.cast(pa.string())
-    floating = pa.types.is_floating(column.type)
-    missing = column.null_count + (int(pc.sum(pc.is_nan(column)).as_py() or 0) if floating else 0)
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_boolean(column.type):
+        return _number_stats(column)
     present = column.drop_null()
-    if floating:
-        present = present.filter(pc.invert(pc.is_nan(present)))
     distinct = int(pc.count_distinct(present).as_py())
     encoded = pc.dictionary_encode(column, null_encoding="encode")
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.uint64)
-    whole = (pa.types.is_string(column.type) or pa.types.is_large_string(column.type) or pa.types.is_integer(column.type)
-             or (floating and len(present) > 0 and bool(pc.all(pc.equal(pc.floor(present), present)).as_py())))
+    whole = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
     id_like = len(present) >= ID_MIN_ROWS and distinct >= ID_SHARE * len(present) and whole
-    return {"missing": int(missing), "distinct": distinct, "codes": codes, "id_like": bool(id_like)}
+    return {"missing": int(column.null_count), "distinct": distinct, "codes": codes, "id_like": bool(id_like),
+            "number": False}
 
 
-def _row_keys(codes: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
-    """One 64-bit hash per row of the value codes over ``names``; equal rows get equal keys."""
-    keys = np.zeros(len(next(iter(codes.values()))), dtype=np.uint64)
-    for name in names:
-        keys = (keys * np.uint64(0x100000001B3)) ^ (codes[name] + np.uint64(1))  # FNV-style mixing, wrapping
-    return keys
+def _number_stats(column: Any) -> dict[str, Any]:
+    """:func:`_stats` of an integer, float or boolean column, in numpy (missing: null or NaN, one code)."""
+    import pyarrow as pa
+
+    if pa.types.is_integer(column.type) and column.null_count == 0:
+        values = column.to_numpy().astype(np.int64, copy=False)
+        present, codes = values, values.view(np.uint64)
+    else:
+        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        nan = np.isnan(values)
+        present = values[~nan]
+        codes = np.where(nan, np.nan, values + 0.0).view(np.uint64)  # + 0.0: -0.0 and 0.0 are one value
+    ordered = np.sort(present)
+    distinct = int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1 if ordered.size else 0
+    whole = not pa.types.is_boolean(column.type) and (
+        pa.types.is_integer(column.type) or bool(np.all(np.floor(ordered) == ordered)))
+    id_like = len(present) >= ID_MIN_ROWS and distinct >= ID_SHARE * len(present) and whole
+    return {"missing": len(values) - len(present), "distinct": distinct, "codes": codes, "id_like": bool(id_like),
+            "number": True}
+
+
+def _mix(keys: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Row keys with one more column's value codes folded in; equal rows keep equal keys."""
+    return (keys * np.uint64(0x100000001B3)) ^ (codes + np.uint64(1))  # FNV-style mixing, wrapping
 
 
 def _duplicates(keys: np.ndarray) -> dict[str, int]:
@@ -149,7 +214,26 @@ def class_balance(labels: np.ndarray) -> dict[str, Any]:
     misspelled one most resembles)."""
     present = labels[labels != ""]
     names, counts = np.unique(present, return_counts=True)
-    if _is_regression(present, len(names)):
+    return _balance(names, counts, len(labels) - len(present))
+
+
+def _column_balance(column: Any) -> dict[str, Any]:
+    """:func:`class_balance` of a pyarrow label column, counted by pyarrow (no Python string per row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = column.cast(pa.string())
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)  # '' is a missing label, as in labels_of
+    counted = pc.value_counts(text.drop_null())
+    names = np.asarray(counted.field("values").to_pylist(), dtype=str)
+    counts = counted.field("counts").to_numpy()
+    order = np.argsort(names, kind="stable")
+    return _balance(names[order], counts[order], len(text) - int(counts.sum()))
+
+
+def _balance(names: np.ndarray, counts: np.ndarray, missing: int) -> dict[str, Any]:
+    """The class balance from the distinct labels (sorted) and their row counts."""
+    if _is_regression(names, len(names)):
         return {"task": "regression", "distinct": int(len(names))}
     big = [str(c) for c, k in zip(names, counts) if k >= RARE_ROWS]
     rare = []
@@ -158,10 +242,11 @@ def class_balance(labels: np.ndarray) -> dict[str, Any]:
             close = difflib.get_close_matches(str(name), big, n=1, cutoff=0.6)
             rare.append({"class": str(name), "rows": int(count), **({"resembles": close[0]} if close else {})})
     return {"task": "classification", "counts": {str(c): int(k) for c, k in zip(names, counts)},
-            "ratio": float(counts.max() / counts.min()), "rare": rare, "missing_labels": int(len(labels) - len(present))}
+            "ratio": float(counts.max() / counts.min()), "rare": rare, "missing_labels": int(missing)}
 
 
 def _is_regression(values: np.ndarray, distinct: int) -> bool:
+    """True for labels that are numbers but not a few whole numbers (``values``: the labels, or just the distinct ones)."""
     try:
         numbers = values.astype(np.float64)
     except ValueError:
@@ -256,12 +341,12 @@ def run_quality(spec: Any, data: Any, root: Path, given: Any = None) -> dict[str
     """Write a run's quality.json (before training) and print its warnings; None where it does not apply.
 
     ``spec`` is the run's DataSpec and ``data`` its Prepared splits, whose rows give the leakage
-    counts; ``given`` is the data handed in from Python (lamina.data.memory.InMemory), if any. Time series and text pairs are skipped (windows overlap by design); so are image folders
-    and array sets with more than MAX_ARRAY_FEATURES values per sample.
+    counts; ``given`` is the data handed in from Python (lamina.data.memory.InMemory), if any. A table
+    training read carries its report (``data.quality``, made from the same columns: the file is not read
+    again). Time series and text pairs are skipped (windows overlap by design); so are image folders and
+    array sets with more than MAX_ARRAY_FEATURES values per sample.
     """
     import sys
-
-    import pyarrow as pa
 
     from lamina.files import write_json
 
@@ -269,40 +354,56 @@ def run_quality(spec: Any, data: Any, root: Path, given: Any = None) -> dict[str
 
     if spec.series is not None or is_pairs(spec) or (spec.path is not None and Path(spec.path).is_dir()):
         return None  # image folders: no per-pixel table report
-    from lamina.data.readers import table_format
-
-    if given is not None and given.kind == "frame":
-        columns, source = {str(n): c.combine_chunks() for n, c in zip(given.table.column_names, given.table.columns)}, "DataFrame"
-        target = spec.target if isinstance(spec.target, str) else None
-        if target is None or target not in columns:
-            return None
-    elif given is not None:
-        if np.prod(given.x.shape[1:]) > MAX_ARRAY_FEATURES:
-            return None
-        columns, source, target = array_columns(given.x), given.name, None
-        if data.task != "regression":  # class balance is about classes; regression values are not counted as ones
-            target = "target"
-            columns[target] = pa.array(np.asarray(given.y).astype(str).reshape(len(given.x), -1)[:, 0])
-    elif spec.path is not None and table_format(spec.path, spec.format) is not None:
-        try:
-            columns, source = read_columns(spec.path, spec.format, spec.na_values), spec.path
-        except DataError as exc:  # the run's own reader took the file: the report must not stop it
-            print(f"warning: no data-quality report: {exc}", file=sys.stderr)
-            return None
-        target = spec.target if isinstance(spec.target, str) else None
-        if target is None or target not in columns:
-            return None
-    else:
-        from lamina.data.prepare import load_source
-
-        loaded = load_source(spec)
-        if loaded.x is None or np.prod(loaded.x.shape[1:]) > MAX_ARRAY_FEATURES:
-            return None
-        columns, source, target = array_columns(loaded.x, loaded.features), loaded.name, "target"
-        columns[target] = pa.array(np.asarray(loaded.y).astype(str).reshape(len(loaded.x), -1)[:, 0])
     splits = {"train": data.train.rows, "val": data.val.rows, "test": data.test.rows}
-    report = quality_report(columns, target, splits, source)
+    if data.quality is not None:
+        report = data.quality.finish(splits)
+    else:
+        found = _run_columns(spec, data, given)
+        if found is None:
+            return None
+        columns, target, source = found
+        report = quality_report(columns, target, splits, source)
     write_json(root / "quality.json", report)
     for line in report["warnings"]:
         print(f"warning: {line} (data quality: {root / 'quality.json'})", file=sys.stderr)
     return report
+
+
+def _run_columns(spec: Any, data: Any, given: Any) -> tuple[dict[str, Any], str | None, str] | None:
+    """(columns, target, source) of a run's data when training did not make the report itself (data from Python,
+    a text model's CSV, an array set); None where no report applies."""
+    import sys
+
+    import pyarrow as pa
+
+    from lamina.data.readers import table_format
+
+    if given is not None and given.kind == "frame":
+        columns = {str(n): c.combine_chunks() for n, c in zip(given.table.column_names, given.table.columns)}
+        target = spec.target if isinstance(spec.target, str) else None
+        return (columns, target, "DataFrame") if target is not None and target in columns else None
+    if given is not None:
+        if np.prod(given.x.shape[1:]) > MAX_ARRAY_FEATURES:
+            return None
+        columns, target = array_columns(given.x), None
+        if data.task != "regression":  # class balance is about classes; regression values are not counted as ones
+            target = "target"
+            columns[target] = pa.array(np.asarray(given.y).astype(str).reshape(len(given.x), -1)[:, 0])
+        return columns, target, given.name
+    if spec.path is not None and table_format(spec.path, spec.format) is not None:
+        if not isinstance(spec.target, str):  # several targets (regression): no class report
+            return None
+        try:
+            columns = read_columns(spec.path, spec.format, spec.na_values)
+        except DataError as exc:  # the run's own reader took the file: the report must not stop it
+            print(f"warning: no data-quality report: {exc}", file=sys.stderr)
+            return None
+        return (columns, spec.target, spec.path) if spec.target in columns else None
+    from lamina.data.prepare import load_source
+
+    loaded = load_source(spec)
+    if loaded.x is None or np.prod(loaded.x.shape[1:]) > MAX_ARRAY_FEATURES:
+        return None
+    columns = array_columns(loaded.x, loaded.features)
+    columns["target"] = pa.array(np.asarray(loaded.y).astype(str).reshape(len(loaded.x), -1)[:, 0])
+    return columns, "target", loaded.name

@@ -45,14 +45,19 @@ class Detected:
     values: np.ndarray | None = None
 
 
-def detect(column, name: str, source: str, override: str | None, max_categories: int = 50) -> Detected:
+def detect(column, name: str, source: str, override: str | None, max_categories: int = 50,
+           distinct: int | None = None) -> Detected:
     """The kind of one feature column (already with missing cells as nulls), honouring a ``data.columns`` override.
 
     Text with spaces in most cells and more distinct values than ``max_categories`` is free text.
+    ``distinct``: the number of distinct values of a number column, when already counted (the quality report).
     """
     missing = column.null_count
     numbers, signed = parse_numbers(column) if override in (None, "numeric") else (None, False)
-    distinct = cardinality(column) if numbers is None else _distinct(numbers)
+    if numbers is None:
+        distinct = cardinality(column)
+    elif distinct is None or not is_number(column):
+        distinct = _distinct(numbers)
     row = lambda kind, how, values=None: Detected(ColumnKind(name, kind, how, missing, distinct), values)  # noqa: E731
     if override is not None:
         return _forced(column, name, source, override, row)
