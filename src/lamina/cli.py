@@ -563,7 +563,7 @@ def pretrain(
 
     The same as lamina train on a config with train.selfsup (kept as an alias). The run folder it writes
     serves as model.backbone of later runs. Example:
-    lamina pretrain examples/digits_simclr.yaml --set train.selfsup.method=denoise
+    lamina pretrain examples/digits_simclr.yaml --set train.epochs=10
     """
     from lamina.config import load_config
 

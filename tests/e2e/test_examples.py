@@ -30,7 +30,9 @@ EXAMPLES = ROOT / "examples"
 CONFIGS = sorted(EXAMPLES.glob("*.yaml"))
 # Examples with a tune: section are deliberately poor as written; test_digits_tune_* runs their search instead.
 TUNED = [p for p in CONFIGS if "\ntune:" in p.read_text(encoding="utf-8")]
-TRAINED = [p for p in CONFIGS if p not in TUNED]
+# Examples with train.selfsup pretrain an encoder (lamina train runs them as pretraining): tested apart.
+PRETRAINING = [p for p in CONFIGS if "selfsup:" in p.read_text(encoding="utf-8")]
+TRAINED = [p for p in CONFIGS if p not in TUNED and p not in PRETRAINING]
 
 # Examples whose outcome a dedicated test asserts: always trained exactly as written.
 ASSERTED = {"breast_cancer_mlp", "diabetes_mlp", "digits_cnn", "digits_vit", "reverse_transformer", "tabular_csv"}
@@ -130,6 +132,18 @@ def test_example_trains_and_loss_falls(path, trained, monkeypatch):
         check_readme_number(path.stem, run)
     diagnosis = json.loads((root / "diagnosis.json").read_text(encoding="utf-8"))  # no false underfitting alarm
     assert "underfitting" not in [f["name"] for f in diagnosis["findings"]], diagnosis["findings"]
+
+
+@pytest.mark.parametrize("path", PRETRAINING, ids=lambda p: p.stem)
+def test_pretraining_example_runs_and_its_loss_falls(path, tmp_path, monkeypatch):
+    from lamina.files import read_json
+    from lamina.transfer.selfsup import pretrain
+
+    monkeypatch.chdir(ROOT)
+    folder = pretrain(load_config(path, [f"runs_dir={tmp_path}", "train.epochs=4"]), progress="none")
+    record = read_json(folder.root / "pretrain.json")
+    assert record["losses"][-1] < 0.95 * record["losses"][0], record["losses"]  # NT-Xent falls slowly: 0.91 here
+    assert (folder.root / "model.safetensors").is_file() and (folder.root / "config.yaml").is_file()
 
 
 def test_breast_cancer_reaches_95_percent(trained, monkeypatch):

@@ -138,7 +138,8 @@ def test_every_help_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                 if config is None:
                     lamina([command, "--progress", "none"])
                 elif "language" in config.parts:
-                    lamina([command, str(config), "--set", "train.steps=5", "--set", f"data.path={SHAKESPEARE}"])
+                    lamina([command, str(config), "--set", "train.steps=5", "--set", "train.eval_every=5",
+                            "--set", f"data.path={SHAKESPEARE}"])
                 else:
                     lamina([command, str(config), "--set", "train.epochs=1", "--progress", "none"])
                 built.add(name)

@@ -93,6 +93,7 @@ def resign(folder: Path) -> None:
 def test_mutated_state_json_gives_lamina_errors_or_a_clean_resume(tmp_path: Path) -> None:
     pristine = tmp_path / "pristine"
     lamina.fit(config(pristine), progress="none")
+    lamina.wait_for_reports()  # the figures are drawn beside the run folder in the background: done before copying
     run = pristine / "mutated"
     (run / "summary.json").unlink()
     shutil.rmtree(run / "checkpoints" / folder_name(28))  # the newest is now mid-epoch (epoch 2, batch 10)

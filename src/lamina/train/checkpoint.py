@@ -83,9 +83,9 @@ def locked_view(config: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for path in LOCKED:
         section, _, key = path.partition(".")
-        value = config.get(section) if not key else (config.get(section) or {}).get(key)
-        out[path] = value
-    data = dict(out["data"] or {})
+        found = config.get(section)
+        out[path] = found if not key else found.get(key) if isinstance(found, dict) else None
+    data = dict(out["data"]) if isinstance(out["data"], dict) else {}  # a damaged section hashes apart: refused
     for path in UNLOCKED_INSIDE:
         data.pop(path.partition(".")[2], None)
     out["data"] = data
