@@ -124,6 +124,14 @@ HOOK_MODULES = (
     "lamina.transfer.hook",
     "lamina.diagnose.hook",
 )
+# Feature modules whose run folders `lamina evaluate` scores (lamina.evaluate.run.RUN_KINDS; the supervised
+# run is the core's own): each registers its run kind when imported.
+EVALUATE_MODULES = (
+    "lamina.generative.evaluate",
+    "lamina.lm.evaluate",
+    "lamina.segment.evaluate",
+    "lamina.transfer.evaluate",
+)
 _loaded = False
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,47 @@ from lamina.data.series import forecast_errors, seasonal_naive
 from lamina.evaluate.groups import group_report
 from lamina.evaluate.metrics import resolve_metrics
 from lamina.evaluate.scoring import score
+from lamina.errors import ConfigError, LaminaError
 from lamina.files import write_json
 from lamina.nn.outputs import model_outputs
-from lamina.runs import PREDICT_BATCH, Run, load_run, prediction_rows, prediction_values, write_rows_csv
+from lamina.registry import EVALUATE_MODULES, Registry
+from lamina.runs import PREDICT_BATCH, Run, RunFolder, load_run, prediction_rows, prediction_values, write_rows_csv
+
+
+@dataclass(frozen=True)
+class RunKind:
+    """A kind of run folder besides the supervised one: which folders are its, and how one is re-scored.
+
+    ``evaluate`` returns the report (``kind``, ``split``, ``samples``, ``metrics``: name -> number, and
+    ``scored``: one line saying what was scored); :func:`evaluate_run` writes it to evaluation.json.
+    """
+
+    matches: Callable[[RunFolder], bool]
+    evaluate: Callable[[RunFolder], dict[str, Any]]
+
+
+# Feature folders register their run kinds here (their modules: lamina.registry.EVALUATE_MODULES), so this
+# core module imports none of them and every family's folder is scored through one call.
+RUN_KINDS: Registry[RunKind] = Registry("run kind", modules=EVALUATE_MODULES)
+
+
+def raw_config(folder: RunFolder) -> dict[str, Any]:
+    """The folder's config.yaml as data, or {} when it is missing or unreadable (what RunKind.matches reads)."""
+    if not folder.config.is_file():
+        return {}
+    try:
+        raw = folder.read_config()
+    except LaminaError:
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def run_kind(folder: RunFolder) -> str | None:
+    """The registered kind of the run folder (``gan``, ``language_model``, ...), or None for a supervised run."""
+    for entry in RUN_KINDS.ordered():
+        if entry.obj.matches(folder):
+            return entry.name
+    return None
 
 
 def evaluate_run(run: Run | str | Path, split: str = "test", data: Prepared | None = None,
@@ -29,10 +69,22 @@ def evaluate_run(run: Run | str | Path, split: str = "test", data: Prepared | No
     transformed with the run's saved preprocessing, not a refitted one; training
     passes the ``data`` it already prepared, so the file is not read a second time.
 
+    Any other family's run folder (generative, language model, DPO, reward model, U-Net, pretraining)
+    is scored by its registered :class:`RunKind` instead: its report says what was scored.
+
     ``groups`` (default: the run's eval.groups) names table columns to score by group: the report's
     ``groups`` holds each group's metrics and the gaps between groups (see lamina.evaluate.groups).
     """
     if not isinstance(run, Run):
+        folder = RunFolder(run)
+        kind = run_kind(folder) if folder.root.is_dir() else None
+        if kind is not None:
+            if groups:
+                raise ConfigError(f"groups score a table's rows by column; {folder.root} is a {kind} run, "
+                                  "which has none")
+            report = RUN_KINDS.get(kind).evaluate(folder)
+            write_json(folder.evaluation, report)
+            return report
         run = load_run(run)
     groups = list(run.spec.eval.groups if groups is None else groups)
     if data is None or any(name not in data.groups for name in groups):

@@ -245,6 +245,26 @@ def _step_losses(loss_log: list[torch.Tensor]) -> list[dict[str, Any]]:
 def _autoencoder_results(model: AutoEncoder, data: Prepared, normal: list[int] | None, g: GenerativeSpec,
                          test: Split, figures_dir: Path, classes: list[str]) -> dict[str, Any]:
     """Test reconstruction error beside PCA's, anomaly scores when normal classes are set, and figures."""
+    out = autoencoder_scores(model, data, normal, g, test)
+    shown = test.x[:16]
+    with torch.no_grad():
+        rebuilt = model(shown)
+    rebuilt = rebuilt[0] if model.variational else rebuilt
+    figures.image_grid(torch.cat([shown, rebuilt]), figures_dir / "reconstructions.png",
+                       "test inputs (first half) and their reconstructions (second half)")
+    with torch.no_grad():
+        codes = model.encode(test.x)
+    labels = [classes[i] for i in test.y.tolist()] if classes else ["all"] * len(test)
+    figures.latent_map(codes, labels, figures_dir / "latent.png", f"{g.model} codes of the test split")
+    return out
+
+
+def autoencoder_scores(model: AutoEncoder, data: Prepared, normal: list[int] | None, g: GenerativeSpec,
+                       test: Split) -> dict[str, Any]:
+    """Test reconstruction MSE (normal rows) beside PCA's, and the anomaly reports when normal classes are set.
+
+    Training writes these into summary.json and ``lamina evaluate`` recomputes them from the run folder.
+    """
     out: dict[str, Any] = {}
     train_x = _normal_rows(data.train, normal).x
     clean = _normal_rows(test, normal).x
@@ -258,16 +278,6 @@ def _autoencoder_results(model: AutoEncoder, data: Prepared, normal: list[int] |
                                         threshold_for(reconstruction_errors(model, val_normals), g.false_alarm_rate))
         pca_threshold = threshold_for(pca_errors(train_x, val_normals, g.latent), g.false_alarm_rate)
         out["pca_anomaly"] = anomaly_report(pca_errors(train_x, test.x, g.latent), is_anomaly, pca_threshold)
-    shown = test.x[:16]
-    with torch.no_grad():
-        rebuilt = model(shown)
-    rebuilt = rebuilt[0] if model.variational else rebuilt
-    figures.image_grid(torch.cat([shown, rebuilt]), figures_dir / "reconstructions.png",
-                       "test inputs (first half) and their reconstructions (second half)")
-    with torch.no_grad():
-        codes = model.encode(test.x)
-    labels = [classes[i] for i in test.y.tolist()] if classes else ["all"] * len(test)
-    figures.latent_map(codes, labels, figures_dir / "latent.png", f"{g.model} codes of the test split")
     return out
 
 

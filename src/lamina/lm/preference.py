@@ -104,10 +104,18 @@ class Preference(Step):
         split = state.data.val
         if not len(split):
             return {}
-        state.model.eval()
-        out = [reward_terms(state.model, x.to(state.device), y.to(state.device))
-               for x, y in zip(split.x.split(EVAL_BATCH), split.y.split(EVAL_BATCH))]
-        return pair_logs(out, len(split))
+        return reward_scores(state.model, split.x, split.y, state.device)
+
+
+@torch.no_grad()
+def reward_scores(model: RewardModel, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> dict[str, float]:
+    """A reward model's Bradley-Terry loss and pair accuracy over pairs ``x``/``y``, in eval mode.
+
+    The one scorer of validation pairs: each epoch's logs, the run's summary.json and ``lamina evaluate``.
+    """
+    model.eval()
+    out = [reward_terms(model, xs.to(device), ys.to(device)) for xs, ys in zip(x.split(EVAL_BATCH), y.split(EVAL_BATCH))]
+    return pair_logs(out, len(x))
 
 
 class DPO(Step):

@@ -30,11 +30,12 @@ from lamina.errors import ConfigError, RunFolderError
 from lamina.evaluate.metrics import higher_is_better
 from lamina.files import atomic_write_text, load_tensors, read_json, save_tensors, write_json
 from lamina.lm.config import PreferenceSpec, parse_preference_spec, read_raw_config
-from lamina.lm.corpus import load_corpus
+from lamina.lm.corpus import Corpus, load_corpus
 from lamina.lm.generate import LanguageRun, load_language_run
 from lamina.lm.pairs import pair_tensors, read_pairs
-from lamina.lm.preference import DPO, Preference, RewardModel, text_loss
+from lamina.lm.preference import DPO, Preference, RewardModel, reward_scores, text_loss
 from lamina.lm.tokenize import load_tokenizer, save_tokenizer
+from lamina.lm.train import validation_metrics
 from lamina.runs import RunFolder
 from lamina.train.callbacks import Callback, EarlyStopping, LossLog, MetricsLog, Progress, TensorBoardLog, check_monitor
 from lamina.train.checkpoint import Checkpoint, Checkpoints, load_best_weights, resume_point, versions
@@ -87,14 +88,8 @@ def train_preference(config: PreferenceSpec | dict[str, Any] | str | Path, progr
     reference = _reference(spec)
     pairs_path = Path(p.pairs).resolve()
     p.pairs = str(pairs_path)
-    pairs = read_pairs(pairs_path)
-    context = reference.model.context
-    x, y = pair_tensors(pairs, reference.tokenizer, context, f"preference.pairs {pairs_path}")
-    held = int(len(pairs) * p.val)
-    if p.val and not held or held == len(pairs):
-        raise ConfigError(f"preference.val {p.val} of {len(pairs)} pairs leaves no pair to "
-                          f"{'validate' if not held else 'train'} on; give more pairs or change preference.val")
-    cut = len(pairs) - held
+    x, y, cut = pair_split(spec, reference.tokenizer, reference.model.context)
+    held = len(x) - cut
     split = lambda a, b: Split(a, b, np.arange(len(a)))  # noqa: E731
     data = Prepared(split(x[:cut], y[:cut]), split(x[cut:], y[cut:]), split(x[:0], y[:0]), None, str(pairs_path))
     text, val_text = _reference_text(reference, p.method == "dpo" and p.text_mix > 0)
@@ -139,6 +134,11 @@ def train_preference(config: PreferenceSpec | dict[str, Any] | str | Path, progr
         "params": sum(q.numel() for q in model.parameters()), "epochs_run": len(state.history),
         "stopped_early": state.stopped_early, "train_seconds": round(seconds, 3),
         "final_epoch": state.history[-1] if state.history else {}, "versions": versions()}
+    if p.method == "reward" and held:
+        out["val"] = reward_scores(model, x[cut:], y[cut:], torch.device("cpu"))
+    corpus = held_out_text(reference)
+    if p.method == "dpo" and corpus is not None:
+        out["val"] = validation_metrics(model, corpus, reference.model.context)
     if val_text is not None:
         out["val_perplexity"] = math.exp(text_loss(model, val_text, torch.device("cpu")))
         out["reference_val_perplexity"] = math.exp(text_loss(reference.model.cpu(), val_text, torch.device("cpu")))
@@ -161,16 +161,36 @@ def _reference(spec: PreferenceSpec) -> LanguageRun:
     return reference
 
 
-def _reference_text(reference: LanguageRun, needed: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """Token ids of the reference's training and validation text (None, None when it has none and none is needed)."""
+def pair_split(spec: PreferenceSpec, tokenizer: Any, context: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """The pairs file as packed tensors (x, y) and where validation starts: the last preference.val share."""
+    p = spec.preference
+    pairs = read_pairs(Path(p.pairs))
+    x, y = pair_tensors(pairs, tokenizer, context, f"preference.pairs {p.pairs}")
+    held = int(len(pairs) * p.val)
+    if p.val and not held or held == len(pairs):
+        raise ConfigError(f"preference.val {p.val} of {len(pairs)} pairs leaves no pair to "
+                          f"{'validate' if not held else 'train'} on; give more pairs or change preference.val")
+    return x, y, len(pairs) - held
+
+
+def held_out_text(reference: LanguageRun) -> Corpus | None:
+    """The reference's text, split as its training split it (a DPO run's held-out text); None when it has none."""
     data = getattr(reference.spec, "data", None)
     if data is None or not Path(data.path).is_file():
+        return None
+    return load_corpus(data.path, data.val, reference.model.context, fitted=reference.tokenizer)
+
+
+def _reference_text(reference: LanguageRun, needed: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Token ids of the reference's training and validation text (None, None when it has none and none is needed)."""
+    corpus = held_out_text(reference)
+    if corpus is None:
         if needed:
+            data = getattr(reference.spec, "data", None)
             where = data.path if data is not None else "(a preference run has no training text)"
             raise ConfigError(f"preference.text_mix needs the reference run's training text, {where}, which is "
                               "missing; restore it or set preference.text_mix: 0")
         return None, None
-    corpus = load_corpus(data.path, data.val, reference.model.context, fitted=reference.tokenizer)
     return corpus.train, corpus.val
 
 

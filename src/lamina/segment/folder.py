@@ -115,7 +115,30 @@ def train_segmentation_folder(spec: SegmentationRun, progress: str = "auto", res
     from lamina.trainer import unfinished_run
 
     check_unet_train(spec.train)
-    width = spec.model.width
+    parts, classes, count = folder_parts(spec)
+    torch.manual_seed(spec.seed)
+    model = UNet(tuple(parts["train"][0].shape[1:]), len(classes), spec.model.width)
+    config = spec.model_dump(mode="json", exclude={"train": set(REFUSED)})  # without what does not apply
+    folder = unfinished_run(spec.runs_dir, spec.name) if resume else None
+    checkpoint = None
+    if folder is not None:
+        checkpoint, notes = resume_point(folder.checkpoints, config)
+        for note in notes if progress != "none" else []:
+            print(f"note: {note}", file=sys.stderr, flush=True)
+    folder = folder or RunFolder.create(spec.runs_dir, spec.name)
+    atomic_write_text(folder.config, yaml.safe_dump(config, sort_keys=False))
+    started = time.perf_counter()
+    state = fit_unet(model, *parts["train"], *parts["val"], spec.train, spec.seed, folder, config, progress,
+                     checkpoint, extra_callbacks)
+    return finish_segmentation_run(folder, model, state, parts["test"], classes,
+                                   {"name": spec.name, "images": count}, time.perf_counter() - started)
+
+
+def folder_parts(spec: SegmentationRun) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor]], list[str], int]:
+    """The images (scaled) and masks of each split ("train", "val", "test"), the class names and the image count.
+
+    The split is the config's (data.split), so ``lamina evaluate`` rebuilds the very test images training scored.
+    """
     files, mask_files = image_mask_pairs(Path(spec.data.path), Path(spec.data.masks))
     image = spec.data.image or ImageSpec()
     pixels = decode_set(files, image).pixels
@@ -133,19 +156,4 @@ def train_segmentation_folder(spec: SegmentationRun, progress: str = "auto", res
     parts = {name: (torch.from_numpy(scale_pixels(pixels[rows])), torch.from_numpy(masks[rows]))
              for name, rows in zip(("train", "val", "test"),
                                    split_indices(len(files), None, split.val, split.test, split.seed))}
-    torch.manual_seed(spec.seed)
-    model = UNet(tuple(pixels.shape[1:]), len(classes), width)
-    config = spec.model_dump(mode="json", exclude={"train": set(REFUSED)})  # without what does not apply
-    folder = unfinished_run(spec.runs_dir, spec.name) if resume else None
-    checkpoint = None
-    if folder is not None:
-        checkpoint, notes = resume_point(folder.checkpoints, config)
-        for note in notes if progress != "none" else []:
-            print(f"note: {note}", file=sys.stderr, flush=True)
-    folder = folder or RunFolder.create(spec.runs_dir, spec.name)
-    atomic_write_text(folder.config, yaml.safe_dump(config, sort_keys=False))
-    started = time.perf_counter()
-    state = fit_unet(model, *parts["train"], *parts["val"], spec.train, spec.seed, folder, config, progress,
-                     checkpoint, extra_callbacks)
-    return finish_segmentation_run(folder, model, state, parts["test"], classes,
-                                   {"name": spec.name, "images": len(files)}, time.perf_counter() - started)
+    return parts, classes, len(files)

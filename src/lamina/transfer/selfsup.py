@@ -45,6 +45,7 @@ REFUSED = {"loss": "the pretraining method sets its loss", "label_smoothing": "l
            "adversarial": "it needs a classifier", "lr_groups": "it trains a new encoder, not a backbone",
            "restore_best": "there is no validation to choose by; the last weights are kept",
            "diagnose": "the diagnosis monitor reads a classifier's run", "diagnose_every": "see train.diagnose"}
+HEAD = "pretrain_head.safetensors"  # the projection head or decoder, kept so the pretext loss can be re-scored
 DEFAULT_VIEWS = {3: [{"shift": 1}, {"rotate": 10}, {"cutout": {"size": 3, "p": 0.5}}, {"noise": 0.1}],
                  1: [{"noise": 0.3}, {"mixup": 0.9}]}
 
@@ -61,10 +62,12 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Ten
 
 @dataclass
 class Pretrained:
-    """What :func:`pretrain_encoder` returns: the per-epoch losses and seconds taken."""
+    """What :func:`pretrain_encoder` returns: the per-epoch losses, seconds taken, and the trained pair and step."""
 
     losses: list[float]
     seconds: float
+    model: Pretraining
+    step: Step
 
 
 def encoder_of(model: nn.Module) -> nn.Sequential:
@@ -101,6 +104,12 @@ class Contrastive(Step):
         state.update(loss)
         return loss
 
+    def pretext_loss(self, model: Pretraining, xb: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The NT-Xent loss of one batch of held-out inputs, its views drawn from ``generator`` (no update)."""
+        v1, _ = augment(self.steps, xb, generator)
+        v2, _ = augment(self.steps, xb, generator)
+        return nt_xent(model(v1).float(), model(v2).float(), self.temperature)
+
 
 class Masked(Step):
     """Masked-feature reconstruction: zero a share of the features, add noise, decode the clean input."""
@@ -116,6 +125,26 @@ class Masked(Step):
             loss = F.mse_loss(state.net(noisy).float(), xb.flatten(1))
         state.update(loss)
         return loss
+
+    def pretext_loss(self, model: Pretraining, xb: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The reconstruction MSE of one batch of held-out inputs, masked and noised from ``generator``."""
+        keep = (torch.rand(xb.shape, generator=generator) >= self.mask).to(xb.dtype)
+        noisy = xb * keep + self.noise * torch.randn(xb.shape, generator=generator)
+        return F.mse_loss(model(noisy).float(), xb.flatten(1))
+
+
+@torch.no_grad()
+def held_out_loss(model: Pretraining, step: Contrastive | Masked, x: torch.Tensor, batch_size: int, seed: int
+                  ) -> float:
+    """The pretext loss over held-out inputs ``x`` (on the CPU, eval mode), in batches of the training size.
+
+    Views and masks come from a generator seeded with ``seed``, so training (pretrain.json's
+    ``test_pretext_loss``) and ``lamina evaluate`` get the same number from the same weights.
+    """
+    model.cpu().eval()
+    generator = torch.Generator().manual_seed(seed)
+    total = sum(float(step.pretext_loss(model, xb, generator)) * len(xb) for xb in x.split(batch_size))
+    return total / len(x)
 
 
 def pretraining(encoder: nn.Module, x: torch.Tensor, spec: SelfSupSpec, augment_items: list[Any]
@@ -151,7 +180,7 @@ def pretrain_encoder(encoder: nn.Module, x: torch.Tensor, spec: SelfSupSpec, aug
     state = fit(model, data, train, [Progress(progress), *(callbacks or [])], device, seed=seed + 104729,
                 resume=resume, step=step)
     encoder.eval()
-    return Pretrained([logs["train_loss"] for logs in state.history], time.perf_counter() - started)
+    return Pretrained([logs["train_loss"] for logs in state.history], time.perf_counter() - started, model, step)
 
 
 def pretrain(spec: RunSpec, progress: str = "auto", resume: bool = False,
@@ -200,9 +229,13 @@ def pretrain(spec: RunSpec, progress: str = "auto", resume: bool = False,
     callbacks += [*(extra_callbacks or []), checkpoints]
     result = pretrain_encoder(encoder_of(built.model), x, spec.train.selfsup, spec.train.augment, spec.train,
                               spec.seed, device, "plain" if progress != "none" else "none", callbacks, checkpoint)
-    return write_encoder_run(spec, data.preprocessor, built.model, {
-        "method": spec.train.selfsup.method, "samples": len(x), "epochs": spec.train.epochs,
-        "losses": result.losses, "seconds": round(result.seconds, 3)}, folder)
+    record = {"method": spec.train.selfsup.method, "samples": len(x), "epochs": spec.train.epochs,
+              "losses": result.losses, "seconds": round(result.seconds, 3)}
+    if len(data.test):  # the pretext loss on inputs pretraining never saw; the head is kept to score it again
+        save_tensors(folder.root / HEAD, {k: v.detach().cpu() for k, v in result.model.head.state_dict().items()})
+        record |= {"test_pretext_loss": held_out_loss(result.model, result.step, data.test.x, t.batch_size, spec.seed),
+                   "test_samples": len(data.test)}
+    return write_encoder_run(spec, data.preprocessor, built.model, record, folder)
 
 
 def write_encoder_run(spec: RunSpec, preprocessor: Any, model: nn.Module, record: dict[str, Any],
