@@ -252,7 +252,11 @@ def evaluate(run: Path = typer.Argument(..., help="A run folder."),
              groups: list[str] = typer.Option(None, "--groups", help="A table column to score by group (metrics per "
                                               "group and the gaps between groups); repeat for several. Default: "
                                               "the run's eval.groups.")) -> None:
-    """Score a run on its test split with its saved preprocessing; writes predictions/test.csv.
+    """Score a run on its test split with its saved preprocessing; writes predictions/test.csv and evaluation.json.
+
+    Every family's run folder is scored from the folder alone: generative (test reconstruction MSE, anomaly
+    AUROC, judge coverage), language model and DPO (held-out loss, perplexity, bits per character), reward
+    model (validation pair accuracy), U-Net (pixel accuracy, IoU), pretraining (held-out pretext loss).
 
     Example: lamina evaluate runs/demo-digits-cnn
     Example: lamina evaluate runs/penguins-mlp --groups sex
@@ -260,7 +264,11 @@ def evaluate(run: Path = typer.Argument(..., help="A run folder."),
     from lamina.evaluate.run import evaluate_run
 
     report = evaluate_run(run, groups=groups or None)
-    _metrics_table(report["metrics"], report["classes"], f"test metrics ({report['samples']} samples)")
+    _metrics_table(report["metrics"], report.get("classes") or [],
+                   f"{report['split']} metrics ({report['samples']} samples)")
+    if "scored" in report:  # another family's run: what was scored, written to evaluation.json
+        _console().print(f"scored: {report['scored']}", markup=False)
+        return
     _group_tables(report.get("groups"))
     _console().print(f"predictions: {report['predictions']}", markup=False)
 

@@ -88,7 +88,8 @@ def train_preference(config: PreferenceSpec | dict[str, Any] | str | Path, progr
     reference = _reference(spec)
     pairs_path = Path(p.pairs).resolve()
     p.pairs = str(pairs_path)
-    x, y, cut = pair_split(spec, reference.tokenizer, reference.model.context)
+    context = reference.model.context
+    x, y, cut = pair_split(spec, reference.tokenizer, context)
     held = len(x) - cut
     split = lambda a, b: Split(a, b, np.arange(len(a)))  # noqa: E731
     data = Prepared(split(x[:cut], y[:cut]), split(x[cut:], y[cut:]), split(x[:0], y[:0]), None, str(pairs_path))

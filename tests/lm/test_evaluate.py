@@ -1,0 +1,51 @@
+"""``lamina evaluate`` on language-model, DPO and reward-model run folders: the figures training wrote, again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from lamina.cli import app
+from lamina.evaluate.run import evaluate_run, run_kind
+from lamina.lm.preference_run import train_preference
+from lamina.runs import RunFolder
+from tests.lm.test_preference_run import fixed_pairs, tiny_reference, write_jsonl
+
+
+def test_evaluate_rescores_a_language_model_a_dpo_and_a_reward_run_from_their_folders(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    reference = tiny_reference(tmp_path)
+    pairs = write_jsonl(tmp_path / "pairs.jsonl", fixed_pairs(20, seed=1))
+    runs = tmp_path / "runs"
+    tuned = {method: train_preference({"name": method, "runs_dir": str(runs), "train": {"epochs": 1, "batch_size": 8},
+                                       "preference": {"method": method, "pairs": str(pairs),
+                                                      "reference": str(reference)}}, progress="none")
+             for method in ("dpo", "reward")}
+
+    report = evaluate_run(reference)
+    summary = json.loads((reference / "summary.json").read_text())
+    assert run_kind(RunFolder(reference)) == "language_model" and report["split"] == "val"
+    for name in ("loss", "perplexity", "bits_per_char"):
+        assert report["metrics"][name] == pytest.approx(summary["val"][name], abs=1e-6)
+    assert report["samples"] == summary["tokens"]["val"]
+    assert report["metrics"]["loss"] < summary["unigram_val_loss"] * 1.5  # a trained model, scored on the real text
+
+    dpo = evaluate_run(tuned["dpo"])
+    dpo_summary = json.loads((tuned["dpo"] / "summary.json").read_text())
+    assert dpo["kind"] == "dpo" and dpo["samples"] == summary["tokens"]["val"]  # the reference's held-out text
+    for name in ("loss", "perplexity", "bits_per_char"):
+        assert dpo["metrics"][name] == pytest.approx(dpo_summary["val"][name], abs=1e-6)
+    assert dpo["metrics"]["loss"] != report["metrics"]["loss"]  # the tuned weights are scored, not the reference's
+
+    done = CliRunner().invoke(app, ["evaluate", str(tuned["reward"])])
+    assert done.exit_code == 0, done.output
+    reward = json.loads((tuned["reward"] / "evaluation.json").read_text())
+    reward_summary = json.loads((tuned["reward"] / "summary.json").read_text())
+    assert reward["kind"] == "reward" and reward["samples"] == 4  # preference.val 0.2 of 20 pairs
+    assert reward["metrics"] == pytest.approx(reward_summary["val"], abs=1e-6)
+    assert reward_summary["val"]["val_pair_accuracy"] == pytest.approx(reward_summary["final_epoch"]["val_pair_accuracy"])
+    assert "val_pair_accuracy" in done.output and "scored: the validation pairs" in done.output
