@@ -378,8 +378,8 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
         raise RunFolderError(f"run folder {folder.root} does not exist")
     spec = parse_run_spec(folder.read_config(), str(folder.config))
     if spec.generative is not None:
-        raise RunFolderError(f"{folder.root} is a generative ({spec.generative.model}) run: use lamina embed, "
-                             "generate or anomaly on it (its summary.json holds its test figures)")
+        raise RunFolderError(f"{folder.root} is a generative ({spec.generative.model}) run: use lamina evaluate, "
+                             "embed, generate or anomaly on it")
     prep = Preprocessor.from_json(read_json(folder.preprocess), str(folder.preprocess))
     if not folder.weights.is_file():
         raise RunFolderError(f"{folder.weights} is missing; the run has no trained weights (did training finish?)")

@@ -124,10 +124,10 @@ def test_denoising_autoencoder_cleans_noisy_inputs_better_than_a_plain_one():
     assert errors[0.3] < 0.9 * errors[0.0]
 
 
-def test_evaluate_names_the_commands_for_a_generative_run(anomaly_run):
-    result = CliRunner().invoke(app, ["evaluate", anomaly_run["folder"]])
+def test_predict_names_the_commands_for_a_generative_run(anomaly_run):
+    result = CliRunner().invoke(app, ["predict", anomaly_run["folder"], "rows.csv"])
     assert result.exit_code == 2
-    assert "is a generative (autoencoder) run" in result.output
+    assert "is a generative (autoencoder) run" in result.output and "lamina evaluate" in result.output
 
 
 def test_train_and_its_generative_alias_train_the_example_and_fit_points_to_the_family(tmp_path):
