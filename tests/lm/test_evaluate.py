@@ -33,6 +33,11 @@ def test_evaluate_rescores_a_language_model_a_dpo_and_a_reward_run_from_their_fo
         assert report["metrics"][name] == pytest.approx(summary["val"][name], abs=1e-6)
     assert report["samples"] == summary["tokens"]["val"]
     assert report["metrics"]["loss"] < summary["unigram_val_loss"] * 1.5  # a trained model, scored on the real text
+    page = (reference / "report.html").read_text()  # report.html: the summary table, the curves, a sample
+    assert f"{summary['val']['bits_per_char']:.4f}" in page and "figures/learning_curves.png" in page
+    assert (reference / "figures" / "learning_curves.png").stat().st_size > 1000
+    sample = page.split("<pre>")[1].split("</pre>")[0]
+    assert len(sample) > 150  # the held-out prompt (16 characters) and 200 generated ones
 
     dpo = evaluate_run(tuned["dpo"])
     dpo_summary = json.loads((tuned["dpo"] / "summary.json").read_text())

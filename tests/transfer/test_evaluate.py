@@ -12,7 +12,7 @@ from lamina.transfer.selfsup import pretrain
 
 
 @pytest.mark.parametrize("method", ["simclr", "denoise"])
-def test_evaluate_rescores_the_pretext_loss_on_held_out_inputs(tmp_path, method) -> None:
+def test_evaluate_rescores_the_pretext_loss_on_held_out_inputs_and_the_report_shows_it(tmp_path, method) -> None:
     folder = pretrain(parse_run_spec({"name": method, "runs_dir": str(tmp_path), "seed": 0, "data": {"dataset": "iris"},
                                       "model": {"arch": "mlp", "hidden": [4]},
                                       "train": {"epochs": 2, "selfsup": {"method": method}}}), progress="none")
@@ -21,3 +21,6 @@ def test_evaluate_rescores_the_pretext_loss_on_held_out_inputs(tmp_path, method)
     assert run_kind(folder) == "pretraining" and report["samples"] == record["test_samples"] > 0
     assert report["metrics"]["test_pretext_loss"] == pytest.approx(record["test_pretext_loss"], abs=1e-6)
     assert method in report["scored"] and "held-out" in report["scored"]
+    page = (folder.root / "report.html").read_text()
+    assert "figures/learning_curves.png" in page and f"{record['test_pretext_loss']:.4f}" in page
+    assert (folder.root / "figures" / "learning_curves.png").stat().st_size > 1000

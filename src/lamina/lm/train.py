@@ -8,7 +8,7 @@
 So a language model gets what every family gets from the one loop: checkpoints and exact resume,
 precision, accumulation, the non-finite stop, early stopping, TensorBoard and progress. The run
 folder holds config.yaml, preprocess.json (the tokenizer; a BPE one also writes tokenizer.json),
-model.safetensors, metrics.jsonl, checkpoints/ and summary.json, and
+model.safetensors, metrics.jsonl, checkpoints/, summary.json and report.html (figures/), and
 :func:`lamina.lm.generate.load_language_run` rebuilds the model from it. Losses are nats per
 token; bits per character divide the total by the characters those tokens stand for, so char
 and BPE runs compare on one scale.
@@ -34,6 +34,7 @@ from lamina.files import atomic_write_text, read_json, save_tensors, write_json
 from lamina.lm.config import LMSpec, parse_lm_spec, read_raw_config
 from lamina.lm.corpus import Corpus, load_corpus, random_windows, tiled_windows
 from lamina.lm.nexttoken import NextToken, WindowBatches, mean_loss
+from lamina.lm.report import sample_text, write_language_report
 from lamina.lm.tokenize import save_tokenizer
 from lamina.nn.models.language import GPT
 from lamina.runs import RunFolder
@@ -144,7 +145,7 @@ def train_lm(config: LMSpec | dict[str, Any] | str | Path, progress: str = "auto
     val = validation_metrics(model, corpus, spec.model.context)
     unigram = unigram_loss(corpus.train, corpus.val)
     trained = len(state.history) * t.eval_every
-    write_json(folder.summary, {
+    summary = {
         "name": spec.name, "task": spec.task, "data": spec.data.path,
         "tokens": {"train": len(corpus.train), "val": len(corpus.val), "vocab": corpus.tokenizer.vocab},
         "params": sum(p.numel() for p in model.parameters()), "steps": trained,
@@ -153,7 +154,11 @@ def train_lm(config: LMSpec | dict[str, Any] | str | Path, progress: str = "auto
         "val": val, "unigram_val_loss": unigram,
         "unigram_bits_per_char": unigram / math.log(2) * len(corpus.val) / corpus.characters(corpus.val),
         "versions": versions(),
-    })
+    }
+    write_json(folder.summary, summary)
+    prompt = corpus.val[: min(16, len(corpus.val))]
+    write_language_report(folder.root, summary, state.history,
+                          sample_text(model, corpus.tokenizer, prompt, spec.seed), t.eval_every)
     return folder.root
 
 

@@ -10,8 +10,9 @@ Two methods:
   reconstruction); the loss counts every feature.
 
 The encoder is the config's model without its last layer. The run folder written is an ordinary
-one (config.yaml, preprocess.json, model.safetensors; its last layer untrained), so another run
-uses it with ``model.backbone: {run: PATH}`` and the default cut keeps exactly the encoder.
+one (config.yaml, preprocess.json, model.safetensors; its last layer untrained; report.html with the
+loss curve), so another run uses it with ``model.backbone: {run: PATH}`` and the default cut keeps
+exactly the encoder.
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ from lamina.config import RunSpec, SelfSupSpec, TrainSpec, save_config
 from lamina.data.augment import augment, check_inputs, parse_pipeline
 from lamina.data.prepare import Prepared, Split, prepare_data
 from lamina.errors import ConfigError
-from lamina.files import save_tensors, write_json
+from lamina.files import read_json, save_tensors, write_json
 from lamina.nn.build import build_model
 from lamina.train.callbacks import Callback, EarlyStopping, MetricsLog, Progress, TensorBoardLog, check_monitor
 from lamina.train.fields import refuse_train_fields
 from lamina.device import resolve_device
 from lamina.train.loop import State, fit
 from lamina.train.steps import Step
+from lamina.transfer.report import write_pretrain_report
 
 # The train fields pretraining cannot use: refused, naming the field, when a config sets them.
 REFUSED = {"loss": "the pretraining method sets its loss", "label_smoothing": "labels are unused",
@@ -235,7 +237,9 @@ def pretrain(spec: RunSpec, progress: str = "auto", resume: bool = False,
         save_tensors(folder.root / HEAD, {k: v.detach().cpu() for k, v in result.model.head.state_dict().items()})
         record |= {"test_pretext_loss": held_out_loss(result.model, result.step, data.test.x, t.batch_size, spec.seed),
                    "test_samples": len(data.test)}
-    return write_encoder_run(spec, data.preprocessor, built.model, record, folder)
+    folder = write_encoder_run(spec, data.preprocessor, built.model, record, folder)
+    write_pretrain_report(folder.root, spec.name, read_json(folder.root / "pretrain.json"))
+    return folder
 
 
 def write_encoder_run(spec: RunSpec, preprocessor: Any, model: nn.Module, record: dict[str, Any],
