@@ -112,14 +112,16 @@ class Monitor(Callback):
         self.period = max(1, min(self.every, steps // self.min_samples))  # short runs still get enough samples
         self.weights = weight_layers(state.model)
         self.activations = activation_layers(state.model)
-        task = state.data.task
+        # a family without a preprocessor (language model: next-token ids; U-Net: pixel classes) has no table task:
+        # its input-blind baseline is the prior entropy of its targets, and class counts do not apply
+        task = state.data.task if state.data.preprocessor is not None else None
         self.context = {
             "task": task,
             "steps_per_epoch": state.steps_per_epoch,
             "every": self.period,
             "layers": list(self.weights),
             "activations": {name: type(m).__name__ for name, m in self.activations.items()},
-            "class_counts": class_counts(state.data.train.y, task),
+            "class_counts": class_counts(state.data.train.y, task) if task is not None else [],
             "baseline_loss": baseline_loss(state.data.train.y, task) if state.spec.loss == "auto" else None,
             "lr": state.spec.optimizer.lr,
             "reference": linear_reference(state.data.train.x, state.data.train.y, state.data.val.x,

@@ -41,7 +41,8 @@ from lamina.runs import RunFolder
 from lamina.train.callbacks import Callback, EarlyStopping, MetricsLog, Progress, TensorBoardLog, check_monitor
 from lamina.train.checkpoint import Checkpoints, load_best_weights, resume_point, versions
 from lamina.train.fields import refuse_train_fields
-from lamina.train.loop import fit
+from lamina.train.hooks import family_observers
+from lamina.train.loop import TrainingDiverged, fit
 
 # The train fields a language model cannot use: refused, naming the field, when a config sets them.
 REFUSED = {"epochs": "set train.steps (an epoch here is train.eval_every steps)",
@@ -52,8 +53,7 @@ REFUSED = {"epochs": "set train.steps (an epoch here is train.eval_every steps)"
            "class_weight": "there are no classes to weight",
            "log": "language-model runs log to TensorBoard only (train.tensorboard)",
            "adversarial": "it needs a classifier", "lr_groups": "it needs a backbone",
-           "selfsup": "see lamina pretrain", "augment": "text windows take no augmentation",
-           "diagnose": "the diagnosis monitor reads a classifier's run", "diagnose_every": "see train.diagnose"}
+           "selfsup": "see lamina pretrain", "augment": "text windows take no augmentation"}
 
 
 def as_lm_spec(config: LMSpec | dict[str, Any] | str | Path, overrides: list[str] | None = None) -> LMSpec:
@@ -132,10 +132,15 @@ def train_lm(config: LMSpec | dict[str, Any] | str | Path, progress: str = "auto
     checkpoints, callbacks = lm_callbacks(spec, folder, progress, raw)
     held_out = Split(val_x, val_y, np.arange(len(val_x)))  # the windows NextToken validates on
     windows = Split(corpus.train, corpus.train, np.arange(len(corpus.train)))  # token ids; WindowBatches cuts them
+    data = Prepared(windows, held_out, held_out, None, spec.data.path)
+    observers = family_observers(t, data, device)  # train.diagnose: the gradient/activation monitor
     started = time.perf_counter()
-    state = fit(model, Prepared(windows, held_out, held_out, None, spec.data.path), loop_spec,
-                callbacks + (extra_callbacks or []) + [checkpoints], device, seed=spec.seed, resume=checkpoint,
-                step=NextToken(val_x, val_y), batches=batches)
+    try:
+        state = fit(model, data, loop_spec, callbacks + (extra_callbacks or []) + observers.observers + [checkpoints],
+                    device, seed=spec.seed, resume=checkpoint, step=NextToken(val_x, val_y), batches=batches)
+    except TrainingDiverged as exc:
+        observers.finish(folder.root, progress, diverged=str(exc))
+        raise
     seconds = time.perf_counter() - started
     if t.restore_best and checkpoints.best is not None:
         model.load_state_dict(load_best_weights(folder.checkpoints))
@@ -156,6 +161,7 @@ def train_lm(config: LMSpec | dict[str, Any] | str | Path, progress: str = "auto
         "versions": versions(),
     }
     write_json(folder.summary, summary)
+    observers.finish(folder.root, progress)  # monitor.json and diagnosis.json, with train.diagnose
     prompt = corpus.val[: min(16, len(corpus.val))]
     write_language_report(folder.root, summary, state.history,
                           sample_text(model, corpus.tokenizer, prompt, spec.seed), t.eval_every)

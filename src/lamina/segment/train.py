@@ -35,7 +35,8 @@ from lamina.segment.report import write_segmentation_report
 from lamina.train.callbacks import Callback, EarlyStopping, Progress, TensorBoardLog, check_monitor
 from lamina.train.checkpoint import Checkpoints, load_best_weights
 from lamina.train.fields import refuse_train_fields
-from lamina.train.loop import State, fit
+from lamina.train.hooks import family_observers
+from lamina.train.loop import State, TrainingDiverged, fit
 from lamina.train.steps import Step
 
 # The train fields a U-Net cannot use: refused, naming the field, when a config sets them.
@@ -45,8 +46,7 @@ REFUSED = {"loss": "the pixel-wise cross-entropy is the U-Net's loss",
            "epoch_metrics": "its metrics are pixel accuracy and IoU", "class_weight": "the pixel-wise loss takes none",
            "log": "segmentation runs log to TensorBoard only (train.tensorboard)", "adversarial": "it needs a classifier",
            "lr_groups": "it needs a backbone", "selfsup": "see lamina pretrain",
-           "augment": "a mask would need the image's transform", "diagnose": "the diagnosis monitor reads a classifier's run",
-           "diagnose_every": "see train.diagnose"}
+           "augment": "a mask would need the image's transform"}
 MONITORS = ("val_mean_iou", "val_pixel_accuracy", "train_loss")  # what each epoch's logs hold; the first by default
 
 
@@ -140,8 +140,16 @@ def fit_unet(model: UNet, x: torch.Tensor, masks: torch.Tensor, val_x: torch.Ten
         es = train.early_stopping
         mode = es.mode if es.mode != "auto" else ("min" if es.monitor == "train_loss" else "max")
         callbacks.append(EarlyStopping(es.monitor, mode, es.patience, es.min_delta))
-    state = fit(model, data, train, callbacks + (extra_callbacks or []) + [checkpoints], resolve_device(train.device),
-                seed=seed, resume=resume, step=PixelWise())
+    device = resolve_device(train.device)
+    observers = family_observers(train, data, device)  # train.diagnose: the gradient/activation monitor
+    try:
+        state = fit(model, data, train, callbacks + (extra_callbacks or []) + observers.observers + [checkpoints],
+                    device, seed=seed, resume=resume, step=PixelWise())
+    except TrainingDiverged as exc:
+        observers.finish(folder.root, progress, diverged=str(exc))
+        raise
+    atomic_write_text(folder.metrics, "".join(json.dumps(row) + "\n" for row in state.history))
+    observers.finish(folder.root, progress)  # monitor.json and diagnosis.json, with train.diagnose
     if train.restore_best and checkpoints.best is not None:
         model.load_state_dict(load_best_weights(folder.checkpoints))
     model.cpu()
@@ -181,7 +189,6 @@ def finish_segmentation_run(folder: RunFolder, model: UNet, state: State, test: 
                "epochs_run": len(state.history), "final_epoch": state.history[-1],
                "test": segmentation_metrics(predicted, test_masks, classes)}
     save_tensors(folder.weights, model.state_dict())
-    atomic_write_text(folder.metrics, "".join(json.dumps(row) + "\n" for row in state.history))
     write_json(folder.summary, summary)
     _prediction_figure(test_x[:6], test_masks[:6], predicted[:6], folder.root / "figures" / "predictions.png")
     write_segmentation_report(folder.root, summary, state.history)

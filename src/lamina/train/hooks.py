@@ -71,6 +71,22 @@ class Hook:
 HOOKS: Registry[Hook] = Registry("feature hook", modules=HOOK_MODULES)
 
 
+@dataclass(frozen=True)
+class FamilySpec:
+    """What an observer hook reads of a run that is not a RunSpec (a language model, a U-Net): its train section."""
+
+    train: Any
+
+
+def family_observers(train: Any, data: Prepared, device: torch.device) -> Setup:
+    """The observer hooks (``train.diagnose``'s monitor) for a family run trained from its own spec.
+
+    A family that passes its ``train`` section here gets the callbacks to add (``observers``) and
+    the ``finish`` that writes their findings, as a supervised run does; no feature is imported.
+    """
+    return apply_hooks("observer", Setup(FamilySpec(train), data, device))
+
+
 def apply_hooks(stage: str, setup: Setup) -> Setup:
     """Run the registered hooks of ``stage`` that ``setup.spec`` turns on, in the entry list's order."""
     if stage not in STAGES:
