@@ -54,3 +54,22 @@ def test_evaluate_rescores_a_language_model_a_dpo_and_a_reward_run_from_their_fo
     assert reward["metrics"] == pytest.approx(reward_summary["val"], abs=1e-6)
     assert reward_summary["val"]["val_pair_accuracy"] == pytest.approx(reward_summary["final_epoch"]["val_pair_accuracy"])
     assert "val_pair_accuracy" in done.output and "scored: the validation pairs" in done.output
+
+
+def test_train_diagnose_watches_a_language_model_and_writes_its_diagnosis(tmp_path: Path) -> None:
+    from lamina.lm.train import train_lm
+    from tests.conftest import shakespeare_slice
+
+    text = shakespeare_slice(tmp_path, 20_000)
+    folder = train_lm({"task": "language_model", "name": "d", "runs_dir": str(tmp_path / "runs"), "seed": 0,
+                       "data": {"path": str(text)}, "model": {"layers": 1, "heads": 1, "width": 8, "context": 8},
+                       "train": {"steps": 8, "eval_every": 4, "eval_batches": 1, "diagnose": True,
+                                 "diagnose_every": 2}}, progress="none")
+    monitor = json.loads((folder / "monitor.json").read_text())
+    diagnosis = json.loads((folder / "diagnosis.json").read_text())
+    assert diagnosis["epochs"] == 2 and diagnosis["samples"] == len(monitor["samples"]) == 8  # a short run: every step
+    assert "embed" in monitor["layers"] and monitor["activations"]  # the token embedding and the GELUs are watched
+    assert all(all(v > 0 for v in s["grad_norm"].values()) for s in monitor["samples"])
+    summary = json.loads((folder / "summary.json").read_text())
+    assert monitor["baseline_loss"] == pytest.approx(summary["unigram_val_loss"], rel=0.2)  # the unigram entropy
+    assert [f["name"] for f in diagnosis["findings"]] == ["underfitting"]  # 8 steps do not beat the unigram model
