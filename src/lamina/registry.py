@@ -92,7 +92,7 @@ SCHEDULES: Registry[Any] = Registry("train.schedule.name")
 LOSSES: Registry[Any] = Registry("train.loss")
 METRICS: Registry[Any] = Registry("metric")
 INITIALIZERS: Registry[Any] = Registry("model.init")
-FAMILIES: Registry[Any] = Registry("model family")  # models beside the presets: autoencoders, GAN, U-Net, GPT
+FAMILIES: Registry[Any] = Registry("model family")  # models beside the presets: autoencoders, GAN, U-Net, GPT, reward
 
 # Modules whose import fills the registries above. Feature folders add theirs here.
 _BUILTIN_MODULES = (

@@ -25,31 +25,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from lamina.lm.corpus import random_windows, tiled_windows
-from lamina.nn.attention import BlockArgs, EncoderBlock
 from lamina.nn.models.language import GPT
+from lamina.nn.models.reward import RewardModel
 from lamina.train.steps import Step
 
 if TYPE_CHECKING:
     from lamina.train.loop import State
 
 EVAL_BATCH = 64  # pairs or windows per validation forward
-
-
-class RewardModel(nn.Module):
-    """Text -> scalar reward: token embeddings, one bidirectional encoder block, mean pooling, a linear head."""
-
-    def __init__(self, vocab: int, width: int = 48, heads: int = 4, max_length: int = 128) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(vocab, width)
-        self.position = nn.Embedding(max_length, width)
-        self.block = EncoderBlock(width, BlockArgs(heads=heads, dropout=0.0))
-        self.head = nn.Linear(width, 1)
-
-    def forward(self, ids: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
-        x = self.embed(ids) + self.position(torch.arange(ids.shape[1], device=ids.device))  # (B, T, C)
-        x = self.block(x, padding)  # (B, T, C)
-        keep = (~padding).unsqueeze(-1).float()  # (B, T, 1)
-        return self.head((x * keep).sum(1) / keep.sum(1)).squeeze(-1)  # (B,)
 
 
 def trimmed(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -33,9 +33,10 @@ from lamina.lm.config import PreferenceSpec, parse_preference_spec, read_raw_con
 from lamina.lm.corpus import Corpus, load_corpus
 from lamina.lm.generate import LanguageRun, load_language_run
 from lamina.lm.pairs import pair_tensors, read_pairs
-from lamina.lm.preference import DPO, Preference, RewardModel, reward_scores, text_loss
+from lamina.lm.preference import DPO, Preference, reward_scores, text_loss
 from lamina.lm.tokenize import load_tokenizer, save_tokenizer
 from lamina.lm.train import validation_metrics
+from lamina.nn.models.reward import RewardModel
 from lamina.runs import RunFolder
 from lamina.train.callbacks import Callback, EarlyStopping, LossLog, MetricsLog, Progress, TensorBoardLog, check_monitor
 from lamina.train.checkpoint import Checkpoint, Checkpoints, load_best_weights, resume_point, versions

@@ -37,6 +37,9 @@ def batch_loss(name: str, ex: Example) -> torch.Tensor:
     if name == "gpt":
         logits = ex.model(x[:, :-1])  # (B, T - 1, V)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1))
+    if name == "reward":  # Bradley-Terry: each even row preferred to the odd row after it
+        r = ex.run()  # (B,)
+        return -F.logsigmoid(r[0::2] - r[1::2]).mean()
     raise AssertionError(f"no batch loss for the model family {name!r}: add one here")
 
 
@@ -91,4 +94,4 @@ def test_info_lists_every_preset_and_model_family() -> None:
     result = CliRunner().invoke(app, ["info"])
     assert result.exit_code == 0
     assert [n for n in PRESETS.names() + NAMES if n not in result.output] == []
-    assert {"autoencoder", "vae", "gan", "unet", "gpt"} <= set(NAMES)
+    assert {"autoencoder", "denoising", "vae", "gan", "unet", "gpt", "reward"} <= set(NAMES)

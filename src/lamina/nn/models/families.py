@@ -8,6 +8,7 @@ from lamina.nn.models.autoencoder import AutoEncoder
 from lamina.nn.models.family import Example, family
 from lamina.nn.models.gan import GAN
 from lamina.nn.models.language import GPT, GPTOptions
+from lamina.nn.models.reward import RewardModel
 from lamina.nn.models.unet import UNet
 
 IMAGES = (1, 8, 8)  # the examples' image shape: (channels, height, width)
@@ -57,3 +58,11 @@ def gpt() -> Example:
     """A one-block GPT over 11 tokens with a context of 8."""
     options = GPTOptions(layers=1, heads=2, width=16, context=8)
     return Example(GPT(11, options), torch.randint(0, 11, (4, 8)), (4, 8, 11))
+
+
+@family("reward", "reward model: text to one score, fitted on preference pairs (Bradley-Terry)",
+        "lamina train, a config with preference.method: reward")
+def reward() -> Example:
+    """A reward model over 11 tokens scoring 4 texts of 8 tokens (rows 0, 2 preferred to rows 1, 3)."""
+    return Example(RewardModel(11, width=16, heads=2, max_length=8), torch.randint(0, 11, (4, 8)), (4,),
+                   lambda model, ids: model(ids, torch.zeros_like(ids, dtype=torch.bool)))

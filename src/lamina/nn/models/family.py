@@ -1,4 +1,4 @@
-"""Model families that are not layer-chain presets (autoencoder, VAE, GAN, U-Net, GPT), listed in one registry.
+"""Model families that are not layer-chain presets (autoencoder, VAE, GAN, U-Net, GPT, reward model), in one registry.
 
 Presets (``lamina.registry.PRESETS``) cover the models a layer chain describes; the families here are
 ``nn.Module`` classes of their own, trained by their own command. Each entry says how it is trained and
