@@ -30,7 +30,8 @@ def test_evaluate_rescores_an_autoencoder_and_a_gan_to_their_summaries(tmp_path:
     assert "test_mse" in done.output and "anomaly_auroc" in done.output
     report = json.loads((ae / "evaluation.json").read_text())
     summary = json.loads((ae / "summary.json").read_text())
-    assert report["kind"] == "autoencoder" and report["split"] == "test" and report["samples"] == summary["samples"]["test"]
+    assert report["kind"] == "autoencoder" and report["split"] == "test"
+    assert report["samples"] == summary["samples"]["test"]
     assert report["metrics"]["test_mse"] == pytest.approx(summary["test_mse"], abs=1e-6)
     assert report["metrics"]["pca_test_mse"] == pytest.approx(summary["pca_test_mse"], abs=1e-6)
     assert report["metrics"]["anomaly_auroc"] == pytest.approx(summary["anomaly"]["auroc"], abs=1e-6)

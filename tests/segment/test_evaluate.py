@@ -1,4 +1,4 @@
-"""``lamina evaluate`` on U-Net run folders (the user's images, and the generated shapes set): the test figures again."""
+"""``lamina evaluate`` on U-Net run folders (the user's images, the generated shapes set): the test figures again."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def test_evaluate_rescores_both_kinds_of_unet_run_to_their_summaries_and_diagnos
         "name": "seg", "runs_dir": str(tmp_path / "runs"), "seed": 0,
         "data": {"path": str(images), "masks": str(masks), "image": {"cache": str(tmp_path / "cache")},
                  "split": {"val": 0.25, "test": 0.25}},
-        "model": {"arch": "unet", "width": 2}, "train": {"epochs": 2, "batch_size": 4, "diagnose": True, "diagnose_every": 1}}), "none")["folder"]
+        "model": {"arch": "unet", "width": 2},
+        "train": {"epochs": 2, "batch_size": 4, "diagnose": True, "diagnose_every": 1}}), "none")["folder"]
     shapes = train_segmentation(SegmentationSettings(name="shapes", train=16, val=4, test=6, size=8, width=2, epochs=1,
                                                      batch_size=8), tmp_path / "runs", "none")["folder"]
     monitor = json.loads((Path(folder) / "monitor.json").read_text())  # train.diagnose: the monitor watched the U-Net

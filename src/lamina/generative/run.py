@@ -198,7 +198,8 @@ REFUSED = {"loss": "the family's step sets its loss", "label_smoothing": "use ge
            "log": "generative runs log to TensorBoard only (train.tensorboard)",
            "adversarial": "it needs a classifier", "lr_groups": "it needs a backbone", "selfsup": "see lamina pretrain",
            "augment": "set generative.noise for a denoising autoencoder", "compile": "the steps call the model's parts",
-           "diagnose": "the diagnosis monitor reads a classifier's run", "diagnose_every": "see train.diagnose"}
+           "diagnose": "the monitor judges a loss against labels' input-blind baseline; a generative model learns no "
+                       "labels", "diagnose_every": "see train.diagnose"}
 
 
 def check_train_fields(spec: RunSpec) -> None:

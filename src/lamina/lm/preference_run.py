@@ -54,7 +54,8 @@ REFUSED = {"loss": "the step sets its loss", "label_smoothing": "the step sets i
            "class_weight": "there are no classes", "adversarial": "it needs a classifier",
            "lr_groups": "the whole model tunes", "selfsup": "see lamina pretrain", "augment": "pairs are text",
            "compile": "the steps call the model on pairs of several lengths",
-           "diagnose": "the diagnosis monitor reads a classifier's run", "diagnose_every": "see train.diagnose",
+           "diagnose": "the monitor judges a loss against labels' input-blind baseline; a pair ranking has none",
+           "diagnose_every": "see train.diagnose",
            "log": "preference runs log to TensorBoard only (train.tensorboard)"}
 
 

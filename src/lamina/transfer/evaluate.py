@@ -39,7 +39,8 @@ def evaluate_pretraining(folder: RunFolder) -> dict[str, Any]:
     try:
         model.head.load_state_dict(load_tensors(folder.root / HEAD))
     except RuntimeError as exc:
-        raise RunFolderError(f"{folder.root / HEAD} does not match the run's head: {str(exc).splitlines()[0]}") from None
+        raise RunFolderError(f"{folder.root / HEAD} does not match the run's head: "
+                             f"{str(exc).splitlines()[0]}") from None
     method = read_json(folder.root / RECORD).get("method", spec.train.selfsup.method)
     return {"kind": "pretraining", "split": "test", "samples": len(x),
             "metrics": {"test_pretext_loss": held_out_loss(model, step, x, spec.train.batch_size, spec.seed)},

@@ -20,7 +20,8 @@ def write_pretrain_report(root: Path, name: str, record: dict[str, Any]) -> Path
     if record["losses"]:
         rows.append(("last epoch's pretext loss", f"{record['losses'][-1]:.4f}"))
     if "test_pretext_loss" in record:
-        rows.append((f"held-out pretext loss ({record['test_samples']} test inputs)", f"{record['test_pretext_loss']:.4f}"))
+        rows.append((f"held-out pretext loss ({record['test_samples']} test inputs)",
+                     f"{record['test_pretext_loss']:.4f}"))
     table = "".join(f"<tr><td>{escape(k)}</td><td class='num'>{escape(v)}</td></tr>" for k, v in rows)
     parts = [f"<h1>{escape(name)}</h1>",
              f"<p class='muted'>self-supervised pretraining ({escape(record['method'])}); {escape(record['note'])}</p>",

@@ -46,7 +46,8 @@ REFUSED = {"loss": "the pretraining method sets its loss", "label_smoothing": "l
            "class_weight": "labels are unused", "log": "pretraining logs to TensorBoard only (train.tensorboard)",
            "adversarial": "it needs a classifier", "lr_groups": "it trains a new encoder, not a backbone",
            "restore_best": "there is no validation to choose by; the last weights are kept",
-           "diagnose": "the diagnosis monitor reads a classifier's run", "diagnose_every": "see train.diagnose"}
+           "diagnose": "the monitor judges a loss against labels' input-blind baseline; pretraining uses no labels",
+           "diagnose_every": "see train.diagnose"}
 HEAD = "pretrain_head.safetensors"  # the projection head or decoder, kept so the pretext loss can be re-scored
 DEFAULT_VIEWS = {3: [{"shift": 1}, {"rotate": 10}, {"cutout": {"size": 3, "p": 0.5}}, {"noise": 0.1}],
                  1: [{"noise": 0.3}, {"mixup": 0.9}]}
