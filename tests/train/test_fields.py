@@ -46,7 +46,7 @@ def refused(family: str) -> dict[str, str]:
         return SUPERVISED_REFUSED
     if family in GENERATIVE:
         extra = {"restore_best": "no loss tells a better generator"} if family == "gan" else {}
-        return generative.REFUSED | extra
+        return generative.REFUSED | extra | ({} if family in generative.DIAGNOSED else generative.NOT_DIAGNOSED)
     if family == "language_model":
         return lm.REFUSED
     if family == "unet":

@@ -24,7 +24,7 @@ def finish_diagnosis(root: Path, monitor: Monitor, progress: str, diverged: str 
 
 def add_monitor(setup: Setup) -> None:
     """Watch training every ``train.diagnose_every`` steps; write the diagnosis when training ends."""
-    monitor = Monitor(setup.spec.train.diagnose_every)
+    monitor = Monitor(setup.spec.train.diagnose_every, baseline=setup.baseline)
     setup.observers.append(monitor)
     setup.finishers.append(lambda root, progress, diverged: finish_diagnosis(root, monitor, progress, diverged))
 

@@ -94,8 +94,10 @@ class Monitor(Callback):
     monitor.json stores and the detectors read.
     """
 
-    def __init__(self, every: int = 50, min_samples: int = 20) -> None:
+    def __init__(self, every: int = 50, min_samples: int = 20,
+                 baseline: tuple[torch.Tensor, str | None] | None = None) -> None:
         self.every = every
+        self.baseline = baseline  # (targets, task) of the loss when not the data's labels (an autoencoder's inputs)
         self.min_samples = min_samples
         self.period = every
         self.samples: list[dict[str, Any]] = []
@@ -115,17 +117,21 @@ class Monitor(Callback):
         # a family without a preprocessor (language model: next-token ids; U-Net: pixel classes) has no table task:
         # its input-blind baseline is the prior entropy of its targets, and class counts do not apply
         task = state.data.task if state.data.preprocessor is not None else None
+        targets = state.data.train.y
+        if self.baseline is not None:
+            targets, task = self.baseline
         self.context = {
             "task": task,
             "steps_per_epoch": state.steps_per_epoch,
             "every": self.period,
             "layers": list(self.weights),
             "activations": {name: type(m).__name__ for name, m in self.activations.items()},
-            "class_counts": class_counts(state.data.train.y, task) if task is not None else [],
-            "baseline_loss": baseline_loss(state.data.train.y, task) if state.spec.loss == "auto" else None,
+            "class_counts": class_counts(targets, task) if task is not None else [],
+            "baseline_loss": baseline_loss(targets, task) if state.spec.loss == "auto" else None,
             "lr": state.spec.optimizer.lr,
-            "reference": linear_reference(state.data.train.x, state.data.train.y, state.data.val.x,
-                                          state.data.val.y, task, state.spec.loss == "auto"),
+            "reference": None if self.baseline is not None else linear_reference(
+                state.data.train.x, state.data.train.y, state.data.val.x, state.data.val.y, task,
+                state.spec.loss == "auto"),
         }
 
     def state_dict(self) -> dict[str, Any]:

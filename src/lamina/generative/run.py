@@ -42,7 +42,8 @@ from lamina.train.callbacks import (Callback, EarlyStopping, MetricsLog, Progres
                                     check_monitor)
 from lamina.train.checkpoint import Checkpoints, load_best_weights
 from lamina.train.fields import refuse_train_fields
-from lamina.train.loop import fit
+from lamina.train.hooks import family_observers
+from lamina.train.loop import TrainingDiverged, fit
 from lamina.train.reconstruction import Reconstruction, reconstruction_errors
 
 GRID = 64
@@ -146,11 +147,20 @@ def train_generative(config: RunSpec | dict[str, Any] | str | Path, progress: st
     step = Adversarial(g.gan_loss, g.label_smoothing) if g.model == "gan" else \
         Reconstruction(g.noise if g.model == "denoising" else 0.0, g.beta)
     checkpoints, callbacks = loop_callbacks(spec, folder, progress, step, len(trained.val) > 0 and g.model != "gan")
-    callbacks = callbacks + ([monitor] if monitor else []) + (extra_callbacks or []) + [checkpoints]
+    # train.diagnose: the monitor, judged against the mean input's MSE (an autoencoder's targets are its inputs)
+    observers = family_observers(t, trained, device, (trained.train.x, "regression")) if g.model in DIAGNOSED \
+        else None
+    callbacks = callbacks + ([monitor] if monitor else []) + (extra_callbacks or []) + \
+        (observers.observers if observers else []) + [checkpoints]
     started = time.perf_counter()
     torch.manual_seed(spec.seed)
-    state = fit(model, trained, t, callbacks, device, seed=spec.seed, batch_path=spec.data.batch_path,
-                workers=spec.data.loader_workers, resume=checkpoint, step=step)
+    try:
+        state = fit(model, trained, t, callbacks, device, seed=spec.seed, batch_path=spec.data.batch_path,
+                    workers=spec.data.loader_workers, resume=checkpoint, step=step)
+    except TrainingDiverged as exc:
+        if observers:
+            observers.finish(folder.root, progress, diverged=str(exc))
+        raise
     out["train_seconds"] = round(time.perf_counter() - started, 3)
     out["epochs_run"] = len(state.history)
     out["stopped_early"] = state.stopped_early
@@ -183,6 +193,8 @@ def train_generative(config: RunSpec | dict[str, Any] | str | Path, progress: st
     if g.model == "gan":
         figures.gan_losses(steps, figures_dir / "gan_losses.png")
     write_json(folder.summary, out)
+    if observers:
+        observers.finish(folder.root, progress)  # monitor.json and diagnosis.json
     write_generative_report(folder.root, out)
     out["folder"] = str(folder.root)
     return out
@@ -191,25 +203,29 @@ def train_generative(config: RunSpec | dict[str, Any] | str | Path, progress: st
 # What each train field does in a generative run: it acts as in any run, or it is refused when set.
 ACTING = ("epochs", "batch_size", "accumulate_steps", "optimizer", "schedule", "l1", "l2", "clip_norm",
           "clip_value", "early_stopping", "monitor", "restore_best", "device", "precision", "threads", "tensorboard",
-          "checkpoint")
+          "checkpoint", "diagnose", "diagnose_every")
 REFUSED = {"loss": "the family's step sets its loss", "label_smoothing": "use generative.label_smoothing",
            "huber_delta": "the family's step sets its loss", "epoch_metrics": "there are no labels to score",
            "class_weight": "there are no classes to weight",
            "log": "generative runs log to TensorBoard only (train.tensorboard)",
            "adversarial": "it needs a classifier", "lr_groups": "it needs a backbone", "selfsup": "see lamina pretrain",
-           "augment": "set generative.noise for a denoising autoencoder", "compile": "the steps call the model's parts",
-           "diagnose": "the monitor judges a loss against labels' input-blind baseline; a generative model learns no "
-                       "labels", "diagnose_every": "see train.diagnose"}
+           "augment": "set generative.noise for a denoising autoencoder", "compile": "the steps call the model's parts"}
+# train.diagnose watches an autoencoder or a denoising one (its input-blind baseline: the mean input's MSE);
+# the VAE's and the GAN's losses have no baseline the monitor knows, so it is refused there when set.
+DIAGNOSED = ("autoencoder", "denoising")
+NOT_DIAGNOSED = {"diagnose": "its loss has no input-blind baseline the monitor knows (autoencoder and denoising have)",
+                 "diagnose_every": "see train.diagnose"}
 
 
 def check_train_fields(spec: RunSpec) -> None:
     """Refuse the train fields a generative family cannot use, naming the field and the family, before training.
 
     A field is refused when the config sets it (a default is not the user's request); ``restore_best`` is
-    refused for a GAN only (no loss tells a better generator; its last weights are kept).
+    refused for a GAN only (no loss tells a better generator; its last weights are kept), ``diagnose`` and
+    ``diagnose_every`` for a VAE and a GAN (see NOT_DIAGNOSED).
     """
     t, family = spec.train, spec.generative.model
-    refused = dict(REFUSED)
+    refused = dict(REFUSED) | ({} if family in DIAGNOSED else NOT_DIAGNOSED)
     if family == "gan" and t.restore_best:
         refused["restore_best"] = "no loss tells a better generator"
     refuse_train_fields(t, refused, family, f"generative.model: {family}")

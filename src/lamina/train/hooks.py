@@ -51,6 +51,7 @@ class Setup:
     callbacks: list[Callback] = field(default_factory=list)
     observers: list[Callback] = field(default_factory=list)
     finishers: list[Callable[[Path, str, str | None], None]] = field(default_factory=list)
+    baseline: tuple[torch.Tensor, str | None] | None = None  # what an input-blind model predicts, when not the labels
 
     def finish(self, root: Path, progress: str, diverged: str | None = None) -> None:
         """Let every observer write its findings into the run folder ``root`` (``diverged``: why training stopped)."""
@@ -78,13 +79,16 @@ class FamilySpec:
     train: Any
 
 
-def family_observers(train: Any, data: Prepared, device: torch.device) -> Setup:
+def family_observers(train: Any, data: Prepared, device: torch.device,
+                     baseline: tuple[torch.Tensor, str | None] | None = None) -> Setup:
     """The observer hooks (``train.diagnose``'s monitor) for a family run trained from its own spec.
 
     A family that passes its ``train`` section here gets the callbacks to add (``observers``) and
     the ``finish`` that writes their findings, as a supervised run does; no feature is imported.
+    ``baseline`` is (targets, task) when the loss is not scored against the data's labels (an
+    autoencoder's targets are its inputs: task ``regression``).
     """
-    return apply_hooks("observer", Setup(FamilySpec(train), data, device))
+    return apply_hooks("observer", Setup(FamilySpec(train), data, device, baseline=baseline))
 
 
 def apply_hooks(stage: str, setup: Setup) -> Setup:
