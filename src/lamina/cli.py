@@ -179,6 +179,11 @@ def train(
                               "drop --resume, --remedy and --nproc (rerunning the same sweep resumes it)")
         _sweep(config, sweep, set_ or [])
         return
+    family = "language model" if is_language_config(read_raw_config(config, set_ or [])) else \
+        "U-Net" if is_segmentation_config(read_raw_config(config, set_ or [])) else None
+    if remedy and family:  # its diagnosis is written; the remedies retrain a supervised run
+        raise LaminaError(f"--remedy retrains a supervised run with the diagnosis's remedies; {config} trains a "
+                          f"{family} (read its diagnosis.json and change the config); drop --remedy")
     if is_language_config(read_raw_config(config, set_ or [])):
         _train_language_model(config, set_ or [], progress, resume_, nproc)
         return

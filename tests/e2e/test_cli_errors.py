@@ -73,3 +73,13 @@ def test_a_bad_config_or_run_folder_is_one_error_line(command: str, tmp_path: Pa
     if CONFIG in BAD_INPUT[command] or (RUN in BAD_INPUT[command] and command not in ("diagnose", "compare")):
         assert "trian is not a known field. Did you mean 'train'?" in line
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before, "nothing was written"
+
+
+@pytest.mark.parametrize("config", ["task: language_model\ndata: {path: text.txt}\n",
+                                    "data: {path: images, masks: masks}\nmodel: {arch: unet}\n"])
+def test_remedy_on_a_family_it_cannot_retrain_is_refused_before_anything_runs(config: str, tmp_path: Path) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text(config, encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", str(path), "--remedy"])
+    assert result.exit_code == 2 and result.output.startswith("error: --remedy retrains a supervised run")
+    assert not (tmp_path / "runs").exists()
