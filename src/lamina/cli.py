@@ -657,10 +657,17 @@ def diagnose(run: Path = typer.Argument(..., help="A finished (or diverged) run 
     Example: lamina diagnose runs/demo-digits-cnn
     """
     from lamina.diagnose.run import diagnose_run, format_diagnosis
+    from lamina.evaluate.run import run_kind
+    from lamina.runs import RunFolder
 
+    kind = run_kind(RunFolder(run)) if Path(run).is_dir() else None  # None: a supervised run
+    if remedy and kind is not None:
+        raise LaminaError(f"--remedy retrains a supervised run with the diagnosis's remedies; {run} is a {kind} "
+                          "run (read its diagnosis and change its config); drop --remedy")
     diagnosis = diagnose_run(run)
-    typer.echo(format_diagnosis(diagnosis))
-    _refresh_report(run)
+    typer.echo(format_diagnosis(diagnosis, retrains=kind is None))
+    if kind is None:  # a family's own report.html is its family's page
+        _refresh_report(run)
     if remedy:
         from lamina.diagnose.remedies import format_remedy, remedy_run
 

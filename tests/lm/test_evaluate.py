@@ -57,7 +57,7 @@ def test_evaluate_rescores_a_language_model_a_dpo_and_a_reward_run_from_their_fo
     assert "val_pair_accuracy" in done.output and "scored: the validation pairs" in done.output
 
 
-def test_train_diagnose_watches_a_language_model_and_writes_its_diagnosis(tmp_path: Path) -> None:
+def test_train_diagnose_watches_a_language_model_and_writes_its_diagnosis(tmp_path: Path, capsys) -> None:
     from lamina.lm.train import train_lm
     from tests.conftest import shakespeare_slice
 
@@ -74,3 +74,8 @@ def test_train_diagnose_watches_a_language_model_and_writes_its_diagnosis(tmp_pa
     summary = json.loads((folder / "summary.json").read_text())
     assert monitor["baseline_loss"] == pytest.approx(summary["unigram_val_loss"], rel=0.2)  # the unigram entropy
     assert [f["name"] for f in diagnosis["findings"]] == ["underfitting"]  # 8 steps do not beat the unigram model
+    printed = capsys.readouterr().err  # the findings are printed; --remedy (supervised runs only) is not offered
+    assert "underfitting" in printed and "--remedy" not in printed
+    done = CliRunner().invoke(app, ["diagnose", str(folder)])  # re-read from the folder; the LM's report is kept
+    assert done.exit_code == 0 and "underfitting" in done.output and "--remedy" not in done.output
+    assert "figures/learning_curves.png" in (folder / "report.html").read_text()

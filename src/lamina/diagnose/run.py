@@ -40,13 +40,17 @@ def diagnose_run(path: str | Path) -> dict[str, Any]:
     return write_diagnosis(root, read_json(root / "monitor.json"), previous.get("diverged"))
 
 
-def format_diagnosis(diagnosis: dict[str, Any]) -> str:
-    """The findings as plain lines, each with its remedy, for the end of training and `lamina diagnose`."""
+def format_diagnosis(diagnosis: dict[str, Any], retrains: bool = True) -> str:
+    """The findings as plain lines, each with its remedy, for the end of training and `lamina diagnose`.
+
+    ``retrains`` adds how to apply the remedies (``--remedy``, which retrains supervised runs only).
+    """
     if diagnosis["healthy"]:
         return f"diagnosis: no problems found ({diagnosis['samples']} monitor samples, {diagnosis['epochs']} epochs)"
     lines = [f"diagnosis: {len(diagnosis['findings'])} problem(s) found"]
     for f in diagnosis["findings"]:
         lines.append(f"  - {f['message']}")
         lines.append(f"    remedy: {f['remedy']}")
-    lines.append("  (lamina train CONFIG --remedy applies the remedies and retrains)")
+    if retrains:
+        lines.append("  (lamina train CONFIG --remedy applies the remedies and retrains)")
     return "\n".join(lines)
