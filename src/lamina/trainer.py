@@ -284,8 +284,7 @@ def _train_process(spec: RunSpec, folder: RunFolder | None, progress: str, extra
             callbacks.append(tracker)
     if spec.train.early_stopping is not None:
         es = spec.train.early_stopping
-        es_mode = es.mode if es.mode != "auto" else ("max" if higher_is_better(es.monitor) else "min")
-        callbacks.append(EarlyStopping(es.monitor, es_mode, es.patience, es.min_delta))
+        callbacks.append(EarlyStopping.from_spec(es))
     if spec.train.augment:
         from lamina.train.augmenting import Augmentation
 

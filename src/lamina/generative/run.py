@@ -248,8 +248,7 @@ def loop_callbacks(spec: RunSpec, folder: RunFolder, progress: str, step: Any, h
     if t.early_stopping is not None:
         es = t.early_stopping
         check_monitor(es.monitor, available, "train.early_stopping.monitor")
-        es_mode = es.mode if es.mode != "auto" else ("max" if higher_is_better(es.monitor) else "min")
-        callbacks.append(EarlyStopping(es.monitor, es_mode, es.patience, es.min_delta))
+        callbacks.append(EarlyStopping.from_spec(es))
     return checkpoints, callbacks
 
 

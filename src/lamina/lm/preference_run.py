@@ -212,8 +212,7 @@ def _callbacks(spec: PreferenceSpec, folder: RunFolder, progress: str, available
         callbacks.append(TensorBoardLog(folder.tensorboard))
     if t.early_stopping is not None:
         es = t.early_stopping
-        es_mode = es.mode if es.mode != "auto" else ("max" if higher_is_better(es.monitor) else "min")
-        callbacks.append(EarlyStopping(es.monitor, es_mode, es.patience, es.min_delta))
+        callbacks.append(EarlyStopping.from_spec(es))
     return checkpoints, callbacks
 
 

@@ -182,8 +182,7 @@ def lm_callbacks(spec: LMSpec, folder: RunFolder, progress: str, raw: dict[str, 
     if t.early_stopping is not None:
         es = t.early_stopping
         check_monitor(es.monitor, available, "train.early_stopping.monitor")
-        mode = es.mode if es.mode != "auto" else ("max" if higher_is_better(es.monitor) else "min")
-        callbacks.append(EarlyStopping(es.monitor, mode, es.patience, es.min_delta))
+        callbacks.append(EarlyStopping.from_spec(es))
     return checkpoints, callbacks
 
 

@@ -138,8 +138,7 @@ def fit_unet(model: UNet, x: torch.Tensor, masks: torch.Tensor, val_x: torch.Ten
         callbacks.append(TensorBoardLog(folder.tensorboard))
     if train.early_stopping is not None:
         es = train.early_stopping
-        mode = es.mode if es.mode != "auto" else ("min" if es.monitor == "train_loss" else "max")
-        callbacks.append(EarlyStopping(es.monitor, mode, es.patience, es.min_delta))
+        callbacks.append(EarlyStopping.from_spec(es, higher=lambda monitor: monitor != "train_loss"))  # IoU rises
     device = resolve_device(train.device)
     observers = family_observers(train, data, device)  # train.diagnose: the gradient/activation monitor
     try:

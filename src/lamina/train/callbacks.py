@@ -149,6 +149,15 @@ class EarlyStoppingState(BaseModel):
 class EarlyStopping(Callback):
     """Stop when the monitored value has not improved for ``patience`` epochs."""
 
+    @classmethod
+    def from_spec(cls, spec: Any, higher: Any = None) -> EarlyStopping:
+        """The callback a config's ``train.early_stopping`` section describes, in every family; mode ``auto``
+        watches for a rise when ``higher(monitor)`` (default: the metric registry's direction), else a fall."""
+        if higher is None:
+            from lamina.evaluate.metrics import higher_is_better as higher
+        mode = spec.mode if spec.mode != "auto" else ("max" if higher(spec.monitor) else "min")
+        return cls(spec.monitor, mode, spec.patience, spec.min_delta)
+
     def __init__(self, monitor: str, mode: str, patience: int, min_delta: float) -> None:
         self.monitor, self.mode, self.patience, self.min_delta = monitor, mode, patience, min_delta
         self.best: float | None = None

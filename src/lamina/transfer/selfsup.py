@@ -228,7 +228,7 @@ def pretrain(spec: RunSpec, progress: str = "auto", resume: bool = False,
         callbacks.append(TensorBoardLog(folder.tensorboard))
     if t.early_stopping is not None:
         es = t.early_stopping
-        callbacks.append(EarlyStopping(es.monitor, "max" if es.mode == "max" else "min", es.patience, es.min_delta))
+        callbacks.append(EarlyStopping.from_spec(es, higher=lambda monitor: False))  # a pretext loss falls
     callbacks += [*(extra_callbacks or []), checkpoints]
     result = pretrain_encoder(encoder_of(built.model), x, spec.train.selfsup, spec.train.augment, spec.train,
                               spec.seed, device, "plain" if progress != "none" else "none", callbacks, checkpoint)

@@ -124,8 +124,7 @@ def run_trial(trial: Any, raw: dict[str, Any], tune: TuneSpec, cache: DataCache,
     callbacks: list[Callback] = [reporter]
     if spec.train.early_stopping is not None:
         es = spec.train.early_stopping
-        mode = es.mode if es.mode != "auto" else ("max" if higher_is_better(es.monitor) else "min")
-        callbacks.append(EarlyStopping(es.monitor, mode, es.patience, es.min_delta))
+        callbacks.append(EarlyStopping.from_spec(es))
     device = resolve_device(spec.train.device)
     try:
         fit(built.model, data, spec.train, callbacks, device, seed=spec.seed, batch_path=spec.data.batch_path)
